@@ -1,0 +1,56 @@
+# Two commands on a fresh machine with Python 3.11 and make: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+EMULATOR_PORT ?= 8765
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Emulator-only demo credentials (see README); real ones come from the environment or .env.
+export AMILI_SE_API_CODE ?= demo-api-code
+export AMILI_NO_CLIENT_SECRET ?= demo-secret
+
+.PHONY: install demo test dev emulator bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster_instance.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster_instance.yaml $(DAGSTER_HOME)/dagster.yaml
+
+# Start the emulator, run the whole pipeline on the demo data, print a summary, stop the emulator.
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/amili-pipelines demo
+
+# The full test suite (CI runs exactly this through .ci/run).
+test: install
+	$(PY) -m pytest -q
+
+# The emulator plus the Dagster UI on http://127.0.0.1:3000, with run history and sensor cursors
+# kept in .dagster_home and the emulator's state in data/ across restarts.
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	mkdir -p data
+	$(VENV)/bin/amili-pipelines emulator --port $(EMULATOR_PORT) --state data/emulator_state.json & \
+	emu=$$!; trap 'kill $$emu 2>/dev/null' EXIT INT TERM; \
+	AMILI_SE_BASE_URL=http://127.0.0.1:$(EMULATOR_PORT) \
+	AMILI_NO_BASE_URL=http://127.0.0.1:$(EMULATOR_PORT)/collection/v1 \
+	AMILI_NO_AUTH_URL=http://127.0.0.1:$(EMULATOR_PORT)/token \
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+emulator: install
+	$(VENV)/bin/amili-pipelines emulator --port $(EMULATOR_PORT)
+
+# Benchmarks print tables; the figures go in the README.
+bench: install
+	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf data .dagster_home

@@ -1,0 +1,109 @@
+"""Field types shared by the Swedish and Norwegian models: tolerant dates, money as Decimal.
+
+Amili Sweden documents RFC 1123 dates but its own examples send ISO-8601; Norway mixes
+``yyyy-MM-dd`` and ISO datetimes. Reading accepts all of them (F.3); writing to Sweden always
+uses RFC 1123.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+
+RFC1123 = "%a, %d %b %Y %H:%M:%S GMT"
+
+
+def parse_datetime(value: Any) -> Any:
+    """RFC 1123, ISO-8601 (with or without fraction and ``Z``) or ``yyyy-MM-dd`` → aware UTC datetime.
+
+    Values that are not strings or dates are passed on so pydantic reports them.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=UTC)
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return value
+    if text[0].isdigit():
+        try:
+            parsed = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        # The weekday is ignored: the docs' own example says "Wed, 21 Jan 2024" (a Sunday).
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return value
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_date(value: Any) -> Any:
+    """Like :func:`parse_datetime` but keeps only the calendar date (in UTC)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    parsed = parse_datetime(value)
+    if isinstance(parsed, datetime):
+        return parsed.astimezone(UTC).date()
+    return parsed
+
+
+def format_rfc1123(value: datetime) -> str:
+    """Eve's ``DATE_FORMAT``: always GMT, English day and month names regardless of locale."""
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    return f"{days[utc.weekday()]}, {utc.day:02d} {months[utc.month - 1]} {utc.year:04d} {utc:%H:%M:%S} GMT"
+
+
+def format_iso_z(value: datetime) -> str:
+    utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S") + (f".{utc.microsecond // 1000:03d}" if utc.microsecond else "") + "Z"
+
+
+def _money_to_json(value: Decimal) -> float | int:
+    # JSON numbers: integral amounts stay integers, the rest become floats (cents survive exactly
+    # for any realistic invoice amount; Amili stores floats anyway).
+    if value == value.to_integral_value() and abs(value) < 10**15:
+        return int(value)
+    return float(value)
+
+
+def _to_decimal(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))  # 0.1 -> Decimal("0.1"), not its binary expansion
+    return value
+
+
+# Read side: accepts every documented format.
+FlexDatetime = Annotated[datetime, BeforeValidator(parse_datetime)]
+FlexDate = Annotated[date, BeforeValidator(parse_date)]
+
+# Write side for Sweden: any accepted input, always sent as RFC 1123.
+RfcDatetime = Annotated[
+    datetime,
+    BeforeValidator(parse_datetime),
+    PlainSerializer(format_rfc1123, return_type=str),
+]
+
+# Write side for Norway: calendar dates sent as ISO datetimes at midnight UTC (the workflow's form).
+IsoMidnight = Annotated[
+    date,
+    BeforeValidator(parse_date),
+    PlainSerializer(lambda d: f"{d.isoformat()}T00:00:00Z", return_type=str),
+]
+IsoDate = Annotated[date, BeforeValidator(parse_date), PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+IsoDatetime = Annotated[datetime, BeforeValidator(parse_datetime), PlainSerializer(format_iso_z, return_type=str)]
+
+# Money: Decimal in Python, a JSON number on the wire (also from plain ``model_dump``).
+Money = Annotated[Decimal, BeforeValidator(_to_decimal), PlainSerializer(_money_to_json)]

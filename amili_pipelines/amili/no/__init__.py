@@ -1,0 +1,1 @@
+"""Amili Norway ("Collection API v1"): OAuth2 client credentials, asynchronous batches."""

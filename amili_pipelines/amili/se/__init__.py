@@ -1,0 +1,1 @@
+"""Visma Amili Sweden ("ADA API"): Eve-style resources, token in ``X-API-Key``."""

@@ -1,0 +1,295 @@
+"""Client for Visma Amili Sweden (the Eve-based "ADA API").
+
+Registration is synchronous: ``register_invoice`` answers with the case id and OCR at once. It is
+a POST without idempotency key, so an ambiguous failure raises ``OutcomeUnknown`` and the caller
+resolves it with ``find_invoice_registrations`` before sending again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr
+
+from amili_pipelines.amili.errors import AmiliError
+from amili_pipelines.amili.se.auth import SeApiCodeAuth
+from amili_pipelines.amili.se.errors import decode_eve_error
+from amili_pipelines.amili.se.models import (
+    Case,
+    Creditor,
+    CreditorCancellation,
+    CreditorCancellationResult,
+    CreditorCrediting,
+    CreditorCreditingResult,
+    CreditorPayment,
+    CreditorPaymentResult,
+    InvoiceRegistration,
+    InvoiceRegistrationRecord,
+    InvoiceRegistrationResult,
+    Payout,
+    PayoutSpecification,
+    RespiteRequest,
+    RespiteResult,
+    SeToken,
+)
+from amili_pipelines.amili.transport import DEFAULT_TIMEOUT, RetryPolicy, Transport, TransportStats
+
+M = TypeVar("M", bound=BaseModel)
+
+PRODUCTION_BASE_URL = "https://api.amili.se"  # F.1.5 assumption; configure explicitly
+SANDBOX_BASE_URL = "https://api-sandbox.amili.se"
+MAX_PAGE_SIZE = 100  # Eve clamps larger values silently (A.3)
+
+
+class AmiliSeClient:
+    """Amili Sweden API. Use as ``async with AmiliSeClient(...) as se:``."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_code: SecretStr,
+        private_key: SecretStr | None = None,
+        private_key_path: Path | None = None,
+        jwt_algorithm: str = "ES256",
+        token_ttl_seconds: float = 3600.0,
+        requests_per_second: float = 20.0,
+        max_concurrency: int = 16,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if private_key is None and private_key_path is not None:
+            private_key = SecretStr(Path(private_key_path).read_text(encoding="utf-8"))
+        self.auth = SeApiCodeAuth(
+            api_code=api_code, private_key=private_key, algorithm=jwt_algorithm, token_ttl_seconds=token_ttl_seconds
+        )
+        self._http = Transport(
+            base_url=base_url,
+            requests_per_second=requests_per_second,
+            max_concurrency=max_concurrency,
+            timeout=timeout,
+            retry=RetryPolicy(max_retries=max_retries, backoff_base=backoff_base, backoff_cap=backoff_cap),
+            auth=self.auth,
+            error_decoder=decode_eve_error,
+            transport=transport,
+            name="amili-se",
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> AmiliSeClient:
+        """Build from :class:`amili_pipelines.config.Settings` (``AMILI_SE_*`` variables)."""
+        kwargs: dict[str, Any] = {
+            "base_url": settings.se_base_url,
+            "api_code": settings.se_api_code,
+            "private_key_path": settings.se_jwt_private_key_path,
+            "jwt_algorithm": settings.se_jwt_algorithm,
+            "requests_per_second": settings.se_requests_per_second,
+            "max_concurrency": settings.se_max_concurrency,
+        }
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    async def __aenter__(self) -> AmiliSeClient:
+        await self._http.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._http.aclose()
+
+    def __repr__(self) -> str:
+        return f"AmiliSeClient(base_url={self._http.base_url!r})"
+
+    @property
+    def stats(self) -> TransportStats:
+        """Request counters for run metadata (sent, retries, 429s, by status)."""
+        return self._http.stats
+
+    # -- authentication ------------------------------------------------------------------------
+
+    async def authenticate(self) -> SeToken:
+        """Fetch a fresh token now (normally implicit); returns it with its expiry, token masked."""
+        cached = await self.auth.token(self._http, force=True)
+        return SeToken(token=cached.value, expires=datetime.fromtimestamp(cached.expires_at, UTC))
+
+    # -- invoice registration ------------------------------------------------------------------
+
+    async def register_invoice(self, *, registration: InvoiceRegistration) -> InvoiceRegistrationResult:
+        """Hand one invoice to Amili for distribution; returns the new case id and OCR.
+
+        Raises ``ApiRejection`` (422, with Amili's ``_issues``) or ``OutcomeUnknown`` (look it up
+        with :meth:`find_invoice_registrations` before retrying).
+        """
+        response = await self._http.request("POST", "/invoice--registrations", json=registration.to_body())
+        return InvoiceRegistrationResult.model_validate(response.json())
+
+    async def get_invoice_registration(self, *, registration_id: str) -> InvoiceRegistrationRecord:
+        """One stored invoice registration."""
+        return await self._get_one(f"/invoice--registrations/{registration_id}", InvoiceRegistrationRecord)
+
+    async def find_invoice_registrations(self, *, creditor: str, invoice_number: str) -> list[InvoiceRegistrationRecord]:
+        """Registrations of one invoice (creditor + invoice number), each with its case id when Amili has one.
+
+        Used to settle an ``OutcomeUnknown``: an empty list means the registration was not applied.
+        The listed registration's ``_case``/``_invoice``/OCR fields are used when Amili stores
+        them; a registration without ``_case`` gets it from ``GET /cases`` filtered on
+        ``creditor`` + ``debt.invoice_number`` (matched on ``invoice_registration`` when there
+        are several cases, otherwise only when there is exactly one).
+        """
+        where = {"creditor": creditor, "invoice_number": invoice_number}
+        records = [r async for r in self.iter_invoice_registrations(where=where)]
+        if not records or all(r.case for r in records):
+            return records
+        cases = await self.find_cases(creditor=creditor, invoice_number=invoice_number)
+        by_registration = {c.invoice_registration: c for c in cases if c.invoice_registration}
+        filled: list[InvoiceRegistrationRecord] = []
+        for record in records:
+            if record.case:
+                filled.append(record)
+                continue
+            case = by_registration.get(record.id) or (cases[0] if len(cases) == 1 and len(records) == 1 else None)
+            if case is None:
+                filled.append(record)
+                continue
+            filled.append(
+                record.model_copy(
+                    update={
+                        "case": case.id,
+                        "ocr_number_ocr": record.ocr_number_ocr or case.ocr_number_ocr,
+                    }
+                )
+            )
+        return filled
+
+    def iter_invoice_registrations(
+        self, *, where: Mapping[str, Any] | None = None, sort: str | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[InvoiceRegistrationRecord]:
+        """All invoice registrations matching ``where`` (Eve filter), across every page."""
+        return self._iter("/invoice--registrations", InvoiceRegistrationRecord, where=where, sort=sort, page_size=page_size)
+
+    # -- cases ----------------------------------------------------------------------------------
+
+    async def get_case(self, *, case_id: str) -> Case:
+        """Live status and amounts of one case."""
+        return await self._get_one(f"/cases/{case_id}", Case)
+
+    async def find_cases(self, *, creditor: str, invoice_number: str) -> list[Case]:
+        """Cases of one invoice, by creditor + the creditor's invoice number."""
+        where = {"creditor": creditor, "debt.invoice_number": invoice_number}
+        return [c async for c in self.iter_cases(where=where)]
+
+    def iter_cases(
+        self,
+        *,
+        where: Mapping[str, Any] | None = None,
+        sort: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        projection: Mapping[str, int] | None = None,
+    ) -> AsyncIterator[Case]:
+        """All cases matching ``where``, e.g. ``{"closed": None}`` for open cases (F.1.10)."""
+        return self._iter("/cases", Case, where=where, sort=sort, page_size=page_size, projection=projection)
+
+    # -- creditor case actions ----------------------------------------------------------------
+
+    async def register_payment(self, *, payment: CreditorPayment) -> CreditorPaymentResult:
+        """Tell Amili the debtor paid the creditor directly. Not idempotent: ambiguous → ``OutcomeUnknown``."""
+        response = await self._http.request("POST", "/creditor--payments", json=payment.model_dump(exclude_none=True))
+        return CreditorPaymentResult.model_validate(response.json())
+
+    async def register_crediting(self, *, crediting: CreditorCrediting) -> CreditorCreditingResult:
+        """Credit a case in full or part (credit note). Not idempotent."""
+        response = await self._http.request("POST", "/creditor--creditings", json=crediting.model_dump(exclude_none=True))
+        return CreditorCreditingResult.model_validate(response.json())
+
+    async def register_cancellation(self, *, cancellation: CreditorCancellation) -> CreditorCancellationResult:
+        """Stop a case."""
+        response = await self._http.request(
+            "POST", "/creditor--cancellations", json=cancellation.model_dump(exclude_none=True)
+        )
+        return CreditorCancellationResult.model_validate(response.json())
+
+    async def set_respite(self, *, case_id: str, until: datetime | date) -> RespiteResult:
+        """Pause collection on a case until a date ("anstånd"); path per assumption F.1.7."""
+        body = RespiteRequest(respite_until=until).model_dump(exclude_none=True)
+        response = await self._http.request("POST", f"/cases/{case_id}/respite", json=body)
+        return RespiteResult.model_validate(response.json())
+
+    # -- finance and creditors -----------------------------------------------------------------
+
+    def iter_payout_specifications(
+        self, *, where: Mapping[str, Any] | None = None, sort: str | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[PayoutSpecification]:
+        """Transaction-level payout lines, e.g. ``where={"payout": payout_id}``."""
+        return self._iter("/finance--payout-specifications", PayoutSpecification, where=where, sort=sort, page_size=page_size)
+
+    def iter_payouts(
+        self, *, where: Mapping[str, Any] | None = None, sort: str | None = None, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[Payout]:
+        """Aggregated payouts (bank transfers) to the creditor."""
+        return self._iter("/finance--payouts", Payout, where=where, sort=sort, page_size=page_size)
+
+    async def get_creditor(self, *, creditor_id: str) -> Creditor:
+        """The creditor's master data at Amili."""
+        return await self._get_one(f"/creditors/{creditor_id}", Creditor)
+
+    # -- Eve plumbing -----------------------------------------------------------------------------
+
+    async def _get_one(self, path: str, model: type[M]) -> M:
+        response = await self._http.request("GET", path)
+        return model.model_validate(response.json())
+
+    async def _iter(
+        self,
+        path: str,
+        model: type[M],
+        *,
+        where: Mapping[str, Any] | None,
+        sort: str | None,
+        page_size: int,
+        projection: Mapping[str, int] | None = None,
+    ) -> AsyncIterator[M]:
+        """Walk Eve pages until a short or empty page, or ``_meta.total`` is reached.
+
+        Uses the server's ``_meta.max_results`` as the page size (Eve clamps silently), and stops
+        with an error if a page repeats the previous one, so a server ignoring ``page`` cannot
+        make this loop forever.
+        """
+        requested = max(1, min(page_size, MAX_PAGE_SIZE))
+        params: dict[str, Any] = {"max_results": requested}
+        if where:
+            params["where"] = json.dumps(where, separators=(",", ":"), default=str)
+        if sort:
+            params["sort"] = sort
+        if projection:
+            params["projection"] = json.dumps(projection, separators=(",", ":"))
+        page = 1
+        previous_ids: list[str] | None = None
+        seen = 0
+        while True:
+            response = await self._http.request("GET", path, params={**params, "page": page})
+            body = response.json()
+            items = body.get("_items", []) if isinstance(body, dict) else []
+            meta = body.get("_meta", {}) if isinstance(body, dict) else {}
+            if not items:
+                return
+            ids = [str(item.get("_id")) for item in items if isinstance(item, dict)]
+            if previous_ids is not None and ids == previous_ids:
+                raise AmiliError(f"GET {path}: page {page} repeats page {page - 1}; pagination does not advance", method="GET", path=path)
+            previous_ids = ids
+            for item in items:
+                yield model.model_validate(item)
+            seen += len(items)
+            effective = int(meta.get("max_results") or requested)
+            total = meta.get("total")
+            if isinstance(total, int) and seen >= total:
+                return
+            if len(items) < effective:
+                return
+            page += 1

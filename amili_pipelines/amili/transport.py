@@ -1,0 +1,412 @@
+"""The one HTTP transport both Amili clients use: timeouts, concurrency, rate limit, retries, auth.
+
+Retry policy, by whether Amili could have acted on the request (reference validation §2.3):
+
+=====================================  ==================  ==========================================
+failure                                GET / idempotent     POST without idempotency key
+=====================================  ==================  ==========================================
+connect error/timeout, pool timeout    retry                retry (the request was never sent)
+429, 503                               retry                retry (not processed), honour Retry-After
+500, 502, 504                          retry                ``OutcomeUnknown``, no retry
+read timeout / read error / dropped    retry                ``OutcomeUnknown``, no retry
+connection (RemoteProtocolError),
+write error after connecting
+401                                    refresh token once, then ``AuthenticationFailed``
+400/409/422, 404, 403                  raised at once (``ApiRejection``/``ApiConflict``/``NotFound``/…)
+=====================================  ==================  ==========================================
+
+A POST that carries an idempotency key (Norway) is retried like a GET: Amili answers a repeated
+key with the original batch.
+
+Backoff is capped exponential with full jitter (``uniform(0, min(cap, base * 2**n))``); a
+``Retry-After`` (seconds or HTTP date) overrides it and also pauses every other request of this
+transport, so one 429 does not turn into a burst of them.
+
+Credentials never reach logs or error messages: log lines and errors carry method, path and
+status only, and the auth provider keeps tokens as ``SecretStr``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+from aiolimiter import AsyncLimiter
+
+from amili_pipelines.amili.errors import (
+    AmiliError,
+    ApiConflict,
+    ApiIssue,
+    ApiRejection,
+    ApiUnavailable,
+    AuthenticationFailed,
+    NotFound,
+    OutcomeUnknown,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=30.0)
+
+# Request never left this process: always safe to send again.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_RETRY_ALWAYS_STATUS = frozenset({429, 503})
+_RETRY_IF_SAFE_STATUS = frozenset({500, 502, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedError:
+    """What a market's error body says, in a market-neutral form."""
+
+    message: str
+    issues: tuple[ApiIssue, ...] = ()
+    raw: Any = None
+
+
+ErrorDecoder = Callable[[httpx.Response], DecodedError]
+
+
+class AuthProvider(Protocol):
+    """Supplies auth headers; the transport calls ``invalidate`` on a 401 and asks again once."""
+
+    async def headers(self, transport: Transport) -> dict[str, str]: ...
+
+    def invalidate(self, used: Mapping[str, str]) -> None:
+        """Drop the cached token if it is the one in ``used`` (a concurrent refresh may have replaced it)."""
+        ...
+
+
+@dataclass
+class RetryPolicy:
+    max_retries: int = 5
+    backoff_base: float = 0.5  # seconds; first retry waits up to this
+    backoff_cap: float = 30.0  # no single computed wait is longer
+    retry_after_cap: float = 120.0  # a server asking for more than this is treated as unavailable
+
+
+@dataclass
+class TransportStats:
+    """Counters for run metadata. Read ``snapshot()``; the fields are live."""
+
+    requests_sent: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429 answers seen
+    token_refreshes: int = 0
+    outcome_unknown: int = 0
+    by_status: Counter[int] = field(default_factory=Counter)
+    transport_errors: Counter[str] = field(default_factory=Counter)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "requests_sent": self.requests_sent,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "token_refreshes": self.token_refreshes,
+            "outcome_unknown": self.outcome_unknown,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "transport_errors": dict(self.transport_errors),
+        }
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff: uniform in ``[0, min(cap, base * 2**attempt)]``."""
+    ceiling = min(cap, base * (2 ** min(attempt, 62)))
+    return (rng or random).uniform(0.0, ceiling)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; ``None`` if absent or garbled."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN guard
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def make_limiter(requests_per_second: float) -> AsyncLimiter:
+    """A leaky bucket that sustains the full rate but bursts at most ~0.1 s worth of requests."""
+    if requests_per_second <= 0:
+        raise ValueError("requests_per_second must be positive")
+    per_tenth = requests_per_second / 10
+    if per_tenth >= 1:
+        return AsyncLimiter(per_tenth, 0.1)
+    return AsyncLimiter(1, 1 / requests_per_second)
+
+
+def default_error_decoder(response: httpx.Response) -> DecodedError:
+    return DecodedError(message=response.reason_phrase or f"HTTP {response.status_code}")
+
+
+class Transport:
+    """Shared async HTTP machinery. Use as an async context manager (it owns the ``AsyncClient``)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        requests_per_second: float,
+        max_concurrency: int,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        auth: AuthProvider | None = None,
+        error_decoder: ErrorDecoder = default_error_decoder,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        name: str = "amili",
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.requests_per_second = requests_per_second
+        self.max_concurrency = max_concurrency
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.retry = retry or RetryPolicy()
+        self.auth = auth
+        self.error_decoder = error_decoder
+        self.stats = TransportStats()
+        self.name = name
+        self._transport = transport
+        self._headers = dict(headers or {})
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._client: httpx.AsyncClient | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._limiter: AsyncLimiter | None = None
+        self._paused_until = 0.0  # monotonic time before which no request is sent (after Retry-After)
+
+    async def __aenter__(self) -> Transport:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        # Limiter and semaphore are bound to the running loop: create them here, not in __init__.
+        self._semaphore = asyncio.Semaphore(self.max_concurrency)
+        self._limiter = make_limiter(self.requests_per_second)
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=self.timeout,
+            limits=httpx.Limits(
+                max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+            ),
+            transport=self._transport,
+            headers={"Accept": "application/json", "User-Agent": "amili-pipelines", **self._headers},
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def __repr__(self) -> str:
+        return f"Transport(name={self.name!r}, base_url={self.base_url!r})"
+
+    # -- the one entry point ------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        idempotency_header: str = "IdempotencyKey",
+        idempotent: bool | None = None,
+        authenticated: bool = True,
+    ) -> httpx.Response:
+        """Send one logical request with retries; return the final 2xx/3xx response or raise.
+
+        ``idempotent`` overrides the method-based default (GET/HEAD/PUT/DELETE safe, POST not),
+        e.g. for token requests; a given ``idempotency_key`` makes any method safe to resend.
+        """
+        if self._client is None:
+            raise RuntimeError("Transport is not open: use 'async with' on the client")
+        method = method.upper()
+        if "://" in url:  # e.g. Norway's token endpoint on another host
+            target, path = url, httpx.URL(url).path
+        else:
+            target = path = url if url.startswith("/") else "/" + url
+        safe = idempotent if idempotent is not None else method in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
+        if idempotency_key is not None:
+            safe = True
+        req_headers = dict(headers or {})
+        if idempotency_key is not None:
+            req_headers[idempotency_header] = idempotency_key
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None} or None
+
+        attempt = 0
+        refreshed = False
+        while True:
+            send_headers = dict(req_headers)
+            auth_headers: dict[str, str] = {}
+            if authenticated and self.auth is not None:
+                auth_headers = await self.auth.headers(self)
+                send_headers.update(auth_headers)
+            try:
+                response = await self._send(method, target, path, params=clean_params, json=json, data=data, headers=send_headers)
+            except httpx.TransportError as exc:
+                kind = type(exc).__name__
+                self.stats.transport_errors[kind] += 1
+                sent = not isinstance(exc, _NOT_SENT)
+                if sent and not safe:
+                    self.stats.outcome_unknown += 1
+                    log.warning("%s %s %s: %s after sending; outcome unknown", self.name, method, path, kind)
+                    raise OutcomeUnknown(
+                        f"{method} {path}: {kind} after the request was sent; it may have been applied",
+                        method=method,
+                        path=path,
+                    ) from None
+                if attempt >= self.retry.max_retries:
+                    raise self._exhausted(method, path, None, attempt, f"{kind}", idempotency_key, ambiguous=sent)
+                delay = backoff_delay(attempt, base=self.retry.backoff_base, cap=self.retry.backoff_cap, rng=self._rng)
+                log.info("%s %s %s: %s, retry %d in %.2fs", self.name, method, path, kind, attempt + 1, delay)
+                attempt += 1
+                self.stats.retries += 1
+                await self._sleep(delay)
+                continue
+
+            status = response.status_code
+            if status == 401 and authenticated and self.auth is not None and not refreshed:
+                # The cached token expired or was revoked early: one fresh token, one more try.
+                refreshed = True
+                self.stats.token_refreshes += 1
+                self.auth.invalidate(auth_headers)
+                log.info("%s %s %s: 401, refreshing token once", self.name, method, path)
+                continue
+
+            retryable = status in _RETRY_ALWAYS_STATUS or (status in _RETRY_IF_SAFE_STATUS and safe)
+            if retryable:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                if attempt >= self.retry.max_retries or (
+                    retry_after is not None and retry_after > self.retry.retry_after_cap
+                ):
+                    ambiguous = status in _RETRY_IF_SAFE_STATUS
+                    raise self._exhausted(method, path, status, attempt, f"HTTP {status}", idempotency_key, ambiguous=ambiguous, retry_after=retry_after)
+                if retry_after is not None:
+                    delay = retry_after
+                    self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+                else:
+                    delay = backoff_delay(attempt, base=self.retry.backoff_base, cap=self.retry.backoff_cap, rng=self._rng)
+                log.info("%s %s %s: HTTP %d, retry %d in %.2fs", self.name, method, path, status, attempt + 1, delay)
+                attempt += 1
+                self.stats.retries += 1
+                await self._sleep(delay)
+                continue
+
+            if status in _RETRY_IF_SAFE_STATUS:  # a 5xx on a POST without idempotency key
+                self.stats.outcome_unknown += 1
+                log.warning("%s %s %s: HTTP %d on a non-idempotent request; outcome unknown", self.name, method, path, status)
+                raise OutcomeUnknown(
+                    f"{method} {path}: HTTP {status}; the request may have been applied",
+                    method=method,
+                    path=path,
+                    status_code=status,
+                )
+            if status >= 400:
+                raise self._error_for(method, path, response)
+            return response
+
+    async def _send(
+        self,
+        method: str,
+        target: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> httpx.Response:
+        assert self._client is not None and self._semaphore is not None and self._limiter is not None
+        async with self._semaphore:
+            wait = self._paused_until - time.monotonic()
+            if wait > 0:
+                await self._sleep(wait)
+            async with self._limiter:
+                self.stats.requests_sent += 1
+                response = await self._client.request(method, target, params=params, json=json, data=data, headers=headers)
+                # Read the body inside the slot so a slow body counts against concurrency too.
+                await response.aread()
+        self.stats.by_status[response.status_code] += 1
+        if response.status_code == 429:
+            self.stats.rate_limited += 1
+        log.debug("%s %s %s -> %d", self.name, method, path, response.status_code)
+        return response
+
+    def _exhausted(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        attempts: int,
+        what: str,
+        idempotency_key: str | None,
+        *,
+        ambiguous: bool,
+        retry_after: float | None = None,
+    ) -> AmiliError:
+        if ambiguous and idempotency_key is not None:
+            self.stats.outcome_unknown += 1
+            return OutcomeUnknown(
+                f"{method} {path}: {what} after {attempts} retries; resend with the same idempotency key",
+                method=method,
+                path=path,
+                status_code=status,
+                idempotency_key=idempotency_key,
+            )
+        return ApiUnavailable(
+            f"{method} {path}: {what} after {attempts} retries",
+            method=method,
+            path=path,
+            status_code=status,
+            attempts=attempts,
+            retry_after=retry_after,
+        )
+
+    def _error_for(self, method: str, path: str, response: httpx.Response) -> AmiliError:
+        status = response.status_code
+        try:
+            decoded = self.error_decoder(response)
+        except Exception:  # an unparsable error body must not hide the status
+            decoded = DecodedError(message=response.reason_phrase or f"HTTP {status}")
+        message = f"{method} {path}: HTTP {status}: {decoded.message}"
+        if status in (401, 403):
+            return AuthenticationFailed(message, method=method, path=path, status_code=status)
+        if status == 404:
+            return NotFound(message, method=method, path=path, status_code=status)
+        cls = ApiConflict if status == 409 else ApiRejection
+        if 400 <= status < 500:
+            return cls(message, issues=decoded.issues, raw=decoded.raw, method=method, path=path, status_code=status)
+        return ApiUnavailable(message, method=method, path=path, status_code=status)

@@ -1,0 +1,54 @@
+"""One extract asset per configured source: what the source system says is unpaid and overdue."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from amili_pipelines.config import CreditorConfig
+from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL, daily_partitions, partition_dates
+from amili_pipelines.defs.resources import CreditorsResource, WarehouseResource
+from amili_pipelines.sources.extract import extract_source
+
+
+def extract_asset_key(source_name: str) -> dg.AssetKey:
+    return dg.AssetKey(["extract", source_name])
+
+
+def build_extract_asset(creditor: CreditorConfig, source_name: str, description: str | None) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=extract_asset_key(source_name),
+        group_name="extract",
+        kinds={"duckdb", "python"},
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=DUCKDB_WRITER_POOL,
+        description=(
+            f"Unpaid, overdue invoices of {creditor.name} ({creditor.market.value}) read from source "
+            f"'{source_name}'{': ' + description if description else ''}. Every row read is kept: rows the "
+            "source cannot parse are stored with the reason and quarantined by validation."
+        ),
+        metadata={"creditor": creditor.key, "market": creditor.market.value, "source": source_name},
+    )
+    def _extract(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, creditors: CreditorsResource
+    ) -> dg.MaterializeResult:
+        creditors_file = creditors.load()
+        totals: dict[str, int] = {}
+        with warehouse.connect() as conn:
+            for day in partition_dates(context):
+                summary = extract_source(conn, creditors=creditors_file, source_name=source_name, partition_date=day)
+                for k, v in summary.metadata().items():
+                    if isinstance(v, int | float) and not isinstance(v, bool):
+                        totals[k] = totals.get(k, 0) + v
+                context.log.info(f"{source_name} {day}: {summary.metadata()}")
+        return dg.MaterializeResult(metadata={**totals, "dagster/row_count": totals.get("extracted", 0)})
+
+    return _extract
+
+
+def build_extract_assets(creditors) -> list[dg.AssetsDefinition]:
+    return [
+        build_extract_asset(c, s.name, s.description)
+        for c in creditors.creditors
+        for s in c.sources
+    ]

@@ -1,0 +1,30 @@
+"""What is wrong with an invoice: one :class:`Issue` per broken rule."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # blocks registration; the invoice is quarantined
+    WARNING = "warning"  # recorded; the invoice proceeds
+
+
+class Issue(BaseModel):
+    """A broken rule on one field of one invoice.
+
+    ``message`` is meant for the person who fixes the source: it names the file or table, the
+    row, the field and the (masked, when it is a personal identity number) value.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str  # stable id, e.g. "se.personnummer.checksum"
+    severity: Severity
+    field: str  # canonical field name, e.g. "customer_id_number" or "lines[2].total_excl_vat"
+    message: str
+    value: str | None = None  # masked where it is a personal identity number
+    location: str | None = None
+    row: int | None = None

@@ -1,0 +1,1 @@
+"""Registration: hand each valid invoice to Amili exactly once (the outbox and its engine)."""

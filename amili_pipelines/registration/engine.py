@@ -1,0 +1,169 @@
+"""The registration engine: move every outbox row to a final state, exactly once, at speed.
+
+Order of work in every run, per market:
+1. resolve rows left unclear by an earlier run (in_flight after a crash, unknown_outcome) by
+   looking them up at Amili: nothing is sent again before we know it is not there;
+2. send pending rows in chunks (Sweden: concurrent single requests under the client's rate
+   limit; Norway: batches with a deterministic IdempotencyKey), writing the intent first;
+3. resolve this run's unclear outcomes the same way, and send what Amili did not get, for a
+   bounded number of rounds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from amili_pipelines.config import CreditorsFile
+from amili_pipelines.domain.invoice import Market, SourceInvoice, idempotency_key
+from amili_pipelines.registration import outbox
+from amili_pipelines.registration.outbox import Outcome, OutboxEntry, OutboxState
+from amili_pipelines.registration.routes import NorwayRoute, Route, SwedenRoute, batch_key, registration_payload
+from amili_pipelines.registration.summary import RegistrationSummary
+
+if TYPE_CHECKING:
+    from amili_pipelines.amili.no.client import AmiliNoClient
+    from amili_pipelines.amili.se.client import AmiliSeClient
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+def enqueue_valid_invoices(
+    conn: duckdb.DuckDBPyConnection, invoices: Sequence[SourceInvoice], *, creditors: CreditorsFile,
+    run_id: str | None = None,
+) -> RegistrationSummary:
+    """Put valid invoices in the outbox (idempotent: already-known invoices are left alone)."""
+    entries = []
+    for inv in invoices:
+        creditor = creditors.creditor(inv.creditor)
+        assert inv.invoice_number, "only valid invoices (which have a number) are registered"
+        entries.append(OutboxEntry(
+            market=creditor.market,
+            invoice_key=inv.invoice_key,
+            creditor=creditor.key,
+            invoice_number=inv.invoice_number,
+            idempotency_key=idempotency_key(creditor.key, inv.invoice_number, creditor.market),
+            content_hash=inv.content_hash,
+            payload=registration_payload(inv, creditor),
+            claimed_amount=inv.open_balance if inv.open_balance is not None else inv.total_amount,
+            currency=inv.currency,
+        ))
+    counts = outbox.enqueue(conn, entries, run_id=run_id)
+    return RegistrationSummary(enqueued_new=counts["new"], requeued_after_fix=counts["requeued"],
+                               already_in_outbox=counts["already"])
+
+
+@dataclass
+class _Tally:
+    summary: RegistrationSummary = field(default_factory=RegistrationSummary)
+
+    def count(self, outcomes: Sequence[Outcome], *, resolving: bool) -> None:
+        s = self.summary
+        for o in outcomes:
+            if resolving:
+                if o.state is OutboxState.REGISTERED or o.state is OutboxState.WAITING_FOR_BATCH:
+                    s.unknown_resolved_registered += 1
+                elif o.state is OutboxState.PENDING:
+                    s.unknown_resolved_pending += 1
+            if o.state is OutboxState.REGISTERED:
+                s.registered += 1
+            elif o.state is OutboxState.WAITING_FOR_BATCH:
+                s.waiting_for_batch += 1
+            elif o.state is OutboxState.REJECTED:
+                s.rejected += 1
+                s.rejections.append((o.invoice_key, o.error or "rejected"))
+
+
+async def _resolve(conn, route: Route, tally: _Tally, *, run_id, chunk_size: int, progress: Progress | None) -> None:
+    while True:
+        rows = outbox.rows_in_state(conn, outbox.UNRESOLVED, market=route.market, limit=chunk_size)
+        if not rows:
+            return
+        if progress:
+            progress(f"{route.market}: looking up {len(rows)} invoice(s) with an unclear outcome at Amili")
+        outcomes = await route.lookup(rows)
+        outbox.record_outcomes(conn, outcomes, run_id=run_id)
+        tally.count(outcomes, resolving=True)
+        if all(o.state in outbox.UNRESOLVED for o in outcomes):
+            return  # Amili cannot answer now; leave them unclear rather than loop
+
+
+async def _send_sweden(conn, route: SwedenRoute, tally: _Tally, *, run_id, chunk_size, progress) -> None:
+    while True:
+        rows = outbox.rows_in_state(conn, [OutboxState.PENDING], market=Market.SE, limit=chunk_size)
+        if not rows:
+            return
+        outbox.mark_in_flight(conn, rows, run_id=run_id)
+        outcomes = await route.send(rows)
+        outbox.record_outcomes(conn, outcomes, run_id=run_id)
+        tally.summary.sent += len(rows)
+        tally.count(outcomes, resolving=False)
+        if progress:
+            done = sum(o.state is OutboxState.REGISTERED for o in outcomes)
+            progress(f"SE: sent {len(rows)}, registered {done}, total sent this run {tally.summary.sent}")
+        await _resolve(conn, route, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+
+
+async def _send_norway(conn, route: NorwayRoute, tally: _Tally, *, run_id, batch_size, progress) -> None:
+    while True:
+        rows = outbox.rows_in_state(conn, [OutboxState.PENDING], market=Market.NO, limit=batch_size * 10)
+        if not rows:
+            return
+        by_creditor: dict[str, list] = {}
+        for r in rows:
+            by_creditor.setdefault(r.creditor, []).append(r)
+        for group in by_creditor.values():
+            for i in range(0, len(group), batch_size):
+                batch = group[i:i + batch_size]
+                key = batch_key(batch)
+                outbox.mark_in_flight(conn, batch, run_id=run_id, batch_key=key)
+                batch = [replace(r, batch_key=key) for r in batch]
+                outcomes = await route.send(batch)
+                outbox.record_outcomes(conn, outcomes, run_id=run_id)
+                tally.summary.sent += len(batch)
+                tally.summary.batches_submitted += 1
+                tally.count(outcomes, resolving=False)
+                if progress:
+                    progress(f"NO: submitted batch of {len(batch)} ({key[:16]}…)")
+        await _resolve(conn, route, tally, run_id=run_id, chunk_size=batch_size * 10, progress=progress)
+
+
+async def register_pending(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    creditors: CreditorsFile,
+    se_client: AmiliSeClient | None = None,
+    no_client: AmiliNoClient | None = None,
+    run_id: str | None = None,
+    chunk_size: int = 250,
+    no_batch_size: int = 100,
+    progress: Progress | None = None,
+) -> RegistrationSummary:
+    """Drive every outbox row of the given markets as far as it can go in this run."""
+    started = time.perf_counter()
+    tally = _Tally()
+    if se_client is not None:
+        se = SwedenRoute(se_client, creditors)
+        await _resolve(conn, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+        await _send_sweden(conn, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+    if no_client is not None:
+        no = NorwayRoute(no_client, creditors)
+        await _resolve(conn, no, tally, run_id=run_id, chunk_size=no_batch_size * 10, progress=progress)
+        await _send_norway(conn, no, tally, run_id=run_id, batch_size=no_batch_size, progress=progress)
+    s = tally.summary
+    s.seconds = time.perf_counter() - started
+    counts = outbox.state_counts(conn)
+    s.still_unknown = counts["unknown_outcome"] + counts["in_flight"]
+    for client in (se_client, no_client):
+        stats = getattr(client, "stats", None)
+        if stats is not None:
+            s.http_requests += getattr(stats, "requests", 0)
+            s.retries += getattr(stats, "retries", 0)
+            s.rate_limited += getattr(stats, "rate_limited", 0)
+    return s

@@ -1,0 +1,188 @@
+"""Records (one per invoice line, canonical field names) -> canonical SourceInvoices.
+
+Tabular exports repeat the invoice header on every line; consecutive records with the same
+invoice number form one invoice. A record without an invoice number is an invoice of its own
+(it will be quarantined, never dropped). Values that cannot be read become ``None`` plus a parse
+issue naming location, row, field, source column and the (masked) raw value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
+
+from amili_pipelines.domain.invoice import Address, CustomerKind, InvoiceLine, Market, SourceInvoice
+from amili_pipelines.domain.issues import Issue, Severity
+from amili_pipelines.domain.masking import mask_id_number
+from amili_pipelines.sources.columns import (
+    AMOUNT_FIELDS,
+    CUSTOMER_KIND_WORDS,
+    DATE_FIELDS,
+    HEADER_FIELDS,
+    LINE_FIELDS,
+)
+from amili_pipelines.sources.parsing import ParseError, ValueParser, text
+from amili_pipelines.sources.readers import RECORD_ERROR
+
+_ADDRESS = {"address_line1": "line1", "address_line2": "line2", "address_line3": "line3",
+            "zip_code": "zip_code", "city": "city", "country": "country"}
+_LINE = {"line_description": "description", "line_article_number": "article_number",
+         "line_unit_price": "unit_price", "line_units": "units", "line_total_excl_vat": "total_excl_vat",
+         "line_vat_percent": "vat_percent"}
+_PLAIN_HEADER = tuple(f for f in HEADER_FIELDS if f not in _ADDRESS and f not in DATE_FIELDS
+                      and f not in AMOUNT_FIELDS and f != "customer_kind")
+_SENSITIVE = frozenset({"customer_id_number"})
+_KINDS = {k: CustomerKind(v) for k, v in CUSTOMER_KIND_WORDS.items()}
+_EMPTY_ADDRESS = Address()
+
+
+def _shown(field: str, raw: object) -> str:
+    s = str(raw)
+    if len(s) > 60:
+        s = s[:57] + "..."
+    return mask_id_number(s) if field in _SENSITIVE else s  # type: ignore[return-value]
+
+
+class InvoiceAssembler:
+    """Builds SourceInvoices for one source; ``columns`` names the source column behind each field."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        creditor: str,
+        market: Market,
+        parser: ValueParser,
+        columns: Mapping[str, str] | None = None,
+        defaults: Mapping[str, str] | None = None,
+    ) -> None:
+        self.source = source
+        self.creditor = creditor
+        self.market = market
+        self.parser = parser
+        self.columns = dict(columns or {})
+        self.defaults = dict(defaults or {})
+
+    # -- issues -----------------------------------------------------------------------------
+    def _issue(self, rule: str, field: str, raw: object, why: str, location: str, row: int) -> Issue:
+        col = self.columns.get(field)
+        col_txt = f" (column {col!r})" if col and col != field else ""
+        shown = _shown(field, raw) if raw is not None else None
+        return Issue(
+            rule=rule, severity=Severity.ERROR, field=field,
+            message=f"{location} row {row}: {field}{col_txt}: {why}",
+            value=shown, location=location, row=row,
+        )
+
+    # -- grouping ---------------------------------------------------------------------------
+    def invoices(self, records: Iterable[tuple[int, Mapping[str, object]]], *, location: str) -> Iterator[SourceInvoice]:
+        """``records`` yields (1-based row number, record) in file order."""
+        group: list[tuple[int, Mapping[str, object]]] = []
+        current: str | None = None
+        for row, rec in records:
+            number = text(rec.get("invoice_number"))
+            if group and (number is None or number != current):
+                yield self.build(group, location=location)
+                group = []
+            group.append((row, rec))
+            current = number
+            if number is None:  # no number: an invoice of its own
+                yield self.build(group, location=location)
+                group = []
+                current = None
+        if group:
+            yield self.build(group, location=location)
+
+    def build(self, group: list[tuple[int, Mapping[str, object]]], *, location: str) -> SourceInvoice:
+        row, head = group[0]
+        issues: list[Issue] = []
+        defaults = self.defaults
+        values: dict[str, object] = {}
+        for f in _PLAIN_HEADER:
+            v = text(head.get(f))
+            if v is None and f in defaults:
+                v = defaults[f]
+            if v is not None:
+                values[f] = v
+        parser = self.parser
+        for f in DATE_FIELDS:
+            raw = head.get(f)
+            try:
+                d = parser.date(raw)
+            except ParseError as exc:
+                issues.append(self._issue("parse.date", f, raw, str(exc), location, row))
+                d = None
+            if d is not None:
+                values[f] = d
+        for f in ("total_amount", "open_balance", "vat_amount"):
+            raw = head.get(f)
+            try:
+                a = parser.amount(raw)
+            except ParseError as exc:
+                issues.append(self._issue("parse.amount", f, raw, str(exc), location, row))
+                a = None
+            if a is not None:
+                values[f] = a
+        # A source without a balance column delivers the full amount as the open balance; a
+        # source WITH the column but an empty cell does not (that is quarantined instead).
+        if "open_balance" not in self.columns and "open_balance" not in values and "total_amount" in values:
+            values["open_balance"] = values["total_amount"]
+        raw_kind = text(head.get("customer_kind")) or defaults.get("customer_kind")
+        if raw_kind is not None:
+            kind = _KINDS.get(raw_kind.lower())
+            if kind is None:
+                issues.append(self._issue("parse.customer_kind", "customer_kind", raw_kind,
+                                          f"unknown customer type {raw_kind!r} (expected person, company or foreign)",
+                                          location, row))
+            else:
+                values["customer_kind"] = kind
+        addr = {}
+        for f, target in _ADDRESS.items():
+            v = text(head.get(f)) or defaults.get(f)
+            if v is not None:
+                addr[target] = v.upper() if target == "country" else v
+        values["customer_address"] = Address(**addr) if addr else _EMPTY_ADDRESS
+
+        lines = []
+        for idx, (lrow, rec) in enumerate(group):
+            line: dict[str, object] = {}
+            for f, target in _LINE.items():
+                raw = rec.get(f)
+                if f in AMOUNT_FIELDS:
+                    try:
+                        v = parser.amount(raw)
+                    except ParseError as exc:
+                        issues.append(self._issue("parse.amount", f"lines[{idx}].{target}", raw, str(exc), location, lrow))
+                        v = None
+                else:
+                    v = text(raw)
+                if v is not None:
+                    line[target] = v
+            if line:
+                lines.append(InvoiceLine(**line))
+
+        # Undecodable bytes (wrong encoding configured) would reach Amili as garbled names.
+        digest = hashlib.blake2b(digest_size=16)
+        for lrow, rec in group:
+            err = rec.get(RECORD_ERROR)
+            if err is not None:
+                issues.append(Issue(rule="parse.record", severity=Severity.ERROR, field="record",
+                                    message=f"{location} row {lrow}: {err}", location=location, row=lrow))
+            for k, v in rec.items():
+                if isinstance(v, str) and "\ufffd" in v:
+                    issues.append(self._issue("parse.encoding", k, v, "text contains undecodable bytes "
+                                              "(check the source's encoding)", location, row))
+                digest.update(repr(v).encode("utf-8", "surrogatepass"))
+                digest.update(b"\x1f")
+        return SourceInvoice(
+            source=self.source, location=location, row=row, creditor=self.creditor, market=self.market,
+            lines=tuple(lines), content_hash=digest.hexdigest(), parse_issues=tuple(issues), **values,
+        )
+
+
+def zero_if_none(value: Decimal | None) -> Decimal:
+    return value if value is not None else Decimal(0)
+
+
+__all__ = ["InvoiceAssembler", "LINE_FIELDS"]

@@ -1,0 +1,112 @@
+"""Turning raw cell values (text as exported, or already typed values) into dates and Decimals.
+
+A value that cannot be read raises :class:`ParseError`; the assembler turns that into a parse
+issue on the invoice (the row is kept, validation quarantines it).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+_NBSP = "\u00a0"
+_NNBSP = "\u202f"
+
+
+class ParseError(ValueError):
+    pass
+
+
+class ValueParser:
+    """Reads amounts and dates with one source's conventions (decimal comma, thousands, date format)."""
+
+    __slots__ = ("decimal", "thousands", "date_format")
+
+    def __init__(self, *, decimal: str = ".", thousands: str | None = None, date_format: str | None = None) -> None:
+        self.decimal = decimal
+        self.thousands = thousands
+        self.date_format = date_format
+
+    def amount(self, raw: object) -> Decimal | None:
+        if raw is None:
+            return None
+        if isinstance(raw, Decimal):
+            return raw
+        if isinstance(raw, bool):  # bool is an int; a True amount is a mistake, not 1
+            raise ParseError(f"not an amount: {raw!r}")
+        if isinstance(raw, int):
+            return Decimal(raw)
+        if isinstance(raw, float):
+            if raw != raw or raw in (float("inf"), float("-inf")):
+                raise ParseError(f"not an amount: {raw!r}")
+            # repr gives the shortest round-tripping text: 12.3 stays 12.3, not 12.2999...
+            return Decimal(repr(raw))
+        if not isinstance(raw, str):
+            raise ParseError(f"not an amount: {raw!r}")
+        s = raw.strip()
+        if not s:
+            return None
+        # Spaces (incl. no-break) are always group separators in Nordic exports.
+        if " " in s or _NBSP in s or _NNBSP in s:
+            s = s.replace(" ", "").replace(_NBSP, "").replace(_NNBSP, "")
+        if self.thousands and self.thousands not in (" ", _NBSP):
+            s = s.replace(self.thousands, "")
+        if self.decimal != ".":
+            if "." in s and self.decimal == "," and "," not in s and self.thousands != ".":
+                pass  # "123.45" in a decimal-comma file: tolerate a point decimal
+            else:
+                s = s.replace(self.decimal, ".")
+        negative = False
+        if s.endswith("-"):  # some ERPs write credits as "100,00-"
+            negative, s = True, s[:-1]
+        try:
+            value = Decimal(s)
+        except InvalidOperation:
+            raise ParseError(f"cannot read amount {raw!r}") from None
+        if not value.is_finite():
+            raise ParseError(f"cannot read amount {raw!r}")
+        return -value if negative else value
+
+    def date(self, raw: object) -> date | None:
+        if raw is None:
+            return None
+        if isinstance(raw, datetime):
+            return raw.date()
+        if isinstance(raw, date):
+            return raw
+        if not isinstance(raw, str):
+            raise ParseError(f"not a date: {raw!r}")
+        s = raw.strip()
+        if not s:
+            return None
+        if self.date_format:
+            try:
+                return datetime.strptime(s, self.date_format).date()
+            except ValueError:
+                pass
+        try:
+            if len(s) == 10 and s[4] == "-":
+                return date.fromisoformat(s)
+            if len(s) == 8 and s.isdigit():
+                return date(int(s[:4]), int(s[4:6]), int(s[6:]))
+            if len(s) == 10 and s[2] == "." and s[5] == ".":  # Norwegian 31.01.2026
+                return date(int(s[6:]), int(s[3:5]), int(s[:2]))
+            if len(s) > 10 and s[4] == "-" and s[10] in "T ":  # a timestamp
+                return date.fromisoformat(s[:10])
+        except ValueError:
+            pass
+        raise ParseError(f"cannot read date {raw!r}" + (f" (expected {self.date_format})" if self.date_format else ""))
+
+
+def text(raw: object) -> str | None:
+    """Cell -> stripped text, or None when empty. Numbers typed by a spreadsheet come back as text."""
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        s = raw.strip()
+        return s or None
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))  # an invoice number 1001 stored as 1001.0
+    if isinstance(raw, (datetime, date)):
+        return raw.isoformat()
+    return str(raw)
