@@ -52,7 +52,7 @@ def run_daily_job(*, partition: date, settings: Settings | None = None, instance
         result = job.execute_in_process(partition_key=partition.isoformat(), instance=instance, raise_on_error=False)
         metadata: dict[str, dict] = {}
         for event in result.get_asset_materialization_events():
-            mat = event.asset_materialization
+            mat = event.step_materialization_data.materialization
             metadata[mat.asset_key.to_user_string()] = {k: _plain(v) for k, v in mat.metadata.items()}
         failed = [
             f"{e.asset_key.to_user_string()}:{e.check_name}"

@@ -214,8 +214,12 @@ class Transport:
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=self.timeout,
+            # Idle connections are dropped well before a typical server keep-alive timeout (5 s for
+            # uvicorn): a POST on a connection the server just closed would be an OutcomeUnknown.
             limits=httpx.Limits(
-                max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+                max_connections=self.max_concurrency,
+                max_keepalive_connections=self.max_concurrency,
+                keepalive_expiry=2.0,
             ),
             transport=self._transport,
             headers={"Accept": "application/json", "User-Agent": "amili-pipelines", **self._headers},
@@ -289,7 +293,7 @@ class Transport:
                         path=path,
                     ) from None
                 if attempt >= self.retry.max_retries:
-                    raise self._exhausted(method, path, None, attempt, f"{kind}", idempotency_key, ambiguous=sent)
+                    raise self._exhausted(method, path, None, attempt, f"{kind}", idempotency_key, ambiguous=sent) from None
                 delay = backoff_delay(attempt, base=self.retry.backoff_base, cap=self.retry.backoff_cap, rng=self._rng)
                 log.info("%s %s %s: %s, retry %d in %.2fs", self.name, method, path, kind, attempt + 1, delay)
                 attempt += 1
@@ -315,6 +319,7 @@ class Transport:
                     ambiguous = status in _RETRY_IF_SAFE_STATUS
                     raise self._exhausted(method, path, status, attempt, f"HTTP {status}", idempotency_key, ambiguous=ambiguous, retry_after=retry_after)
                 if retry_after is not None:
+                    # The wait happens in _send, shared with every other request of this transport.
                     delay = retry_after
                     self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
                 else:
@@ -322,7 +327,8 @@ class Transport:
                 log.info("%s %s %s: HTTP %d, retry %d in %.2fs", self.name, method, path, status, attempt + 1, delay)
                 attempt += 1
                 self.stats.retries += 1
-                await self._sleep(delay)
+                if retry_after is None:
+                    await self._sleep(delay)
                 continue
 
             if status in _RETRY_IF_SAFE_STATUS:  # a 5xx on a POST without idempotency key

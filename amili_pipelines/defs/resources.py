@@ -61,7 +61,7 @@ class AmiliSeResource(dg.ConfigurableResource):
         return AmiliSeClient(
             base_url=self.base_url,
             api_code=SecretStr(self.api_code),
-            jwt_private_key_path=self.jwt_private_key_path,
+            private_key_path=self.jwt_private_key_path,
             jwt_algorithm=self.jwt_algorithm,
             requests_per_second=self.requests_per_second,
             max_concurrency=self.max_concurrency,

@@ -51,6 +51,7 @@ SE_COLLECTIONS = (
     "finance--payouts",
     "finance--payout-specifications",
     "creditors",
+    "media--files",
 )
 NO_COLLECTIONS = ("batches", "invoices", "cases", "payments", "corrections", "settlements")
 

@@ -225,8 +225,7 @@ def _discrepancies(conn: duckdb.DuckDBPyConnection, as_of: date) -> None:
     # 4. Amili closed the case as paid/credited, but the source system still shows it unpaid.
     src = source_balances_sql(conn)
     conn.execute(
-        ins + f"""
-        WITH src AS ({src})
+        ins + "WITH src AS (" + src + ")" + """
         SELECT r.as_of, r.market, 'closed_but_source_unpaid', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
                s.open_balance,
                format('case closed ({}) at Amili but the source still shows {} open (as of {})',

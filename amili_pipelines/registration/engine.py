@@ -163,7 +163,7 @@ async def register_pending(
     for client in (se_client, no_client):
         stats = getattr(client, "stats", None)
         if stats is not None:
-            s.http_requests += getattr(stats, "requests", 0)
+            s.http_requests += getattr(stats, "requests_sent", 0)
             s.retries += getattr(stats, "retries", 0)
             s.rate_limited += getattr(stats, "rate_limited", 0)
     return s

@@ -221,7 +221,7 @@ def record_outcomes(conn: duckdb.DuckDBPyConnection, outcomes: Sequence[Outcome]
     try:
         conn.execute(
             """
-            INSERT INTO registration_events (at, run_id, market, invoice_key, from_state, to_state, detail)
+            INSERT INTO registration_events (occurred_at, run_id, market, invoice_key, from_state, to_state, detail)
             SELECT ?, ?, t.market, t.invoice_key, o.state, t.state, t.detail
             FROM tbl t JOIN registration_outbox o USING (market, invoice_key)
             """,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,11 +35,11 @@ def registration_payload(invoice: SourceInvoice, creditor: CreditorConfig) -> di
         from amili_pipelines.amili.mapping import to_se_registration
 
         model = to_se_registration(invoice, account_id=creditor.account_id, creditor_id=creditor.creditor_id)
-    else:
-        from amili_pipelines.amili.mapping import to_no_invoice
+        return model.model_dump(mode="json", exclude_none=True)
+    from amili_pipelines.amili.mapping import to_no_invoice
 
-        # uniqueSourceInvoiceId is our business key: the lookup after an unclear outcome searches by it.
-        model = to_no_invoice(invoice, unique_source_invoice_id=invoice.invoice_key)
+    # uniqueSourceInvoiceId is our business key: the lookup after an unclear outcome searches by it.
+    model = to_no_invoice(invoice, unique_source_invoice_id=invoice.invoice_key)
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
@@ -50,15 +49,17 @@ def _describe(exc: BaseException) -> str:
 
 
 def _rejection_text(exc: ApiRejection) -> str:
-    issues = getattr(exc, "issues", None)
-    if issues:
-        return json.dumps(issues, ensure_ascii=False, default=str)[:500]
     return str(exc)[:500]
+
+
+def _rejection_json(exc: ApiRejection) -> list[dict]:
+    """Amili's own issues, as stored in the outbox and shown to the user."""
+    return [{"field": i.field, "message": i.message, "code": i.code} for i in exc.issues] or [{"message": exc.message}]
 
 
 def _is_not_unique(exc: ApiRejection) -> bool:
     """Sweden answers 422 "value 'X' is not unique" when it already has this invoice number."""
-    return "not unique" in json.dumps(getattr(exc, "issues", None) or str(exc), default=str)
+    return any("not unique" in i.message for i in exc.issues)
 
 
 class SwedenRoute:
@@ -81,7 +82,7 @@ class SwedenRoute:
                 # Amili already holds this invoice number: find which case it is instead of failing it.
                 return Outcome(row.market, row.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=_describe(exc),
                                detail="not unique at Amili; will look it up")
-            return Outcome(row.market, row.invoice_key, OutboxState.REJECTED, rejection=getattr(exc, "issues", None),
+            return Outcome(row.market, row.invoice_key, OutboxState.REJECTED, rejection=_rejection_json(exc),
                            error=_rejection_text(exc), detail="rejected by Amili")
         except OutcomeUnknown as exc:
             return Outcome(row.market, row.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=_describe(exc))
@@ -91,7 +92,7 @@ class SwedenRoute:
             return Outcome(row.market, row.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=_describe(exc))
         return Outcome(
             row.market, row.invoice_key, OutboxState.REGISTERED,
-            case_id=result.case_id, amili_invoice_id=result.invoice_id, ocr_number=result.ocr,
+            case_id=result.case, amili_invoice_id=result.invoice, ocr_number=result.ocr_number_ocr,
             registration_id=result.id, detail="registered",
         )
 
@@ -106,15 +107,15 @@ class SwedenRoute:
             )
         except AmiliError as exc:
             return Outcome(row.market, row.invoice_key, row.state, error=_describe(exc), detail="lookup failed")
-        found = [f for f in found if f.case_id]
+        found = [f for f in found if f.case]
         if not found:
             return Outcome(row.market, row.invoice_key, OutboxState.PENDING, detail="not at Amili; will send")
         first = found[0]
         return Outcome(
             row.market, row.invoice_key, OutboxState.REGISTERED,
-            case_id=first.case_id, amili_invoice_id=first.invoice_id, ocr_number=first.ocr,
+            case_id=first.case, amili_invoice_id=first.invoice, ocr_number=first.ocr_number_ocr,
             registration_id=first.id, detail=f"found at Amili by lookup ({len(found)} registration(s))",
-            seen_cases=tuple((f.case_id, f.id) for f in found),
+            seen_cases=tuple((f.case, f.id) for f in found),
         )
 
 
@@ -145,7 +146,7 @@ class NorwayRoute:
             )
         except ApiRejection as exc:
             # The whole request was refused (malformed batch): every item carries the reason.
-            return [Outcome(r.market, r.invoice_key, OutboxState.REJECTED, rejection=getattr(exc, "issues", None),
+            return [Outcome(r.market, r.invoice_key, OutboxState.REJECTED, rejection=_rejection_json(exc),
                             error=_rejection_text(exc)) for r in rows]
         except AmiliError as exc:
             return [Outcome(r.market, r.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=_describe(exc)) for r in rows]
@@ -187,5 +188,5 @@ class NorwayRoute:
             return Outcome(row.market, row.invoice_key, OutboxState.PENDING, detail="not at Amili; will send")
         first = found[0]
         return Outcome(row.market, row.invoice_key, OutboxState.REGISTERED, case_id=first.case_id,
-                       amili_invoice_id=first.invoice_id, detail=f"found at Amili by lookup ({len(found)})",
+                       amili_invoice_id=first.id, detail=f"found at Amili by lookup ({len(found)})",
                        seen_cases=tuple((f.case_id, None) for f in found if f.case_id))

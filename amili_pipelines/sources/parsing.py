@@ -11,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 
 _NBSP = "\u00a0"
 _NNBSP = "\u202f"
+# DECIMAL(18, 2) in the warehouse: a larger "amount" is garbage, not money.
+_LIMIT = Decimal(10) ** 15
 
 
 class ParseError(ValueError):
@@ -31,14 +33,20 @@ class ValueParser:
         if raw is None:
             return None
         if isinstance(raw, Decimal):
+            if not raw.is_finite() or abs(raw) >= _LIMIT:
+                raise ParseError(f"amount out of range: {raw!r}")
             return raw
         if isinstance(raw, bool):  # bool is an int; a True amount is a mistake, not 1
             raise ParseError(f"not an amount: {raw!r}")
         if isinstance(raw, int):
+            if abs(raw) >= 10**15:
+                raise ParseError(f"amount out of range: {raw!r}")
             return Decimal(raw)
         if isinstance(raw, float):
             if raw != raw or raw in (float("inf"), float("-inf")):
                 raise ParseError(f"not an amount: {raw!r}")
+            if abs(raw) >= 1e15:
+                raise ParseError(f"amount out of range: {raw!r}")
             # repr gives the shortest round-tripping text: 12.3 stays 12.3, not 12.2999...
             return Decimal(repr(raw))
         if not isinstance(raw, str):
@@ -63,7 +71,7 @@ class ValueParser:
             value = Decimal(s)
         except InvalidOperation:
             raise ParseError(f"cannot read amount {raw!r}") from None
-        if not value.is_finite():
+        if not value.is_finite() or abs(value) >= _LIMIT:
             raise ParseError(f"cannot read amount {raw!r}")
         return -value if negative else value
 

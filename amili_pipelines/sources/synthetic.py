@@ -164,6 +164,17 @@ def _corrupt_last(number: str) -> str:
     return number[:-1] + str((int(last) + 1) % 10) if last.isdigit() else number[:-1] + "0"
 
 
+def _bad_reference(ref: str, *, se: bool) -> str:
+    """Change the control digit so the reference fails every accepted scheme (KID: MOD10 and MOD11)."""
+    from amili_pipelines.domain.validation.identifiers import check_no_kid, check_se_ocr
+
+    for c in "0123456789":
+        cand = ref[:-1] + c
+        if cand != ref and (check_se_ocr(cand) if se else check_no_kid(cand)) is not None:
+            return cand
+    raise AssertionError(f"cannot corrupt {ref}")
+
+
 # -- amounts --------------------------------------------------------------------------------------
 
 def _sv(amount: Decimal, *, group: bool = True) -> str:
@@ -255,7 +266,9 @@ def _rows_for_market(
                 idn = no_fodselsnummer(rng, d_number=rng.random() < 0.03)
             city, zipc = rng.choice(cities)
             country = market
-            phone = (f"+4670{rng.randrange(0, 10**7):07d}" if se else f"+474{rng.randrange(0, 10**7):07d}")
+            phone = (f"+4670{rng.randrange(0, 10**7):07d}" if se
+                     else f"+47{rng.choice(('90', '91', '92', '93', '95', '97', '98', '41', '46'))}"
+                          f"{rng.randrange(0, 10**6):06d}")
             email = f"{first.lower()}.{last.lower()}@example.{market.lower()}".replace("å", "a").replace(
                 "ä", "a").replace("ö", "o").replace("ø", "o").replace("æ", "ae")
         elif kind == "company":
@@ -268,7 +281,7 @@ def _rows_for_market(
                 idn = no_orgnr_number(rng)
             city, zipc = rng.choice(cities)
             country = market
-            phone = f"+468{rng.randrange(0, 10**7):07d}" if se else f"+472{rng.randrange(0, 10**7):07d}"
+            phone = f"+468{rng.randrange(0, 10**7):07d}" if se else f"+4722{rng.randrange(0, 10**6):06d}"
             email = "faktura@example.com"
         else:
             country, city, zipc, phone = rng.choice(_FOREIGN)
@@ -303,9 +316,7 @@ def _rows_for_market(
         base = number + f"{rng.randrange(0, 100):02d}"
         ref = make_ocr(base, length_digit=True) if se else make_kid(base, mod11=rng.random() < 0.3)
         if defect == "bad_reference":
-            ref = ref[:-1] + ("0" if ref[-1] != "0" else "1")
-            if not se and ref[-1] == "-":
-                ref = ref[:-1] + "5"
+            ref = _bad_reference(ref, se=se)
         cur = "EUR" if defect == "wrong_currency" else currency
         inv_txt = inv_date.isoformat() if se else inv_date.strftime("%d.%m.%Y")
         due_txt = "" if defect == "missing_due_date" else (due.isoformat() if se else due.strftime("%d.%m.%Y"))
@@ -468,7 +479,7 @@ def write_peppol_folder(folder: Path, *, invoices: int = 30, seed: int = 90, fir
             orgnr = _corrupt_last(orgnr)
         kid = make_kid(f"{first_number + i}", mod11=rng.random() < 0.5)
         if defect == "bad_reference":
-            kid = kid[:-1] + ("0" if kid[-1] != "0" else "1")
+            kid = _bad_reference(kid, se=False)
         city, zipc = rng.choice(_NO_CITIES)
         if status == "not_due":
             issue, due = date(2026, 11, 3), date(2027, 12, 31)

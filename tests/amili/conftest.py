@@ -142,3 +142,24 @@ class Recorder:
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.Response(status, content=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})})
+
+
+# -- the emulator (real HTTP on loopback) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def amili_emulator() -> Any:
+    from amili_pipelines.emulator.testing import running_emulator
+
+    with running_emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(amili_emulator: Any) -> Any:
+    """A clean emulator: state reset, faults off, request counters zeroed."""
+    amili_emulator.admin.clear_faults()
+    amili_emulator.admin.reset()
+    amili_emulator.admin.reset_stats()
+    yield amili_emulator
+    amili_emulator.admin.clear_faults()

@@ -101,6 +101,7 @@ class Payment(_Request):
     type: str = "DIRECT_PAYMENT"
     amount: Money
     currency: str = "NOK"
+    payment_date: IsoDate | None = None  # likely field (B.8 INF); the emulator accepts it
 
 
 class Correction(_Request):

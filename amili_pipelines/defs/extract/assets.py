@@ -1,6 +1,5 @@
 """One extract asset per configured source: what the source system says is unpaid and overdue."""
 
-from __future__ import annotations
 
 import dagster as dg
 

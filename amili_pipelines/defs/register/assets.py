@@ -1,6 +1,6 @@
 """Registration with Amili: each valid invoice handed over exactly once, per market."""
+# No `from __future__ import annotations` in Dagster modules: Dagster inspects real annotations.
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -50,7 +50,7 @@ def amili_se_registrations(
     with warehouse.connect() as conn:
         summary = register_market(
             conn, creditors=creditors.load(), market=Market.SE, client=amili_se.client(),
-            partition_dates=partition_dates(context), run_id=context.run_id, progress=context.log.info,
+            partition_dates=partition_dates(context), run_id=context.run.run_id, progress=context.log.info,
         )
     return _result(summary, Market.SE)
 
@@ -72,7 +72,7 @@ def amili_no_registrations(
     with warehouse.connect() as conn:
         summary = register_market(
             conn, creditors=creditors.load(), market=Market.NO, client=amili_no.client(),
-            partition_dates=partition_dates(context), run_id=context.run_id, progress=context.log.info,
+            partition_dates=partition_dates(context), run_id=context.run.run_id, progress=context.log.info,
             no_batch_size=amili_no.batch_size,
         )
     return _result(summary, Market.NO)

@@ -1,6 +1,5 @@
 """Validation: every extracted invoice judged ready for Amili, or quarantined with its reasons."""
 
-from __future__ import annotations
 
 import dagster as dg
 

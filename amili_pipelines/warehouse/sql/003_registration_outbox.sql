@@ -30,7 +30,7 @@ CREATE TABLE registration_outbox (
 
 -- Append-only history of every state change, for audit and for run metadata.
 CREATE TABLE registration_events (
-    at           TIMESTAMP NOT NULL,
+    occurred_at  TIMESTAMP NOT NULL,
     run_id       VARCHAR,
     market       VARCHAR NOT NULL,
     invoice_key  VARCHAR NOT NULL,

@@ -28,7 +28,7 @@ CREATE TABLE case_actions_outbox (
 );
 
 CREATE TABLE case_action_events (
-    at          TIMESTAMP NOT NULL,
+    event_at    TIMESTAMP NOT NULL,
     action_key  VARCHAR NOT NULL,
     from_state  VARCHAR,
     to_state    VARCHAR NOT NULL,

@@ -1,0 +1,1 @@
+"""The analysts' published database (asset ``publish/analytics_snapshot``)."""

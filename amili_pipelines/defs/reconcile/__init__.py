@@ -1,0 +1,1 @@
+"""Following every case until the money is home: sensors, reconciliation assets, checks, schedules."""

@@ -1,0 +1,74 @@
+"""Asset checks on the reconciliation: they fail when money is wrong.
+
+Blocking ERROR checks: Amili paid out more capital than we claimed; a settlement line matches no
+case we know; an invoice has two cases (the debtor is chased twice). The rest of the
+discrepancies (case closed while the source still shows it unpaid, amounts that do not match
+the case) are a WARN check: someone should look, nothing is provably lost.
+"""
+
+
+import dagster as dg
+
+from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL
+from amili_pipelines.defs.reconcile.keys import RECONCILIATION
+from amili_pipelines.defs.resources import WarehouseResource
+
+
+def _check(warehouse: WarehouseResource, reasons: tuple[str, ...], severity: dg.AssetCheckSeverity,
+           ok_text: str) -> dg.AssetCheckResult:
+    marks = ", ".join("?" for _ in reasons)
+    with warehouse.connect() as conn:
+        rows = conn.execute(
+            f"""SELECT reason, market, coalesce(split_part(invoice_key, '/', 2), ''), coalesce(case_id, ''),
+                       coalesce(line_id, ''), coalesce(CAST(amount AS VARCHAR), ''), detail
+                FROM reconciliation_discrepancies WHERE reason IN ({marks})
+                ORDER BY reason, market, invoice_key, line_id""",
+            list(reasons),
+        ).fetchall()
+    preview = "| reason | market | invoice | case | line | amount | detail |\n|---|---|---|---|---|---|---|\n" + "\n".join(
+        "| " + " | ".join(str(v).replace("|", "/") for v in r) + " |" for r in rows[:50]
+    )
+    return dg.AssetCheckResult(
+        passed=not rows,
+        severity=severity,
+        metadata={"discrepancies": len(rows), "preview": dg.MetadataValue.md(preview if rows else ok_text)},
+    )
+
+
+@dg.asset_check(
+    asset=RECONCILIATION, blocking=True, pool=DUCKDB_WRITER_POOL,
+    description="Amili never paid out more capital for a case than we claimed (paid out + paid directly + credited ≤ claimed).",
+)
+def settlements_within_claimed(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _check(warehouse, ("paid_out_exceeds_claimed",), dg.AssetCheckSeverity.ERROR,
+                  "No case received more than was claimed.")
+
+
+@dg.asset_check(
+    asset=RECONCILIATION, blocking=True, pool=DUCKDB_WRITER_POOL,
+    description="Every settlement / payout line belongs to a case we registered.",
+)
+def settlements_for_known_cases(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _check(warehouse, ("settlement_for_unknown_case",), dg.AssetCheckSeverity.ERROR,
+                  "Every settlement line matches a known case.")
+
+
+@dg.asset_check(
+    asset=RECONCILIATION, blocking=True, pool=DUCKDB_WRITER_POOL,
+    description="No invoice has two cases at Amili (the debtor would be chased twice).",
+)
+def no_invoice_with_two_cases(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _check(warehouse, ("invoice_with_two_cases",), dg.AssetCheckSeverity.ERROR,
+                  "Every invoice has at most one case.")
+
+
+@dg.asset_check(
+    asset=RECONCILIATION, blocking=False, pool=DUCKDB_WRITER_POOL,
+    description="Cases closed while the source still shows the invoice unpaid, and amounts that do not match the case.",
+)
+def reconciliation_warnings(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return _check(warehouse, ("closed_but_source_unpaid", "amounts_do_not_match_case"), dg.AssetCheckSeverity.WARN,
+                  "Nothing to look at.")
+
+
+CHECKS = [settlements_within_claimed, settlements_for_known_cases, no_invoice_with_two_cases, reconciliation_warnings]

@@ -1,0 +1,41 @@
+"""Validation of canonical invoices: Nordic identifiers, amounts, dates, uniqueness (no I/O).
+
+``validate_invoices`` is the pure entry point; the use case that reads and writes the warehouse
+is :func:`amili_pipelines.sources.validate.validate_partition`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from amili_pipelines.domain.invoice import SourceInvoice
+from amili_pipelines.domain.validated import ValidatedInvoice
+from amili_pipelines.domain.validation.catalogue import RULES, Rule, severity_of
+from amili_pipelines.domain.validation.cross import cross_invoice_issues
+from amili_pipelines.domain.validation.rules import validate_invoice
+
+
+def validate_invoices(
+    invoices: Sequence[SourceInvoice],
+    *,
+    reference_schemes: Mapping[str, str | None] | None = None,
+    cross: bool = True,
+) -> list[ValidatedInvoice]:
+    """Validate a set of invoices (a whole partition, for the cross-invoice rules).
+
+    ``reference_schemes`` maps source name -> payment reference scheme (ocr, ocr-length, kid,
+    kid-mod10, kid-mod11, none); unset sources use the market default.
+    """
+    schemes = reference_schemes or {}
+    extra = cross_invoice_issues(invoices) if cross else {}
+    out = []
+    for i, inv in enumerate(invoices):
+        issues = validate_invoice(inv, reference_scheme=schemes.get(inv.source))
+        more = extra.get(i)
+        if more:
+            issues.extend(more)
+        out.append(ValidatedInvoice(inv, tuple(issues)))
+    return out
+
+
+__all__ = ["RULES", "Rule", "severity_of", "validate_invoice", "validate_invoices", "cross_invoice_issues"]

@@ -1,0 +1,170 @@
+"""``amili-pipelines validate TARGET``: read and validate a source without storing or sending anything.
+
+TARGET is a configured source name or a file path (kind guessed from the extension). Nothing
+touches Amili or the operational DuckDB file: invoices are validated in memory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from amili_pipelines.config import CreditorConfig, CreditorsFile, Settings, load_creditors
+from amili_pipelines.domain.invoice import SourceInvoice
+from amili_pipelines.domain.issues import Issue, Severity
+from amili_pipelines.domain.validation import validate_invoices
+from amili_pipelines.sources.extract import NOT_DUE, PAID, UNPAID, unpaid_status
+from amili_pipelines.sources.reading import AnySpec, SourceFileError, iter_units, read_unit
+from amili_pipelines.sources.specs import (
+    FILE_KINDS,
+    CsvSource,
+    ExcelSource,
+    JsonlSource,
+    ParquetSource,
+    PeppolSource,
+)
+
+
+def _guess_csv(path: Path, *, name: str) -> CsvSource:
+    head = path.read_bytes()[:65536]
+    try:
+        text = head.decode("utf-8-sig")
+        encoding = "utf-8-sig"
+    except UnicodeDecodeError:
+        text = head.decode("cp1252", errors="replace")
+        encoding = "cp1252"
+    first = text.splitlines()[0] if text else ""
+    delimiter = max((";", ",", "\t", "|"), key=first.count)
+    folded = first.casefold()
+    preset = ("se-erp" if "förfallodatum" in folded else "no-erp" if "forfallsdato" in folded else "canonical")
+    date_format = "%d.%m.%Y" if preset == "no-erp" else None
+    return CsvSource(name=name, path=str(path), delimiter=delimiter, decimal="," if delimiter == ";" else ".",
+                     thousands=" " if delimiter == ";" else None, encoding=encoding, column_preset=preset,
+                     date_format=date_format)
+
+
+def _spec_for_file(path: Path, *, creditor: CreditorConfig) -> AnySpec:
+    kind = FILE_KINDS.get(path.suffix.lower())
+    name = "dry-run"
+    if kind == "csv":
+        return _guess_csv(path, name=name)
+    if kind == "excel":
+        return ExcelSource(name=name, path=str(path), column_preset="se-erp" if creditor.market.value == "SE" else "no-erp")
+    if kind == "jsonl":
+        return JsonlSource(name=name, path=str(path))
+    if kind == "parquet":
+        return ParquetSource(name=name, path=str(path))
+    if kind == "peppol":
+        return PeppolSource(name=name, path=str(path))
+    raise ValueError(f"cannot guess the source kind of {path} (known extensions: {sorted(FILE_KINDS)})")
+
+
+def _pick_creditor(creditors: CreditorsFile, key: str | None) -> CreditorConfig:
+    if key:
+        return creditors.creditor(key)
+    if len(creditors.creditors) == 1:
+        return creditors.creditors[0]
+    raise ValueError(f"several creditors configured, pick one with --creditor ({[c.key for c in creditors.creditors]})")
+
+
+def dry_run_command(
+    target: str,
+    *,
+    creditors_file: Path | None,
+    creditor: str | None,
+    as_of: date | None,
+    max_rows_shown: int = 10,
+    console: Console | None = None,
+) -> int:
+    """Print a validation report for ``target``; exit code 1 when any error rule fires (2: unusable input)."""
+    console = console or Console()
+    as_of = as_of or date.today()
+    creditors = load_creditors(creditors_file or Settings().creditors_file)
+    spec: AnySpec | None = None
+    cred: CreditorConfig | None = None
+    for c in creditors.creditors:
+        for s in c.sources:
+            if s.name == target:
+                spec, cred = s, c
+    try:
+        if spec is None:
+            path = Path(target)
+            if not path.exists():
+                console.print(f"[red]{target}: neither a configured source nor an existing file[/red]")
+                return 2
+            cred = _pick_creditor(creditors, creditor)
+            spec = _spec_for_file(path.resolve(), creditor=cred)
+            base = Path.cwd()
+        else:
+            base = creditors.base_dir
+    except (ValueError, KeyError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    assert cred is not None
+
+    statuses: Counter[str] = Counter()
+    unpaid: list[SourceInvoice] = []
+    errors: list[str] = []
+    units = iter_units(spec, base_dir=base)
+    for unit in units:
+        try:
+            for inv in read_unit(spec, unit, creditor=cred.key, market=cred.market):
+                st = unpaid_status(inv, partition_date=as_of, grace_days=cred.grace_days)
+                statuses[st] += 1
+                if st == UNPAID:
+                    unpaid.append(inv)
+        except (SourceFileError, Exception) as exc:  # noqa: BLE001 - report, never crash
+            errors.append(str(exc) if isinstance(exc, SourceFileError) else f"{unit.location}: {exc}")
+
+    validated = validate_invoices(unpaid, reference_schemes={spec.name: spec.payment_reference_scheme})
+    by_rule: Counter[str] = Counter()
+    severity: dict[str, Severity] = {}
+    offending: list[Issue] = []
+    quarantined = 0
+    for v in validated:
+        if not v.is_valid:
+            quarantined += 1
+        for rule in {i.rule for i in v.issues}:
+            by_rule[rule] += 1
+        for i in v.issues:
+            severity[i.rule] = i.severity
+            if i.severity is Severity.ERROR and len(offending) < max_rows_shown:
+                offending.append(i)
+
+    console.rule(f"[bold]Dry run: {target}[/bold] (creditor {cred.key}, {cred.market.value}, as of {as_of})")
+    t = Table(title="Counts", show_header=False)
+    t.add_row("files / tables", str(len(units)))
+    t.add_row("invoices read", str(sum(statuses.values())))
+    t.add_row("paid (balance 0)", str(statuses[PAID]))
+    t.add_row(f"not yet due (+{cred.grace_days} grace days)", str(statuses[NOT_DUE]))
+    t.add_row("to hand over", str(statuses[UNPAID]))
+    t.add_row("  valid", f"[green]{len(validated) - quarantined}[/green]")
+    t.add_row("  quarantined", f"[red]{quarantined}[/red]" if quarantined else "0")
+    console.print(t)
+    for e in errors:
+        console.print(f"[red]unreadable:[/red] {e}")
+    if by_rule:
+        rt = Table(title="Issues per rule")
+        rt.add_column("rule")
+        rt.add_column("severity")
+        rt.add_column("invoices", justify="right")
+        for rule, n in sorted(by_rule.items(), key=lambda kv: (severity[kv[0]] is not Severity.ERROR, -kv[1])):
+            sev = severity[rule]
+            rt.add_row(rule, f"[red]{sev.value}[/red]" if sev is Severity.ERROR else f"[yellow]{sev.value}[/yellow]",
+                       str(n))
+        console.print(rt)
+    if offending:
+        ot = Table(title=f"First {len(offending)} errors")
+        for col in ("location", "row", "field", "value", "rule", "message"):
+            ot.add_column(col, overflow="fold")
+        for i in offending:
+            ot.add_row(i.location or "", str(i.row or ""), i.field, i.value or "", i.rule,
+                       i.message.split(": ", 2)[-1])
+        console.print(ot)
+    failed = quarantined > 0 or bool(errors)
+    console.print("[red]errors found[/red]" if failed else "[green]no errors[/green]")
+    return 1 if failed else 0

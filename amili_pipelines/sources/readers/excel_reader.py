@@ -1,0 +1,50 @@
+"""Excel .xlsx (openpyxl, read-only, cached values): formula cells yield their last computed value."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from amili_pipelines.sources.readers import RecordStream, header_index
+from amili_pipelines.sources.readers.csv_reader import SourceFileError
+
+
+def read_excel(path: Path, *, columns: Mapping[str, str], sheet: str | None, header_row: int) -> RecordStream:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        # data_only: a formula cell gives its cached value (None if never calculated), never the formula.
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise SourceFileError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+    try:
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+    except (KeyError, IndexError):
+        wb.close()
+        raise SourceFileError(f"{path}: no sheet {sheet!r} (sheets: {wb.sheetnames})") from None
+    rows = ws.iter_rows(min_row=header_row, values_only=True)
+    try:
+        header = [str(h) if h is not None else "" for h in next(rows)]
+    except StopIteration:
+        wb.close()
+        raise SourceFileError(f"{path}: empty sheet {ws.title!r}") from None
+    found, missing = header_index(header, columns)
+    if not found:
+        wb.close()
+        raise SourceFileError(f"{path}: none of the expected columns in row {header_row} (found {header[:6]!r})")
+
+    def records() -> Iterator[tuple[int, Mapping[str, object]]]:
+        row = 0
+        try:
+            for values in rows:
+                if values is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
+                    continue
+                row += 1
+                n = len(values)
+                yield row, {f: values[i] for f, i in found if i < n}
+        finally:
+            wb.close()
+
+    return RecordStream(records=records(), missing_columns=missing)

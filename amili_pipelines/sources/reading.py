@@ -1,0 +1,109 @@
+"""From a source spec to a stream of SourceInvoices, one unit (file or table) at a time."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amili_pipelines.domain.invoice import Market, SourceInvoice
+from amili_pipelines.sources.assemble import InvoiceAssembler
+from amili_pipelines.sources.columns import resolve_columns
+from amili_pipelines.sources.parsing import ValueParser
+from amili_pipelines.sources.readers import RecordStream
+from amili_pipelines.sources.readers.csv_reader import SourceFileError, read_csv
+from amili_pipelines.sources.specs import (
+    CsvSource,
+    ExcelSource,
+    JsonlSource,
+    ParquetSource,
+    PeppolSource,
+    SqlSource,
+)
+
+AnySpec = CsvSource | ExcelSource | JsonlSource | ParquetSource | SqlSource | PeppolSource
+
+__all__ = ["SourceFileError", "Unit", "iter_units", "read_unit", "fingerprint"]
+
+
+@dataclass
+class Unit:
+    """One file (or the SQL query) of a source."""
+
+    location: str  # as shown in messages: path relative to the creditors file, or the masked URL
+    path: Path | None = None  # None for SQL
+    missing_columns: list[str] = field(default_factory=list)
+
+
+def iter_units(spec: AnySpec, *, base_dir: Path) -> list[Unit]:
+    if isinstance(spec, SqlSource):
+        from amili_pipelines.sources.readers.sql_reader import describe
+
+        where = spec.table or "query"
+        return [Unit(location=f"{describe(spec.url)} [{where}]")]
+    pattern = spec.path if Path(spec.path).is_absolute() else str(base_dir / spec.path)
+    paths = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+    units = []
+    for p in paths:
+        try:
+            shown = str(p.relative_to(base_dir))
+        except ValueError:
+            shown = str(p)
+        units.append(Unit(location=shown, path=p))
+    return units
+
+
+def fingerprint(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _parser(spec: AnySpec) -> ValueParser:
+    return ValueParser(decimal=getattr(spec, "decimal", "."), thousands=getattr(spec, "thousands", None),
+                       date_format=getattr(spec, "date_format", None))
+
+
+def read_unit(spec: AnySpec, unit: Unit, *, creditor: str, market: Market) -> Iterator[SourceInvoice]:
+    """Invoices of one unit. Raises SourceFileError (before yielding) when the unit is unreadable."""
+    if isinstance(spec, PeppolSource):
+        from amili_pipelines.sources.readers.peppol_reader import read_peppol_file
+
+        assert unit.path is not None
+        yield read_peppol_file(unit.path, location=unit.location, source=spec.name, creditor=creditor, market=market)
+        return
+    columns = resolve_columns(preset=spec.column_preset, overrides=spec.columns)
+    stream: RecordStream
+    if isinstance(spec, CsvSource):
+        stream = read_csv(unit.path, columns=columns, delimiter=spec.delimiter, encoding=spec.encoding)  # type: ignore[arg-type]
+    elif isinstance(spec, ExcelSource):
+        from amili_pipelines.sources.readers.excel_reader import read_excel
+
+        stream = read_excel(unit.path, columns=columns, sheet=spec.sheet, header_row=spec.header_row)  # type: ignore[arg-type]
+    elif isinstance(spec, JsonlSource):
+        from amili_pipelines.sources.readers.jsonl_reader import read_jsonl
+
+        stream = read_jsonl(unit.path, columns=columns, encoding=spec.encoding)  # type: ignore[arg-type]
+    elif isinstance(spec, ParquetSource):
+        from amili_pipelines.sources.readers.parquet_reader import read_parquet
+
+        stream = read_parquet(unit.path, columns=columns)  # type: ignore[arg-type]
+    elif isinstance(spec, SqlSource):
+        from amili_pipelines.sources.readers.sql_reader import read_sql
+
+        stream = read_sql(spec.url, query=spec.query, table=spec.table, columns=columns)
+    else:  # pragma: no cover - the union is closed
+        raise SourceFileError(f"unsupported source kind {spec.kind!r}")
+    unit.missing_columns = stream.missing_columns
+    # Columns the source does not have are not "mapped": the assembler then e.g. takes the
+    # invoice total as the open balance when there is no balance column at all.
+    present = {f: c for f, c in columns.items() if f not in set(stream.missing_columns)}
+    assembler = InvoiceAssembler(source=spec.name, creditor=creditor, market=market, parser=_parser(spec),
+                                 columns=present, defaults=spec.defaults)
+    yield from assembler.invoices(stream.records, location=unit.location)

@@ -1,0 +1,136 @@
+"""Shared helpers for the follow-up tests (reconciliation, sensors, publish).
+
+Registers made-up invoices with the real emulator through the lead's registration engine, then
+lets tests drive the emulator clock and the follow-up use cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from contextlib import AsyncExitStack
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import SecretStr
+
+from amili_pipelines.config import CreditorsFile, load_creditors
+from amili_pipelines.domain.invoice import Address, CustomerKind, InvoiceLine, Market, SourceInvoice
+
+SE_PINS = ["19811218-9876", "19900101-0017", "19750505-1234", "20010203-4567"]
+NO_PINS = ["01019012345", "15057512345", "31129912345"]
+
+
+def write_creditors(tmp_path: Path, emulator: Any) -> Path:
+    """A creditors file with one Swedish and one Norwegian creditor (the emulator's demo ids)."""
+    path = tmp_path / "creditors.yaml"
+    path.write_text(yaml.safe_dump({"creditors": [
+        {"key": "demo-se", "name": "Demo Sverige AB", "market": "SE", "account_id": emulator.se_account,
+         "creditor_id": emulator.se_creditor},
+        {"key": "demo-no", "name": "Demo Norge AS", "market": "NO", "organization_id": emulator.no_org},
+    ]}), encoding="utf-8")
+    return path
+
+
+def make_invoices(market: Market, n: int, *, seed: int = 11, prefix: str = "FU") -> list[SourceInvoice]:
+    rng = random.Random(seed)
+    creditor = "demo-se" if market is Market.SE else "demo-no"
+    out = []
+    for i in range(n):
+        # net in steps of 0.20 so that gross = net * 1.25 is exact to the öre (no rounding either side)
+        net = Decimal(rng.randint(200, 9000)) + Decimal(rng.choice([0, 20, 40, 60, 80])) / 100
+        gross = (net * Decimal("1.25")).quantize(Decimal("0.01"))
+        invoice_date = date(2026, 3, 1) + timedelta(days=rng.randint(0, 30))
+        pin = (SE_PINS if market is Market.SE else NO_PINS)[i % (4 if market is Market.SE else 3)]
+        out.append(SourceInvoice(
+            source=f"{creditor}-erp", location="tests/followup", row=i + 1, creditor=creditor, market=market,
+            invoice_number=f"{prefix}-{market.value}-{i:04d}", invoice_date=invoice_date,
+            due_date=invoice_date + timedelta(days=30), currency="SEK" if market is Market.SE else "NOK",
+            total_amount=gross, open_balance=gross, vat_amount=gross - net, customer_kind=CustomerKind.PERSON,
+            customer_name=f"Test Person {i}", customer_first_name="Test", customer_last_name=f"Person {i}",
+            customer_number=f"C{i:04d}", customer_id_number=pin, customer_email=f"p{i}@example.com",
+            customer_address=Address(line1=f"Gatan {i}", zip_code="11122" if market is Market.SE else "0150",
+                                     city="Stockholm" if market is Market.SE else "Oslo", country=market.value),
+            lines=(InvoiceLine(description="Service", unit_price=net, units=Decimal(1), total_excl_vat=net,
+                               vat_percent=Decimal(25)),),
+            content_hash=f"h-{market.value}-{i}",
+        ))
+    return out
+
+
+def se_client(emulator: Any, **kw: Any):
+    from amili_pipelines.amili.se.client import AmiliSeClient
+
+    return AmiliSeClient(base_url=emulator.base_url, api_code=SecretStr(emulator.se_api_code), **kw)
+
+
+def no_client(emulator: Any, **kw: Any):
+    from amili_pipelines.amili.no.client import AmiliNoClient
+
+    return AmiliNoClient(base_url=emulator.no_base_url, auth_url=emulator.no_auth_url,
+                         client_id=emulator.no_client_id, client_secret=SecretStr(emulator.no_client_secret), **kw)
+
+
+async def with_clients(emulator: Any, fn, **kw: Any):
+    async with AsyncExitStack() as stack:
+        se = await stack.enter_async_context(se_client(emulator, **kw))
+        no = await stack.enter_async_context(no_client(emulator, **kw))
+        return await fn(se, no)
+
+
+def register(conn, emulator: Any, creditors: CreditorsFile, invoices: list[SourceInvoice], *,
+             settle_batches: bool = True) -> None:
+    """Put the invoices in the outbox and register them (Norway: optionally wait for the batches)."""
+    from amili_pipelines.registration.batches import settle_waiting_batches
+    from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending
+
+    enqueue_valid_invoices(conn, invoices, creditors=creditors)
+
+    async def go(se, no):
+        await register_pending(conn, creditors=creditors, se_client=se, no_client=no)
+        if settle_batches:
+            await settle_waiting_batches(conn, creditors=creditors, no_client=no, timeout_s=30, poll_s=0.1)
+
+    asyncio.run(with_clients(emulator, go))
+
+
+def load(path: Path) -> CreditorsFile:
+    return load_creditors(path)
+
+
+def emulator_cases(state: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every case in the emulator's own state, keyed (market, case id), with the figures to compare."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    se, no = state.get("se", {}), state.get("no", {})
+
+    def docs(coll: Any) -> list[dict[str, Any]]:
+        return list(coll.values()) if isinstance(coll, dict) else list(coll or [])
+
+    specs = docs(se.get("finance--payout-specifications"))
+    for doc in docs(se.get("cases")):
+        cid = doc["_id"]
+        lines = [s for s in specs if s.get("case") == cid]
+        out[("SE", cid)] = {
+            "claimed": Decimal(str(doc.get("local_added_capital_amount", 0))),
+            "remaining_capital": Decimal(str(doc.get("local_remaining_capital_amount", 0))),
+            "paid_principal": sum((Decimal(str(s["amount"])) for s in lines if s["finance_category"] == "capital"),
+                                  Decimal(0)),
+            "paid_out": sum((Decimal(str(s["total_amount"])) for s in lines), Decimal(0)),
+            "closed": doc.get("closed") is not None,
+        }
+    settlements = docs(no.get("settlements"))
+    for doc in docs(no.get("cases")):
+        cid = doc["caseId"]
+        inv = doc["invoices"][0]
+        lines = [s for s in settlements if s.get("caseId") == cid or s.get("invoiceId") == inv.get("invoiceId")]
+        out[("NO", cid)] = {
+            "claimed": Decimal(str(inv.get("originalAmount", 0))),
+            "remaining_capital": Decimal(str(inv.get("remainingPrincipal", 0))),
+            "paid_principal": sum((Decimal(str(s["principalAmount"])) for s in lines), Decimal(0)),
+            "paid_out": sum((Decimal(str(s["payoutAmount"])) for s in lines), Decimal(0)),
+            "closed": doc.get("status") in ("CLOSED", "WITHDRAWN"),
+        }
+    return out

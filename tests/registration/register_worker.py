@@ -1,0 +1,50 @@
+"""A registration run in its own process, so a test can SIGKILL it mid-flight.
+
+usage: register_worker.py DUCKDB_PATH SE_BASE_URL NO_BASE_URL NO_AUTH_URL N_PER_MARKET
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from pydantic import SecretStr  # noqa: E402
+
+from amili_pipelines.amili.no.client import AmiliNoClient  # noqa: E402
+from amili_pipelines.amili.se.client import AmiliSeClient  # noqa: E402
+from amili_pipelines.config import PROJECT_ROOT, load_creditors  # noqa: E402
+from amili_pipelines.domain.invoice import Market  # noqa: E402
+from amili_pipelines.registration.batches import settle_waiting_batches  # noqa: E402
+from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending  # noqa: E402
+from amili_pipelines.warehouse import connect  # noqa: E402
+
+from invoices import make_invoices  # noqa: E402
+
+
+async def main(db: str, se_url: str, no_url: str, auth_url: str, n: int) -> None:
+    creditors = load_creditors(PROJECT_ROOT / "creditors.yaml")
+    with connect(db) as conn:
+        enqueue_valid_invoices(conn, make_invoices(Market.SE, n) + make_invoices(Market.NO, n), creditors=creditors)
+        async with (
+            AmiliSeClient(base_url=se_url, api_code=SecretStr("demo-api-code"), requests_per_second=250,
+                          max_concurrency=16, max_retries=8, backoff_base=0.02, backoff_cap=0.5) as se,
+            AmiliNoClient(base_url=no_url, auth_url=auth_url, client_id="demo-client",
+                          client_secret=SecretStr("demo-secret"), requests_per_second=50, max_concurrency=4,
+                          max_retries=8, backoff_base=0.02, backoff_cap=0.5) as no,
+        ):
+            for _ in range(5):
+                await register_pending(conn, creditors=creditors, se_client=se, no_client=no, chunk_size=100,
+                                       no_batch_size=25)
+                await settle_waiting_batches(conn, creditors=creditors, no_client=no, timeout_s=30, poll_s=0.1)
+                left = conn.execute("SELECT count(*) FROM registration_outbox WHERE state <> 'registered'").fetchone()[0]
+                if not left:
+                    break
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    db, se_url, no_url, auth_url, n = sys.argv[1:6]
+    asyncio.run(main(db, se_url, no_url, auth_url, int(n)))
