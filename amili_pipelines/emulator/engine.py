@@ -351,7 +351,9 @@ class Engine:
         self._post_interest(led, at)
         led.stage = stage
         led.stage_entered = at
-        if stage == "reminder":
+        if stage == "reminder" and led.rem_fees.get("reminder") and led.costs_added == led.rem_fees["reminder"]:
+            pass  # case registration with fees_already_claimed.reminder: that fee replaces ours
+        elif stage == "reminder":
             self._add_fee(led, "reminder", lc.se_reminder_fee)
         elif stage == "debt_collection":
             self._add_fee(led, "debt_collection", lc.se_debt_collection_fee)

@@ -41,6 +41,7 @@ class Poll:
     cursor: dict[str, Any]
     triggers: list[Trigger] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # human-readable observations
+    new: list[str] = field(default_factory=list)  # tokens of the new objects (market:id@version)
     failed: list[str] = field(default_factory=list)  # sources whose read failed this tick
 
     @property
@@ -87,14 +88,21 @@ def _dt(value: str | None) -> datetime | None:
     return parsed if isinstance(parsed, datetime) else None
 
 
-async def _take(it: AsyncIterator[Any], limit: int) -> tuple[list[Any], bool]:
-    """At most ``limit`` items from an async iterator; True when the listing was complete."""
+async def _take(
+    it: AsyncIterator[Any], limit: int, *, counts: Callable[[Any], bool] | None = None, hard_limit: int | None = None,
+) -> tuple[list[Any], bool]:
+    """Items from an async iterator until ``limit`` of them count (all count by default) or
+    ``hard_limit`` (10 × limit) were read; True when the listing was complete."""
     out: list[Any] = []
+    counted = 0
+    hard = hard_limit or 10 * limit
     async for item in it:
-        if len(out) >= limit:
+        if counted >= limit or len(out) >= hard:
             await _aclose(it)
             return out, False
         out.append(item)
+        if counts is None or counts(item):
+            counted += 1
     return out, True
 
 
@@ -217,44 +225,58 @@ async def poll_norway_batches(
 # ---------------------------------------------------------------------------------------------
 
 
+def _se_after(since: datetime | None, last_id: str | None) -> dict[str, Any] | None:
+    """Eve filter for 'after (since, last_id)' in (_updated, _id) order: keyset paging across ticks."""
+    if since is None:
+        return None
+    ts = format_rfc1123(since)
+    if not last_id:
+        return {"_updated": {"$gte": ts}}
+    return {"$or": [
+        {"_updated": {"$gt": ts}},
+        {"_updated": {"$gte": ts, "$lte": ts}, "_id": {"$gt": last_id}},
+    ]}
+
+
 async def _poll_se_updated(
     poll: Poll, key: str, label: str, iterate: Callable[[dict[str, Any]], AsyncIterator[Any]],
     creditor_ids: list[str], max_items: int,
 ) -> list[str]:
-    """Generic Eve '_updated since cursor' read for Swedish collections. Returns new 'id@updated' tokens."""
+    """Generic Eve read of what changed after the cursor, in (``_updated``, ``_id``) order.
+
+    Cursor per creditor: ``{"updated": iso, "last_id": id}`` — the last object read. Many objects
+    share one ``_updated`` second (a batch job touches them together), so the id breaks the tie
+    and a tick that stops at ``max_items`` resumes exactly after the last object it read.
+    Returns 'id@updated' tokens of what is new.
+    """
     state = dict(poll.cursor.get(key, {}))
     new_tokens: list[str] = []
     for cid in creditor_ids:
         st = state.get(cid, {})
         since = _dt(st.get("updated"))
-        ids_at = set(st.get("ids_at", []))
+        last_id = st.get("last_id")
         result: dict[str, Any] = {}
 
-        async def read(cid: str = cid, since: datetime | None = since, ids_at: set = ids_at, result: dict = result) -> None:
+        async def read(cid: str = cid, since: datetime | None = since, last_id: str | None = last_id,
+                       result: dict = result) -> None:
             where: dict[str, Any] = {"creditor": cid}
-            if since is not None:
-                where["_updated"] = {"$gte": format_rfc1123(since)}
+            after = _se_after(since, last_id)
+            if after:
+                where.update(after)
             items, complete = await _take(iterate(where), max_items)
             result.update(items=items, complete=complete)
 
         if not await _guard(poll, f"SE {label} {cid[-6:]}", read):
             continue
-        newest, newest_ids = since, set(ids_at)
-        fresh = []
-        for it in result["items"]:
-            upd = it.updated
-            if upd is None:
-                continue
-            if since is not None and (upd < since or (upd == since and it.id in ids_at)):
-                continue
-            fresh.append(it)
-            if newest is None or upd > newest:
-                newest, newest_ids = upd, {it.id}
-            elif upd == newest:
-                newest_ids.add(it.id)
+        fresh = [it for it in result["items"] if it.updated is not None]
         new_tokens += [f"{it.id}@{_iso(it.updated)}" for it in fresh]
-        state[cid] = {"updated": _iso(newest), "ids_at": sorted(newest_ids)}
-        poll.seen.append(f"SE {label}: {len(fresh)} new/changed since {_iso(since) or 'start'}")
+        if fresh:
+            last = max(fresh, key=lambda it: (it.updated, it.id))
+            state[cid] = {"updated": _iso(last.updated), "last_id": last.id}
+        else:
+            state[cid] = {"updated": _iso(since), "last_id": last_id}
+        more = "" if result["complete"] else " (more next tick)"
+        poll.seen.append(f"SE {label}: {len(fresh)} new/changed since {_iso(since) or 'start'}{more}")
     poll.cursor[key] = state
     return new_tokens
 
@@ -279,9 +301,13 @@ async def poll_settlements(
             seen_ids = set(st.get("seen", []))
             result: dict[str, Any] = {}
 
-            async def read(org: str = org, from_date: date | None = from_date, result: dict = result) -> None:
+            async def read(org: str = org, from_date: date | None = from_date, seen_ids: set = seen_ids,
+                           result: dict = result) -> None:
+                # The list has no "after" filter: lines already seen (the overlap window) are skipped
+                # without counting against the bound, so a tick that stops early resumes next time.
                 items, complete = await _take(
-                    no_client.iter_settlements(organization_id=org, from_date=from_date), max_items
+                    no_client.iter_settlements(organization_id=org, from_date=from_date), max_items,
+                    counts=lambda s: s.settlement_id not in seen_ids,
                 )
                 result.update(items=items, complete=complete)
 
@@ -308,12 +334,13 @@ async def poll_settlements(
     if se_client is not None and se_creditor_ids:
         tokens += ["SE:" + t for t in await _poll_se_updated(
             poll, "se_specifications", "payout specifications",
-            lambda where: se_client.iter_payout_specifications(where=where, sort="_updated"), se_creditor_ids, max_items,
+            lambda where: se_client.iter_payout_specifications(where=where, sort="_updated,_id"), se_creditor_ids, max_items,
         )]
         tokens += ["SEP:" + t for t in await _poll_se_updated(
             poll, "se_payouts", "payouts",
-            lambda where: se_client.iter_payouts(where=where, sort="_updated"), se_creditor_ids, max_items,
+            lambda where: se_client.iter_payouts(where=where, sort="_updated,_id"), se_creditor_ids, max_items,
         )]
+    poll.new = tokens
     if tokens:
         poll.triggers.append(Trigger(
             run_key=f"settlements:{len(tokens)}:{_digest(tokens)}",
@@ -352,7 +379,7 @@ async def poll_cases(
     if se_client is not None and se_creditor_ids:
         tokens += ["SE:" + t for t in await _poll_se_updated(
             poll, "se_cases", "cases",
-            lambda where: se_client.iter_cases(where=where, sort="_updated"), se_creditor_ids, max_items,
+            lambda where: se_client.iter_cases(where=where, sort="_updated,_id"), se_creditor_ids, max_items,
         )]
     if no_client is not None:
         no_state = dict(cursor.get("no_cases", {}))

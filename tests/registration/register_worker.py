@@ -21,7 +21,7 @@ from amili_pipelines.registration.batches import settle_waiting_batches  # noqa:
 from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending  # noqa: E402
 from amili_pipelines.warehouse import connect  # noqa: E402
 
-from invoices import make_invoices  # noqa: E402
+from registration_invoices import make_invoices  # noqa: E402
 
 
 async def main(db: str, se_url: str, no_url: str, auth_url: str, n: int) -> None:

@@ -20,12 +20,12 @@ from amili_pipelines.registration.batches import settle_waiting_batches
 from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending
 from amili_pipelines.warehouse import connect
 
-from .invoices import make_invoices
+from registration_invoices import make_invoices
 
 FAULTS = dict(
     error_rates={500: 0.05, 502: 0.05},
     rate_429=0.05,
-    retry_after_seconds=1,
+    retry_after_seconds=0,  # Retry-After itself is unit-tested; here it would only make the run wait
     committed_then_failed_rate=0.03,
     committed_then_failed_mode="502",
     token_actual_ttl_seconds=1.5,

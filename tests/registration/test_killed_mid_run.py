@@ -12,8 +12,8 @@ from pathlib import Path
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.warehouse import connect
 
-from .invoices import make_invoices
-from .test_exactly_once_under_faults import FAULTS, assert_exactly_once_at_emulator
+from registration_invoices import make_invoices
+from test_exactly_once_under_faults import FAULTS, assert_exactly_once_at_emulator
 
 WORKER = Path(__file__).with_name("register_worker.py")
 

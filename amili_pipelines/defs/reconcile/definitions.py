@@ -13,11 +13,15 @@ from amili_pipelines.defs.reconcile.sensors import SENSORS
 ASSETS = [norway_batch_results, amili_cases, settlement_lines, case_actions, reconciliation]
 
 
-def defs() -> dg.Definitions:
+def defs(*, include_register_schedule: bool = True) -> dg.Definitions:
+    """``include_register_schedule=False`` leaves out the schedule of the lead's job (for tests of this stage alone)."""
+    schedules = build_schedules()
+    if not include_register_schedule:
+        schedules = [s for s in schedules if s.name != "daily_extract_validate_register"]
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
         jobs=JOBS,
         sensors=SENSORS,
-        schedules=build_schedules(),
+        schedules=schedules,
     )
