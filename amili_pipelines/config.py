@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     # Optional: sign a JWT with this key and use GET /authenticates/api-code instead of the POST.
     se_jwt_private_key_path: Path | None = None
     se_jwt_algorithm: str = "ES256"
-    se_requests_per_second: float = 20.0
+    se_requests_per_second: float = 50.0
     se_max_concurrency: int = 16
 
     no_base_url: str = f"{DEFAULT_EMULATOR_URL}/collection/v1"

@@ -44,7 +44,7 @@ def run_daily_job(*, partition: date, settings: Settings | None = None, instance
     settings = settings or Settings()
     export_secret_env(settings)
     defs = build_definitions(settings)
-    job = defs.get_job_def(EXTRACT_VALIDATE_REGISTER_JOB)
+    job = defs.resolve_job_def(EXTRACT_VALIDATE_REGISTER_JOB)
     own_instance = instance is None
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()

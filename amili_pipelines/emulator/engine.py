@@ -121,6 +121,7 @@ class Ledger:
     pay_at: float | None = None
     pay_percent: int = 100
     respite_until: float | None = None
+    paused_at: float | None = None
 
     @property
     def rem_costs(self) -> int:
@@ -172,7 +173,8 @@ class Engine:
             self.case_number = 100000
             self.machine = hashlib.sha1(str(cfg.seed).encode()).hexdigest()[:10]
             self.next_due = math.inf
-            self.next_payout_at: float | None = None
+            interval = cfg.lifecycle.payout_interval_days * DAY
+            self.next_payout_at: float | None = (math.floor(self.clock.now_ts() / interval) + 1) * interval
             self.pending_batches: dict[str, dict[str, Any]] = {}
             self.idempotency: dict[tuple[str, str], str] = {}
             self.outbox: list[dict[str, Any]] = []
@@ -956,7 +958,6 @@ class Engine:
             if not led.is_open:
                 status, reason = "warning", f"{kind.split('--')[1]}.case_closed"
             elif kind == "creditor--cancellations":
-                self._post_interest(led, now_ts)
                 settled = led.remaining
                 led.cancelled += settled
                 led.rem_capital = led.rem_interest = 0
@@ -964,7 +965,7 @@ class Engine:
                 self._close(led, "cancelled", now_ts, now)
                 self._sync(led, now)
             else:
-                self._post_interest(led, now_ts)
+                # no interest posting here: clients act on the amounts they can read
                 amount = to_minor(body["amount"])
                 if kind == "creditor--payments":
                     taken = self._allocate(led, amount, ("costs", "interest", "capital"))
@@ -1306,7 +1307,6 @@ class Engine:
         now_ts = now.timestamp()
         amount = to_minor(item["amount"])
         if led.is_open:
-            self._post_interest(led, now_ts)
             if kind == "PAYMENT":
                 taken = self._allocate(led, amount, ("costs", "interest", "capital"))
                 led.paid_direct += sum(taken.values())
@@ -1344,15 +1344,25 @@ class Engine:
                     return 409, f"Cannot pause a case with status {status}"
                 case["status"] = "PAUSED"
                 led.paused = True
+                led.paused_at = now.timestamp()
             elif action == "resume":
                 if status != "PAUSED":
                     return 409, f"Cannot resume a case with status {status}"
                 case["status"] = "OPEN"
                 led.paused = False
+                # time spent paused does not count towards the stage, payment or interest timers
+                shift = now.timestamp() - (led.paused_at or now.timestamp())
+                led.paused_at = None
+                led.stage_entered += shift
+                if led.next_stage_at is not None:
+                    led.next_stage_at += shift
+                if led.pay_at is not None:
+                    led.pay_at += shift
+                if led.interest_from is not None:
+                    led.interest_from += shift
             elif action == "withdraw":
                 if status not in ("OPEN", "PAUSED"):
                     return 409, f"Cannot withdraw a case with status {status}"
-                self._post_interest(led, now.timestamp())
                 case["status"] = "WITHDRAWN"
                 led.paused = False
                 led.cancelled += led.remaining

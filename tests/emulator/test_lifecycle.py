@@ -88,7 +88,9 @@ def test_paused_case_does_not_move():
         emu.admin.advance(days=30)
         assert httpx.get(f"{base}/cases/{ref['caseId']}", headers=h).json()["data"]["type"] == "NOTICE"
         httpx.post(f"{base}/cases/{ref['caseId']}/resume", headers=h)
-        emu.admin.advance(seconds=1)
+        emu.admin.advance(days=4)  # paused time does not count: 5 days of NOTICE remain
+        assert httpx.get(f"{base}/cases/{ref['caseId']}", headers=h).json()["data"]["type"] == "NOTICE"
+        emu.admin.advance(days=1.1)
         assert httpx.get(f"{base}/cases/{ref['caseId']}", headers=h).json()["data"]["type"] == "PAYMENT_REMINDER"
 
 
@@ -113,7 +115,7 @@ def _history(seed: int) -> str:
         eng.se_register_invoice(se_invoice(invoice_number=f"D-{i}"), "674dbeaf08847b9501cc9132")
         if i % 10 == 0:
             eng.advance(86400)
-    eng.no_create_batch(NO_ORG, "demo-client", "INVOICE", [no_invoice(invoiceNumber=f"N-{i}") for i in range(40)],
+    eng.no_create_batch(NO_ORG, "demo-client", "INVOICE", [no_invoice(invoiceNumber=f"N-{i}", uniqueSourceInvoiceId=f"U-{i}") for i in range(40)],
                         None, "http://x")
     for _ in range(12):
         eng.advance(7 * 86400)

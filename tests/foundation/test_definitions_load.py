@@ -36,4 +36,4 @@ def test_assets_have_groups_and_descriptions_a_finance_person_can_read():
 
     sources = [s.name for c in load_creditors(PROJECT_ROOT / "creditors.yaml").creditors for s in c.sources]
     assert sorted(k.path[-1] for k in groups["extract"]) == sorted(sources)
-    assert defs.get_job_def("extract_validate_register") is not None
+    assert defs.resolve_job_def("extract_validate_register") is not None

@@ -220,3 +220,29 @@ def tick_until_quiet(env: FollowupEnv, defs, sensors: list, cursors: dict[str, s
         if not anything:
             return keys
     raise AssertionError(f"sensors did not go quiet in {max_ticks} rounds: {keys}")
+
+
+def settings(env: FollowupEnv):
+    """Settings pointing at the emulator and this test's files (what `make demo` would use)."""
+    from amili_pipelines.config import Settings
+
+    emu = env.emulator
+    return Settings(
+        se_base_url=emu.base_url, no_base_url=emu.no_base_url, no_auth_url=emu.no_auth_url,
+        duckdb_path=env.db_path, analytics_path=env.analytics_path, creditors_file=env.creditors_path,
+    )
+
+
+def populated(env: FollowupEnv, *, se: int = 12, no: int = 8, days: int = 90):
+    """Register invoices, let `days` pass, follow up once (headless), publish; returns the summary."""
+    from amili_pipelines.reconciliation.demo import run_followup_cycle
+
+    with connect_rw(env) as conn:
+        register(conn, env.emulator, env.creditors, make_invoices(Market.SE, se) + make_invoices(Market.NO, no))
+    return run_followup_cycle(settings=settings(env), days=days)
+
+
+def connect_rw(env: FollowupEnv):
+    from amili_pipelines.warehouse import connect
+
+    return connect(env.db_path)

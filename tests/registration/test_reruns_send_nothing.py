@@ -12,7 +12,7 @@ from amili_pipelines.defs.register.jobs import EXTRACT_VALIDATE_REGISTER_JOB
 from amili_pipelines.headless import export_secret_env, run_daily_job
 
 SE_POST = ("POST", "/invoice--registrations")
-NO_POST = ("POST", "/collection/v1/orgs/{organization_id}/invoices")
+NO_POST = ("POST", "/collection/v1/orgs/{org}/invoices")
 
 
 def _posts(emu) -> tuple[int, int]:
@@ -39,7 +39,7 @@ def test_rematerialize_and_backfill_send_zero_registrations(pipeline_env, fresh_
         assert _posts(fresh_emulator) == (se_posts, no_posts)
 
         # A single-run backfill over the last week of partitions.
-        job = defs.get_job_def(EXTRACT_VALIDATE_REGISTER_JOB)
+        job = defs.resolve_job_def(EXTRACT_VALIDATE_REGISTER_JOB)
         backfill = job.execute_in_process(
             instance=instance,
             tags={"dagster/asset_partition_range_start": (today - timedelta(days=6)).isoformat(),
@@ -47,7 +47,6 @@ def test_rematerialize_and_backfill_send_zero_registrations(pipeline_env, fresh_
         )
         assert backfill.success
         assert _posts(fresh_emulator) == (se_posts, no_posts)
-        sent = [m.asset_materialization.metadata["sent"].value
-                for m in backfill.get_asset_materialization_events()
-                if m.asset_materialization.asset_key.path[0] == "register"]
+        mats = [e.step_materialization_data.materialization for e in backfill.get_asset_materialization_events()]
+        sent = [m.metadata["sent"].value for m in mats if m.asset_key.path[0] == "register"]
         assert sent and all(s == 0 for s in sent)

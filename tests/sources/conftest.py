@@ -14,8 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from amili_pipelines.config import PROJECT_ROOT, CreditorsFile, load_creditors
-from amili_pipelines.warehouse.db import _migrations
+from amili_pipelines.config import CreditorsFile, load_creditors
 
 from sources_support import DEMO_CREDITORS, open_warehouse  # noqa: E402
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from amili_pipelines.defs.partitions import daily_partitions
-
 EXTRACT_VALIDATE_REGISTER_JOB = "extract_validate_register"
 
 extract_validate_register_job = dg.define_asset_job(
     name=EXTRACT_VALIDATE_REGISTER_JOB,
     selection=dg.AssetSelection.groups("extract", "validate", "register", "publish"),
-    partitions_def=daily_partitions,
     description="Read every configured source for the day, validate, register what is valid with Amili, "
     "and refresh the analysts' published database.",
 )
