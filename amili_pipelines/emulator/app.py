@@ -190,7 +190,7 @@ def create_app(config: EmulatorConfig | None = None, *, state_path: Path | None 
         Route("/_emulator/save", save, methods=["POST"]),
         Route("/_emulator/process", process, methods=["POST"]),
     ]
-    routes = admin + sweden.build_routes(engine) + norway.build_routes(engine)
+    routes = sweden.build_routes(engine) + norway.build_routes(engine) + admin
 
     # ----------------------------------------------------------------- lifespan
     @contextlib.asynccontextmanager

@@ -240,9 +240,9 @@ def build_routes(engine: Engine) -> list[Route]:
         return JSON({"_status": "OK", "url": url}, status_code=201)
 
     routes = [
+        Route("/invoice--registrations", make_post(engine.se_register_invoice), methods=["POST"]),
         Route("/authenticates/api-code", auth_post, methods=["POST"]),
         Route("/authenticates/api-code", auth_get, methods=["GET"]),
-        Route("/invoice--registrations", make_post(engine.se_register_invoice), methods=["POST"]),
         Route("/case--registrations", make_post(engine.se_register_cases), methods=["POST"]),
         Route("/creditor--payments", make_post(lambda b, a: engine.se_creditor_action("creditor--payments", b, a)),
               methods=["POST"]),

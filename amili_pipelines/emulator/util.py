@@ -28,13 +28,23 @@ _ISO_RE = re.compile(
 )
 
 
+_last_rfc: tuple = (None, "")  # (key, text), replaced atomically
+
+
 def rfc1123(dt: datetime) -> str:
     """Format an aware (or naive-UTC) datetime the way Eve does."""
-    if dt.tzinfo is not None:
+    if dt.tzinfo is not None and dt.tzinfo is not UTC:
         dt = dt.astimezone(UTC)
-    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+    global _last_rfc
+    key = (dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second)
+    last = _last_rfc
+    if last[0] == key:
+        return last[1]
+    out = "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
         _DAYS[dt.weekday()], dt.day, _MONTHS[dt.month - 1], dt.year, dt.hour, dt.minute, dt.second,
     )
+    _last_rfc = (key, out)
+    return out
 
 
 def iso(dt: datetime) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Recorder, json_response
+from amili_support import Recorder, json_response
 from pydantic import SecretStr
 
 from amili_pipelines.amili.errors import AmiliError, ApiRejection, OutcomeUnknown

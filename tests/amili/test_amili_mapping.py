@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, CREDITOR, SEED_COMPANY, SEED_JANE_DOE, SEED_PERSON
+from amili_support import ACCOUNT, CREDITOR, SEED_COMPANY, SEED_JANE_DOE, SEED_PERSON
 
 from amili_pipelines.amili.mapping import MappingError, to_no_invoice, to_se_registration, vat_percent_text
 from amili_pipelines.amili.se.models import InvoiceRegistration

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import SEED_COMPANY, SEED_JANE_DOE
+from amili_support import SEED_COMPANY, SEED_JANE_DOE
 from pydantic import ValidationError
 
 from amili_pipelines.amili.fields import format_rfc1123, parse_datetime

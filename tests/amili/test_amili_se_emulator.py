@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ACCOUNT, CREDITOR, SEED_PERSON, SEEDS
+from amili_support import ACCOUNT, CREDITOR, SEED_PERSON, SEEDS
 from pydantic import SecretStr
 
 from amili_pipelines.amili.errors import ApiRejection, NotFound, OutcomeUnknown

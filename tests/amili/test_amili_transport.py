@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Recorder, json_response
+from amili_support import Recorder, json_response
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
@@ -66,7 +66,7 @@ REGISTRATION_OK = {"_id": "r1", "_case": "c1", "_invoice": "i1", "_ocr_number": 
 
 
 def _registration() -> Any:
-    from conftest import SEED_PERSON
+    from amili_support import SEED_PERSON
 
     from amili_pipelines.amili.se.models import InvoiceRegistration
 

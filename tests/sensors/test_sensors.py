@@ -199,3 +199,11 @@ def test_case_status_sensor_reacts_to_changed_cases(followup):
         stages = conn.execute("SELECT market, state FROM cases ORDER BY ALL").fetchall()
     assert all(s != "invoice" for m, s in stages if m == "SE")
     assert not fs.tick(followup, case_status_sensor, changed.cursor, instance).run_requests
+
+
+def test_sensors_never_touch_the_warehouse():
+    """Their state is the cursor and the API: no sensor even has access to the DuckDB resource."""
+    for sensor in (norway_batch_status_sensor, settlements_sensor, case_status_sensor):
+        assert "warehouse" not in sensor.required_resource_keys
+        assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+        assert sensor.minimum_interval_seconds >= 60

@@ -70,7 +70,7 @@ def norway_batch_results(
         async with amili_no.client() as no:
             with warehouse.connect() as conn:
                 return await record_finished_batches(conn, no_client=no, creditors=creditors_file, batches=refs,
-                                                     run_id=context.run_id)
+                                                     run_id=context.run.run_id)
 
     summary = asyncio.run(go())
     return dg.MaterializeResult(metadata=summary.metadata())
