@@ -12,7 +12,7 @@ from rich.table import Table
 from amili_pipelines.config import PROJECT_ROOT, Settings
 from amili_pipelines.warehouse import connect
 
-console = Console()
+console = Console(width=max(Console().width, 110))
 
 EXAMPLE_SQL = (
     "SELECT invoice_key, case_id, ocr_number, registered_at FROM registrations ORDER BY registered_at LIMIT 10;"
@@ -47,7 +47,7 @@ def print_accounting(conn, *, registered_this_run: dict[str, int] | None = None)
     acc = accounting(conn)
     table = Table(title="Every demo invoice, accounted for")
     for col in ("market", "extracted", "valid", "quarantined", "registered", "rejected", "waiting", "unsent",
-                "new this run"):
+                "new"):
         table.add_column(col, justify="right" if col != "market" else "left")
     ok = True
     for market, a in acc.items():
@@ -78,9 +78,11 @@ def print_run_summary(outcome) -> None:
 def _print_where(settings: Settings) -> None:
     console.print(f"\nOperational DuckDB file: [bold]{settings.duckdb_path}[/bold]")
     console.print(f"Analysts' published copy: [bold]{settings.analytics_path}[/bold]")
-    console.print("Try:")
-    console.print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.duckdb_path}', read_only=True)"
-                  f".sql('{EXAMPLE_SQL}'))\"")
+    console.print("Case ids of the registered invoices, for example:")
+    console.print(f"  {EXAMPLE_SQL}", soft_wrap=True)
+    console.print("run it with:", soft_wrap=True)
+    console.print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.duckdb_path}', "
+                  f"read_only=True).sql('{EXAMPLE_SQL}'))\"", soft_wrap=True)
 
 
 def print_status() -> None:

@@ -37,7 +37,10 @@ def _plain(value):
     return getattr(value, "value", value)
 
 
-def run_daily_job(*, partition: date, settings: Settings | None = None, instance: dg.DagsterInstance | None = None) -> RunOutcome:
+def run_daily_job(
+    *, partition: date, settings: Settings | None = None, instance: dg.DagsterInstance | None = None,
+    log_level: str = "INFO",
+) -> RunOutcome:
     from amili_pipelines.definitions import build_definitions
     from amili_pipelines.defs.register.jobs import EXTRACT_VALIDATE_REGISTER_JOB
 
@@ -49,7 +52,10 @@ def run_daily_job(*, partition: date, settings: Settings | None = None, instance
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     try:
-        result = job.execute_in_process(partition_key=partition.isoformat(), instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            partition_key=partition.isoformat(), instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
         metadata: dict[str, dict] = {}
         for event in result.get_asset_materialization_events():
             mat = event.step_materialization_data.materialization

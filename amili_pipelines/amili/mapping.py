@@ -7,7 +7,7 @@ this is a programming error, not a business outcome).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import phonenumbers
 
@@ -107,6 +107,36 @@ def _se_single_line(invoice: SourceInvoice) -> se.MatrixItem:
     )
 
 
+def _amili_gross(matrix: list[se.MatrixItem]) -> Decimal:
+    """The claim Amili derives from the matrix: each row's VAT rounded to the öre, half up.
+
+    Amili computes VAT per row, the ERP often on the invoice total; the two can differ by an öre.
+    (Per-row half-up rounding is our assumption, shared with the emulator: reference section F.)
+    """
+    total = Decimal(0)
+    for row in matrix:
+        pct = Decimal((row.unit_vat_percent or "25%").rstrip("%"))
+        net = Decimal(row.total_price_excluding_vat)
+        total += net + (net * pct / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return total
+
+
+def _se_adjustment_line(invoice: SourceInvoice, difference: Decimal) -> se.MatrixItem:
+    """A 0 % VAT row that makes Amili's claim equal the open balance to the öre.
+
+    Negative and large: the debtor already paid part of the invoice before handover. Small
+    (under one krona): the öre rounding ("öresutjämning") between the ERP's total and Amili's.
+    """
+    partly_paid = difference <= Decimal("-1")
+    return se.MatrixItem(
+        article_description=(f"Already paid on invoice {invoice.invoice_number}" if partly_paid
+                             else "Öresutjämning"),
+        total_price_excluding_vat=difference,
+        unit_vat_percent="0%",
+        is_discount=difference < 0 or None,
+    )
+
+
 def to_se_registration(
     invoice: SourceInvoice,
     *,
@@ -131,6 +161,12 @@ def to_se_registration(
     if distribution is None and invoice.customer_kind is CustomerKind.COMPANY and invoice.customer_gln:
         distribution = E_INVOICING_COMPANY
     matrix = [_se_matrix_item(line, invoice, i) for i, line in enumerate(invoice.lines)] or [_se_single_line(invoice)]
+    # Amili must claim exactly what is still open: never an amount the debtor already paid.
+    claim = invoice.open_balance if invoice.open_balance is not None else invoice.total_amount
+    if claim is not None:
+        difference = claim - _amili_gross(matrix)
+        if difference:
+            matrix.append(_se_adjustment_line(invoice, difference))
     return se.InvoiceRegistration(
         account=account_id,
         creditor=creditor_id,

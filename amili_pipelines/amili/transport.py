@@ -193,7 +193,9 @@ class Transport:
         self._headers = dict(headers or {})
         self._rng = rng or random.Random()
         self._sleep = sleep
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] | None = None  # every client of the pool, for aclose
+        self._idle: list[httpx.AsyncClient] = []  # clients not serving a request right now
+        self._ssl_context: Any = None
         self._semaphore: asyncio.Semaphore | None = None
         self._limiter: AsyncLimiter | None = None
         self._paused_until = 0.0  # monotonic time before which no request is sent (after Retry-After)
@@ -206,30 +208,58 @@ class Transport:
         await self.aclose()
 
     async def open(self) -> None:
-        if self._client is not None:
+        if self._clients is not None:
             return
         # Limiter and semaphore are bound to the running loop: create them here, not in __init__.
         self._semaphore = asyncio.Semaphore(self.max_concurrency)
         self._limiter = make_limiter(self.requests_per_second)
-        self._client = httpx.AsyncClient(
+        self._idle = []
+        self._clients = []
+        self._ssl_context = None
+
+    def _new_client(self) -> httpx.AsyncClient:
+        """One single-connection client of the pool (created lazily, at most ``max_concurrency``).
+
+        Why many one-connection clients instead of one ``AsyncClient(max_connections=N)``: httpcore's
+        pool scans every connection for every queued request, so its CPU cost per request grows with
+        concurrency. Here the semaphore hands each request in flight a client of its own, whose pool
+        only ever holds one connection. An injected transport (``MockTransport`` in unit tests) is
+        used by every client of the pool.
+        """
+        if self._clients is None:
+            raise RuntimeError("Transport is closed")
+        transport = self._transport
+        if transport is None:
+            if self._ssl_context is None:  # building an SSL context costs ms: share one
+                self._ssl_context = httpx.create_ssl_context()
+            transport = httpx.AsyncHTTPTransport(
+                verify=self._ssl_context,
+                # Idle connections are dropped well before a typical server keep-alive timeout (5 s
+                # for uvicorn): a POST on a connection the server just closed would be an OutcomeUnknown.
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=2.0),
+            )
+        client = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=self.timeout,
-            # Idle connections are dropped well before a typical server keep-alive timeout (5 s for
-            # uvicorn): a POST on a connection the server just closed would be an OutcomeUnknown.
-            limits=httpx.Limits(
-                max_connections=self.max_concurrency,
-                max_keepalive_connections=self.max_concurrency,
-                keepalive_expiry=2.0,
-            ),
-            transport=self._transport,
+            transport=transport,
             headers={"Accept": "application/json", "User-Agent": "amili-pipelines", **self._headers},
             follow_redirects=False,
         )
+        self._clients.append(client)
+        return client
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        clients, self._clients, self._idle = self._clients, None, []
+        if not clients:
+            return
+        errors: list[BaseException] = []
+        for client in clients:
+            try:
+                await client.aclose()
+            except Exception as exc:  # close the others anyway
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def __repr__(self) -> str:
         return f"Transport(name={self.name!r}, base_url={self.base_url!r})"
@@ -255,7 +285,7 @@ class Transport:
         ``idempotent`` overrides the method-based default (GET/HEAD/PUT/DELETE safe, POST not),
         e.g. for token requests; a given ``idempotency_key`` makes any method safe to resend.
         """
-        if self._client is None:
+        if self._clients is None:
             raise RuntimeError("Transport is not open: use 'async with' on the client")
         method = method.upper()
         if "://" in url:  # e.g. Norway's token endpoint on another host
@@ -355,16 +385,22 @@ class Transport:
         data: Mapping[str, str] | None,
         headers: Mapping[str, str],
     ) -> httpx.Response:
-        assert self._client is not None and self._semaphore is not None and self._limiter is not None
+        assert self._clients is not None and self._semaphore is not None and self._limiter is not None
         async with self._semaphore:
             wait = self._paused_until - time.monotonic()
             if wait > 0:
                 await self._sleep(wait)
             async with self._limiter:
-                self.stats.requests_sent += 1
-                response = await self._client.request(method, target, params=params, json=json, data=data, headers=headers)
-                # Read the body inside the slot so a slow body counts against concurrency too.
-                await response.aread()
+                # Inside the semaphore at most max_concurrency requests hold a client: one is free.
+                client = self._idle.pop() if self._idle else self._new_client()
+                try:
+                    self.stats.requests_sent += 1
+                    response = await client.request(method, target, params=params, json=json, data=data, headers=headers)
+                    # Read the body inside the slot so a slow body counts against concurrency too.
+                    await response.aread()
+                finally:
+                    if not client.is_closed:  # closed: the transport was closed meanwhile
+                        self._idle.append(client)
         self.stats.by_status[response.status_code] += 1
         if response.status_code == 429:
             self.stats.rate_limited += 1

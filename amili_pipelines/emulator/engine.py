@@ -703,7 +703,7 @@ class Engine:
             return f"value '{number}' is not unique"
         return None
 
-    def se_register_invoice(self, body: Any, account: str) -> tuple[int, dict[str, Any]]:
+    def se_register_invoice(self, body: Any, account: str, dry_run: bool = False) -> tuple[int, dict[str, Any]]:
         issues = validate(body, schemas.INVOICE_REGISTRATION)
         if isinstance(body, dict):
             cust = schemas.customer_rules(body.get("customer"))
@@ -718,6 +718,8 @@ class Engine:
                     issues = {"invoice_number": dup}
             if issues:
                 return 422, eve_issues(issues)
+            if dry_run:
+                return 200, {"_status": "OK"}
             now = self.clock.now()
             now_ts = now.timestamp()
             net = vat = 0
@@ -843,7 +845,7 @@ class Engine:
         self._bump_due(led)
         return doc
 
-    def se_register_cases(self, body: Any, account: str) -> tuple[int, dict[str, Any]]:
+    def se_register_cases(self, body: Any, account: str, dry_run: bool = False) -> tuple[int, dict[str, Any]]:
         issues = validate(body, schemas.CASE_REGISTRATION)
         if isinstance(body, dict):
             cust = schemas.customer_rules(body.get("customer"))
@@ -862,6 +864,8 @@ class Engine:
                     issues = {"debts": dups}
             if issues:
                 return 422, eve_issues(issues)
+            if dry_run:
+                return 200, {"_status": "OK"}
             now = self.clock.now()
             reg_id = self.oid(now.timestamp())
             creditor = self.db["se"]["creditors"][body["creditor"]]
@@ -930,7 +934,8 @@ class Engine:
         open_docs = [d for d in docs if d["closed"] is None]
         return (open_docs or docs)[-1], {}
 
-    def se_creditor_action(self, kind: str, body: Any, account: str) -> tuple[int, dict[str, Any]]:
+    def se_creditor_action(self, kind: str, body: Any, account: str,
+                           dry_run: bool = False) -> tuple[int, dict[str, Any]]:
         schema = {
             "creditor--payments": schemas.CREDITOR_PAYMENT,
             "creditor--creditings": schemas.CREDITOR_CREDITING,
@@ -951,6 +956,8 @@ class Engine:
                 case, issues = self._resolve_case(body, account)
             if issues:
                 return 422, eve_issues(issues)
+            if dry_run:
+                return 200, {"_status": "OK"}
             now = self.clock.now()
             now_ts = now.timestamp()
             led = self.ledgers[case["_id"]]
@@ -1037,7 +1044,7 @@ class Engine:
             }
 
     # ------------------------------------------------------------------ SE: creditors (Partner API)
-    def se_create_creditor(self, body: Any, account: str) -> tuple[int, dict[str, Any]]:
+    def se_create_creditor(self, body: Any, account: str, dry_run: bool = False) -> tuple[int, dict[str, Any]]:
         issues = validate(body, schemas.CREDITOR)
         if not issues and body["account"] != account:
             issues["account"] = f"value '{body['account']}' must exist in resource 'accounts', field '_id'."
@@ -1052,6 +1059,8 @@ class Engine:
                 issues["is_active"] = f"activation requires {', '.join(missing)}"
         if issues:
             return 422, eve_issues(issues)
+        if dry_run:
+            return 200, {"_status": "OK"}
         with self.lock:
             now = self.clock.now()
             number = 1000 + len(self.db["se"]["creditors"]) + 1

@@ -144,17 +144,22 @@ def build_routes(engine: Engine) -> list[Route]:
         return handler
 
     def _bulk(fn: Callable, bodies: list[Any], account: str) -> Response:
-        # Eve bulk insert: all-or-nothing; validate first by dry-run is not possible without
-        # side effects, so we validate every document with a fresh check and only then insert.
-        results = []
-        for b in bodies:
-            status, out = fn(b, account)
-            results.append(out)
-            if status != 201:
-                return JSON({"_status": "ERR", "_error": {"code": 422, "message": "Insertion failure: "
-                             f"{sum(1 for r in results if r.get('_status') == 'ERR')} document(s) contain(s) error(s)"},
-                             "_items": results}, status_code=422)
+        """Eve bulk insert (a JSON list): all or nothing. Every document is checked first."""
+        with engine.lock:
+            checks = [fn(b, account, dry_run=True) for b in bodies]
+            bad = sum(1 for status, _ in checks if status != 200)
+            if bad or not bodies:
+                items = [out if status != 200 else {"_status": "OK"} for status, out in checks]
+                return JSON({"_status": "ERR", "_error": {"code": 422, "message": f"Insertion failure: {bad} "
+                             "document(s) contain(s) error(s)"}, "_items": items}, status_code=422)
+            results = [fn(b, account)[1] for b in bodies]
         return JSON({"_status": "OK", "_items": results}, status_code=201)
+
+    def action(kind: str) -> Callable[..., tuple[int, dict[str, Any]]]:
+        def fn(body: Any, account: str, dry_run: bool = False) -> tuple[int, dict[str, Any]]:
+            return engine.se_creditor_action(kind, body, account, dry_run=dry_run)
+
+        return fn
 
     async def respite(request: Request) -> Response:
         account = account_of(request)
@@ -244,12 +249,9 @@ def build_routes(engine: Engine) -> list[Route]:
         Route("/authenticates/api-code", auth_post, methods=["POST"]),
         Route("/authenticates/api-code", auth_get, methods=["GET"]),
         Route("/case--registrations", make_post(engine.se_register_cases), methods=["POST"]),
-        Route("/creditor--payments", make_post(lambda b, a: engine.se_creditor_action("creditor--payments", b, a)),
-              methods=["POST"]),
-        Route("/creditor--creditings",
-              make_post(lambda b, a: engine.se_creditor_action("creditor--creditings", b, a)), methods=["POST"]),
-        Route("/creditor--cancellations",
-              make_post(lambda b, a: engine.se_creditor_action("creditor--cancellations", b, a)), methods=["POST"]),
+        Route("/creditor--payments", make_post(action("creditor--payments")), methods=["POST"]),
+        Route("/creditor--creditings", make_post(action("creditor--creditings")), methods=["POST"]),
+        Route("/creditor--cancellations", make_post(action("creditor--cancellations")), methods=["POST"]),
         Route("/creditors", creditor_post, methods=["POST"]),
         Route("/creditors/{id}", creditor_write, methods=["PATCH", "DELETE"]),
         Route("/cases/{id}/respite", respite, methods=["POST"]),

@@ -287,3 +287,20 @@ def test_settlements_and_webhooks(sink):
     batch_event = next(e for e in events if e["type"] == "BATCH_COMPLETED")
     assert batch_event["source"] == "COLLECTION" and batch_event["data"]["status"] == "SUCCESS"
     assert {"id", "type", "source", "timeStamp", "data"} <= set(batch_event)
+
+
+def test_optional_processing_step():
+    cfg = make_config(norway={"batch_delay_seconds": 0.6, "batch_processing_step": True})
+    with running_emulator(cfg) as emu:
+        h = emu.no_headers()
+        r = httpx.post(f"{emu.no_base_url}/orgs/{NO_ORG}/invoices", json={"invoices": [no_invoice()]}, headers=h)
+        url = r.json()["data"]["batchUrl"]
+        seen = set()
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            status = httpx.get(url, headers=h).json()["data"]["status"]
+            seen.add(status)
+            if status == "SUCCESS":
+                break
+            time.sleep(0.05)
+        assert seen == {"QUEUED", "PROCESSING", "SUCCESS"}

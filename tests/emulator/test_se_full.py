@@ -158,8 +158,6 @@ def test_creditor_action_errors(se, kw, field):
     body = {"creditor": SE_CREDITOR, "currency": "SEK", "amount": 1,
             "bank_transaction_date": "Mon, 05 Jan 2026 10:00:00 GMT", "origin": "creditor_system"}
     body.update(kw)
-    if "origin" not in kw and field != "origin" and not kw:
-        pass
     r = se.post("/creditor--payments", json=body)
     assert r.status_code == 422
     assert field in r.json()["_issues"]
@@ -297,3 +295,17 @@ def test_finance_endpoints_and_lines(emu, se, register):
     for reg in regs:
         case = se.get(f"/cases/{reg['_case']}").json()
         assert case["closed"]["reason"] == "paid"
+
+
+def test_bulk_insert_is_all_or_nothing(se):
+    bad = se_invoice()
+    del bad["currency"]
+    r = se.post("/invoice--registrations", json=[se_invoice(), bad])
+    assert r.status_code == 422
+    out = r.json()
+    assert out["_status"] == "ERR" and [i["_status"] for i in out["_items"]] == ["OK", "ERR"]
+    assert out["_items"][1]["_issues"] == {"currency": "required field"}
+    assert se.get("/invoice--registrations").json()["_meta"]["total"] == 0
+    r = se.post("/invoice--registrations", json=[se_invoice(), se_invoice()])
+    assert r.status_code == 201 and len(r.json()["_items"]) == 2
+    assert all(i["_status"] == "OK" and "_case" in i for i in r.json()["_items"])
