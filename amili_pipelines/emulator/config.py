@@ -163,6 +163,7 @@ class LifecycleConfig(_Model):
     commission_percent: float = Field(10.0, ge=0, le=100, description="on collected capital")
     vat_percent: float = Field(25.0, ge=0)
     payout_interval_days: float = Field(7, gt=0, description="SE payouts / finance_interval")
+    payout_delay_days: float = Field(2, ge=0, description="SE payout: 'scheduled' -> 'paid' after this")
 
 
 class EmulatorConfig(_Model):

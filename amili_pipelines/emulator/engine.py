@@ -173,6 +173,7 @@ class Engine:
             self.case_number = 100000
             self.machine = hashlib.sha1(str(cfg.seed).encode()).hexdigest()[:10]
             self.next_due = math.inf
+            self.scheduled_payouts: list[tuple[float, str]] = []
             interval = cfg.lifecycle.payout_interval_days * DAY
             self.next_payout_at: float | None = (math.floor(self.clock.now_ts() / interval) + 1) * interval
             self.pending_batches: dict[str, dict[str, Any]] = {}
@@ -517,6 +518,20 @@ class Engine:
                     self.next_payout_at += interval
                     continue
                 break
+            self._pay_scheduled_payouts(now_ts)
+
+    def _pay_scheduled_payouts(self, now_ts: float) -> None:
+        """Scheduled payouts become ``paid`` once the clock passes their ``payout_date``."""
+        if not self.scheduled_payouts or self.scheduled_payouts[0][0] > now_ts:
+            return
+        now = self.clock.now()
+        due = [p for p in self.scheduled_payouts if p[0] <= now_ts]
+        self.scheduled_payouts = [p for p in self.scheduled_payouts if p[0] > now_ts]
+        for _, pid in due:
+            doc = self.db["se"]["finance--payouts"].get(pid)
+            if doc is not None and doc["status"] == "scheduled":
+                doc["status"] = "paid"
+                self.se_touch(doc, now)
 
     def _process_cases(self, until: float) -> None:
         now = self.clock.now()
@@ -648,6 +663,8 @@ class Engine:
     def _run_payouts(self, at: float) -> None:
         now = self.clock.now()
         when = datetime.fromtimestamp(at, UTC)
+        pay_ts = at + self.config.lifecycle.payout_delay_days * DAY
+        pay_date = datetime.fromtimestamp(pay_ts, UTC)
         specs = self.db["se"]["finance--payout-specifications"]
         groups: dict[str, list[dict[str, Any]]] = {}
         for doc in specs.values():
@@ -672,14 +689,16 @@ class Engine:
                     "amount": from_minor(amount),
                     "vat_amount": from_minor(vat),
                     "total_amount": from_minor(amount + vat),
-                    "status": "paid",
+                    "status": "scheduled",
                     "summary": {k: from_minor(v) for k, v in summary.items()},
                     "finance_interval": interval,
-                    "payout_date": rfc1123(when),
+                    "payout_date": rfc1123(pay_date),
                     "payout_reference": ref,
+                    "period_end": rfc1123(when),
                 },
                 now,
             )
+            self.scheduled_payouts.append((pay_ts, payout["_id"]))
             for d in lines:
                 d["payout"] = payout["_id"]
                 d["payout_date"] = payout["payout_date"]
@@ -1454,6 +1473,10 @@ class Engine:
             for iid, inv in self.db["no"]["invoices"].items():
                 self.no_by_number.setdefault((inv["organization"]["id"], inv["invoiceNumber"]), []).append(iid)
             self.next_due = min((led.next_at() for led in self.ledgers.values()), default=math.inf)
+            self.scheduled_payouts = sorted(
+                (parse_date(p["payout_date"]).timestamp(), p["_id"])
+                for p in self.db["se"]["finance--payouts"].values() if p["status"] == "scheduled"
+            )
             self.dirty = False
 
 

@@ -18,6 +18,7 @@ import duckdb
 from amili_pipelines.config import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.validated import ValidatedInvoice
+from amili_pipelines.domain.validation import RULES_VERSION, validate_invoice
 from amili_pipelines.sources.reading import AnySpec, SourceFileError, fingerprint, iter_units, read_unit
 from amili_pipelines.warehouse.extraction import (
     append_balances,
@@ -26,6 +27,7 @@ from amili_pipelines.warehouse.extraction import (
     file_already_read,
     record_extraction_run,
     record_file,
+    record_rule_check,
 )
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,7 @@ def extract_source(
     creditors: CreditorsFile,
     source_name: str,
     partition_date: date,
-    chunk_size: int = 50_000,
+    chunk_size: int = 20_000,
 ) -> ExtractSummary:
     """Read ``source_name`` for ``partition_date`` and replace that partition's rows for the source.
 
@@ -110,6 +112,7 @@ def extract_source(
     summary = ExtractSummary(source=source_name, creditor=creditor.key, kind=spec.kind, partition_date=partition_date)
     extracted_at = datetime.now(timezone.utc).replace(tzinfo=None)
     chunk: list[ValidatedInvoice] = []
+    scheme = spec.payment_reference_scheme
     balances: list[tuple] = []
 
     def flush() -> None:
@@ -145,8 +148,9 @@ def extract_source(
                     status = unpaid_status(inv, partition_date=partition_date, grace_days=creditor.grace_days)
                     if status is UNPAID:
                         summary.extracted += 1
-                        # Provisional verdict from the source's parse issues; validate_partition decides.
-                        chunk.append(ValidatedInvoice(inv, inv.parse_issues))
+                        # The single-invoice rules run here, while the invoice is in hand; validate_partition
+                        # adds the cross-invoice rules and sets the final verdict.
+                        chunk.append(ValidatedInvoice(inv, tuple(validate_invoice(inv, reference_scheme=scheme))))
                     elif status is PAID:
                         summary.skipped_paid += 1
                     else:
@@ -181,6 +185,8 @@ def extract_source(
                                 partition_date=partition_date)
         flush()
         summary.check()
+        record_rule_check(conn, partition_date=partition_date, source=source_name, rules_version=RULES_VERSION,
+                          reference_scheme=scheme)
         record_extraction_run(conn, partition_date=partition_date, source=source_name, creditor=creditor.key,
                               counts=asdict(summary), errors=summary.errors)
         conn.execute("COMMIT")

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
 
 import duckdb
 from pydantic import TypeAdapter
 
 from amili_pipelines.config import CreditorsFile
-from amili_pipelines.domain.invoice import SourceInvoice
+from amili_pipelines.domain.invoice import SourceInvoice, invoice_key
 from amili_pipelines.domain.issues import Severity
-from amili_pipelines.domain.validation import RULES, validate_invoices
-from amili_pipelines.warehouse.extraction import partition_invoice_json, replace_verdicts
+from amili_pipelines.domain.validation import RULES, RULES_VERSION, cross_invoice_issues, validate_invoice
+from amili_pipelines.warehouse.extraction import (
+    CROSS_RULES,
+    append_issues,
+    delete_issues,
+    duplicate_number_rows,
+    iter_source_invoice_json,
+    partition_sources,
+    record_rule_check,
+    rule_checks,
+    set_verdicts_from_issues,
+    verdict_summary,
+)
 
 _INVOICES = TypeAdapter(list[SourceInvoice])
-_BATCH = 50_000
 
 
 @dataclass
@@ -62,63 +73,86 @@ def _schemes(creditors: CreditorsFile) -> dict[str, str | None]:
     return {s.name: s.payment_reference_scheme for c in creditors.creditors for s in c.sources}
 
 
+def _stale_sources(conn: duckdb.DuckDBPyConnection, *, partition_date: date, schemes: dict[str, str | None]) -> list[str]:
+    """Sources of the partition whose stored single-invoice issues are not from this rules version/scheme."""
+    checks = rule_checks(conn, partition_date=partition_date)
+    return [s for s in partition_sources(conn, partition_date=partition_date)
+            if checks.get(s) != (RULES_VERSION, schemes.get(s))]
+
+
+def _revalidate_source(conn: duckdb.DuckDBPyConnection, *, partition_date: date, source: str,
+                       scheme: str | None) -> None:
+    """Re-run the single-invoice rules of one source from the stored invoices, chunk by chunk."""
+    delete_issues(conn, partition_date=partition_date, source=source)
+    for batch in iter_source_invoice_json(conn, partition_date=partition_date, source=source):
+        texts = batch.column(1).to_pylist()
+        invoices = _INVOICES.validate_json("[" + ",".join(texts) + "]")
+        append_issues(conn, partition_date=partition_date, source=source,
+                      issues=[(inv.invoice_key, i) for inv in invoices
+                              for i in validate_invoice(inv, reference_scheme=scheme)])
+    record_rule_check(conn, partition_date=partition_date, source=source, rules_version=RULES_VERSION,
+                      reference_scheme=scheme)
+
+
+class _Keys(NamedTuple):
+    """What the cross-invoice rules read of an invoice (a row of the small duplicate-number table)."""
+
+    source: str
+    creditor: str
+    invoice_number: str
+    location: str
+    row: int
+    open_balance: Decimal | None
+    customer_id_number: str | None
+    due_date: date | None
+    currency: str | None
+
+    @property
+    def invoice_key(self) -> str:
+        return invoice_key(self.creditor, self.invoice_number, self.location, self.row)
+
+
 def validate_partition(
     conn: duckdb.DuckDBPyConnection, *, creditors: CreditorsFile, partition_date: date
 ) -> ValidationSummary:
     """Validate every extracted invoice of ``partition_date`` (all sources together, for the
     cross-source and per-creditor uniqueness rules); replace the partition's issues and verdicts.
 
+    The single-invoice rules already ran in ``extract_source`` (their issues are stored); here only
+    the cross-invoice rules run, on the few rows whose invoice number occurs more than once, and
+    ``is_valid`` is set in bulk from the issues. A source extracted under other rules or another
+    reference scheme is re-validated first, in chunks.
+
     Raises AssertionError if extracted != valid + quarantined (nothing may vanish).
     """
     summary = ValidationSummary(partition_date=partition_date)
-    tbl = partition_invoice_json(conn, partition_date=partition_date)
-    rowids: list[int] = tbl.column("rid").to_pylist()
-    sources: list[str] = tbl.column("source").to_pylist()
-    texts: list[str] = tbl.column("invoice_json").to_pylist()
-    del tbl
-    invoices: list[SourceInvoice] = []
-    for start in range(0, len(texts), _BATCH):
-        part = texts[start:start + _BATCH]
-        invoices.extend(_INVOICES.validate_json("[" + ",".join(part) + "]"))
-    del texts
-    validated = validate_invoices(invoices, reference_schemes=_schemes(creditors))
-    by_rule: Counter[str] = Counter()
-    per_source: dict[str, Counter[str]] = {}
-    valid_flags: list[bool] = []
-    issues: list[tuple[str, str, object]] = []
-    for src, v in zip(sources, validated, strict=True):
-        ok = v.is_valid
-        valid_flags.append(ok)
-        c = per_source.setdefault(src, Counter())
-        c["extracted"] += 1
-        c["valid" if ok else "quarantined"] += 1
-        if ok:
-            summary.valid += 1
-        else:
-            summary.quarantined += 1
-        if v.issues:
-            key = v.invoice.invoice_key
-            seen = set()
-            for i in v.issues:
-                issues.append((src, key, i))
-                if i.severity is Severity.WARNING:
-                    summary.warnings += 1
-                if i.rule not in seen:
-                    seen.add(i.rule)
-                    by_rule[i.rule] += 1
-                    summary.examples.setdefault(i.rule, i.message)
-    summary.extracted = len(validated)
-    summary.by_rule = dict(by_rule.most_common())
-    summary.by_source = {s: dict(c) for s, c in sorted(per_source.items())}
-    summary.check()
+    schemes = _schemes(creditors)
     conn.execute("BEGIN TRANSACTION")
     try:
-        replace_verdicts(conn, partition_date=partition_date, rowids=rowids, valid=valid_flags,
-                         issues=issues)  # type: ignore[arg-type]
+        for source in _stale_sources(conn, partition_date=partition_date, schemes=schemes):
+            _revalidate_source(conn, partition_date=partition_date, source=source, scheme=schemes.get(source))
+        delete_issues(conn, partition_date=partition_date, rules=CROSS_RULES)
+        keys = [_Keys(s, c, n, loc, row, None if bal is None else Decimal(bal), idn, due, cur)
+                for s, c, n, loc, row, bal, idn, due, cur in duplicate_number_rows(conn, partition_date=partition_date)]
+        if keys:
+            extra = cross_invoice_issues(keys)  # type: ignore[arg-type]
+            append_issues(conn, partition_date=partition_date, source=None,
+                          issues=[(keys[i].source, keys[i].invoice_key, x) for i in sorted(extra) for x in extra[i]])
+        set_verdicts_from_issues(conn, partition_date=partition_date)
+        per_source, per_rule, summary.warnings = verdict_summary(conn, partition_date=partition_date)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    for source, extracted, valid in per_source:
+        summary.by_source[source] = {"extracted": extracted, "valid": valid, "quarantined": extracted - valid}
+        summary.extracted += extracted
+        summary.valid += valid
+        summary.quarantined += extracted - valid
+    per_rule.sort(key=lambda r: (-r[1], r[0]))
+    summary.by_rule = {rule: n for rule, n, _ in per_rule}
+    summary.examples = {rule: example for rule, _, example in per_rule}
+    summary.check()
     return summary
 
 

@@ -203,3 +203,128 @@ def replace_verdicts(
         " WHERE extracted_invoices.rowid = v.rid AND extracted_invoices.is_valid <> v.ok"
     )
     return n
+
+
+# -- single-invoice rules checked at extract time -------------------------------------------------
+# extract_source runs the single-invoice rules while it reads and stores their issues; it records
+# here which rules version and reference scheme it used, so validate_partition only re-runs the
+# cross-invoice rules for that source (and falls back to re-validating a source without a matching
+# record, e.g. one extracted by an older version). Created on demand: 002 may already be applied.
+_RULE_CHECKS_DDL = (
+    "CREATE TABLE IF NOT EXISTS source_rule_checks (partition_date DATE NOT NULL, source VARCHAR NOT NULL,"
+    " rules_version VARCHAR NOT NULL, reference_scheme VARCHAR, checked_at TIMESTAMP NOT NULL,"
+    " PRIMARY KEY (partition_date, source))"
+)
+CROSS_RULES = ("invoice.number.unique", "invoice.conflict_across_sources", "invoice.duplicate_across_sources")
+
+
+def record_rule_check(conn: duckdb.DuckDBPyConnection, *, partition_date: date, source: str, rules_version: str,
+                      reference_scheme: str | None) -> None:
+    conn.execute(_RULE_CHECKS_DDL)
+    conn.execute("DELETE FROM source_rule_checks WHERE partition_date = ? AND source = ?", [partition_date, source])
+    conn.execute("INSERT INTO source_rule_checks VALUES (?, ?, ?, ?, ?)",
+                 [partition_date, source, rules_version, reference_scheme, _now()])
+
+
+def rule_checks(conn: duckdb.DuckDBPyConnection, *, partition_date: date) -> dict[str, tuple[str, str | None]]:
+    """source -> (rules_version, reference_scheme) of the partition's extractions."""
+    conn.execute(_RULE_CHECKS_DDL)
+    rows = conn.execute("SELECT source, rules_version, reference_scheme FROM source_rule_checks"
+                        " WHERE partition_date = ?", [partition_date]).fetchall()
+    return {s: (v, r) for s, v, r in rows}
+
+
+def partition_sources(conn: duckdb.DuckDBPyConnection, *, partition_date: date) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT source FROM extracted_invoices WHERE partition_date = ?"
+                                       " ORDER BY source", [partition_date]).fetchall()]
+
+
+def iter_source_invoice_json(conn: duckdb.DuckDBPyConnection, *, partition_date: date, source: str,
+                             batch_rows: int = 20_000) -> Iterable[pa.RecordBatch]:
+    """rowid, invoice_json of one source's extracted invoices, in Arrow batches (bounded memory)."""
+    reader = conn.execute(
+        "SELECT rowid AS rid, invoice_json::VARCHAR AS invoice_json FROM extracted_invoices"
+        " WHERE partition_date = ? AND source = ? ORDER BY location, row_number",
+        [partition_date, source],
+    ).fetch_record_batch(batch_rows)
+    yield from reader
+
+
+def delete_issues(conn: duckdb.DuckDBPyConnection, *, partition_date: date, source: str | None = None,
+                  rules: Sequence[str] | None = None) -> None:
+    sql, params = "DELETE FROM invoice_issues WHERE partition_date = ?", [partition_date]
+    if source is not None:
+        sql += " AND source = ?"
+        params.append(source)
+    if rules is not None:
+        sql += f" AND rule IN ({', '.join('?' for _ in rules)})"
+        params.extend(rules)
+    conn.execute(sql, params)
+
+
+def duplicate_number_rows(conn: duckdb.DuckDBPyConnection, *, partition_date: date) -> list[tuple]:
+    """Rows whose (creditor, invoice number) occurs more than once in the partition, in validation order:
+    (source, creditor, invoice_number, location, row_number, open_balance text, customer_id_number,
+    due_date, currency)."""
+    return conn.execute(
+        """
+        WITH d AS (
+            SELECT creditor, invoice_number FROM extracted_invoices
+            WHERE partition_date = ? AND invoice_number IS NOT NULL AND invoice_number <> ''
+            GROUP BY ALL HAVING count(*) > 1
+        )
+        SELECT e.source, e.creditor, e.invoice_number, e.location, e.row_number,
+               json_extract_string(e.invoice_json, '$.open_balance'), e.customer_id_number, e.due_date, e.currency
+        FROM extracted_invoices e JOIN d USING (creditor, invoice_number)
+        WHERE e.partition_date = ?
+        ORDER BY e.source, e.location, e.row_number
+        """,
+        [partition_date, partition_date],
+    ).fetchall()
+
+
+def set_verdicts_from_issues(conn: duckdb.DuckDBPyConnection, *, partition_date: date) -> None:
+    """is_valid = no error-severity issue on the (source, invoice key), for the whole partition."""
+    conn.execute(
+        """
+        UPDATE extracted_invoices SET is_valid = v.ok FROM (
+            SELECT e.rowid AS rid, b.invoice_key IS NULL AS ok
+            FROM extracted_invoices e
+            LEFT JOIN (SELECT DISTINCT source, invoice_key FROM invoice_issues
+                       WHERE partition_date = ? AND severity = 'error') b
+              ON b.source = e.source AND b.invoice_key = e.invoice_key
+            WHERE e.partition_date = ?
+        ) v
+        WHERE extracted_invoices.rowid = v.rid AND extracted_invoices.is_valid <> v.ok
+        """,
+        [partition_date, partition_date],
+    )
+
+
+def verdict_summary(conn: duckdb.DuckDBPyConnection, *, partition_date: date) -> tuple[list[tuple], list[tuple], int]:
+    """(per source: source, extracted, valid), (per rule: rule, invoices, example), warning issues.
+
+    An issue belongs to the invoice of its source and key that starts at or before its row in the
+    same location (tabular invoices are consecutive records), so a rule counts each invoice once
+    even when an invoice number occurs twice in one source.
+    """
+    per_source = conn.execute(
+        "SELECT source, count(*), count(*) FILTER (WHERE is_valid) FROM extracted_invoices"
+        " WHERE partition_date = ? GROUP BY source ORDER BY source", [partition_date]).fetchall()
+    per_rule = conn.execute(
+        """
+        WITH i AS (SELECT * FROM invoice_issues WHERE partition_date = ?),
+             e AS (SELECT source, invoice_key, location, row_number FROM extracted_invoices WHERE partition_date = ?),
+             m AS (
+                SELECT i.rule, i.message, i.source, i.location, i.row_number,
+                       (i.source, i.invoice_key, coalesce(e.location, i.location), e.row_number) AS inv
+                FROM i ASOF LEFT JOIN e
+                  ON e.source = i.source AND e.invoice_key = i.invoice_key AND e.location = i.location
+                 AND e.row_number <= i.row_number
+             )
+        SELECT rule, count(DISTINCT inv), arg_min(message, (source, location, row_number))
+        FROM m GROUP BY rule
+        """, [partition_date, partition_date]).fetchall()
+    warnings = conn.execute("SELECT count(*) FROM invoice_issues WHERE partition_date = ? AND severity = 'warning'",
+                            [partition_date]).fetchone()
+    return per_source, per_rule, int(warnings[0]) if warnings else 0

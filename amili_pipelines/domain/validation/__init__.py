@@ -6,6 +6,7 @@ is :func:`amili_pipelines.sources.validate.validate_partition`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 from amili_pipelines.domain.invoice import SourceInvoice
@@ -13,6 +14,12 @@ from amili_pipelines.domain.validated import ValidatedInvoice
 from amili_pipelines.domain.validation.catalogue import RULES, Rule, severity_of
 from amili_pipelines.domain.validation.cross import cross_invoice_issues
 from amili_pipelines.domain.validation.rules import validate_invoice
+
+# Bump when a single-invoice rule changes what it finds: extractions checked under another version
+# are re-validated by validate_partition instead of trusting the issues stored at extract time.
+_RULES_REVISION = "2"
+RULES_VERSION = _RULES_REVISION + ":" + hashlib.sha256(
+    "|".join(f"{r.id}={r.severity.value}" for r in RULES.values()).encode()).hexdigest()[:12]
 
 
 def validate_invoices(
@@ -38,4 +45,4 @@ def validate_invoices(
     return out
 
 
-__all__ = ["RULES", "Rule", "severity_of", "validate_invoice", "validate_invoices", "cross_invoice_issues"]
+__all__ = ["RULES", "RULES_VERSION", "Rule", "severity_of", "validate_invoice", "validate_invoices", "cross_invoice_issues"]
