@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -128,6 +129,15 @@ def _proc(args: tuple[str, str, int, int, int, str]) -> tuple[list[float], int]:
         return asyncio.run(drive(*args[:5]))
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run(n: int, concurrency: int, client_procs: int, client: str = "httpx") -> dict[str, float]:
     with running_emulator(EmulatorConfig(), subprocess=True) as emu:
         token = emu.se_token()
@@ -140,6 +150,7 @@ def run(n: int, concurrency: int, client_procs: int, client: str = "httpx") -> d
         for count in per:
             jobs.append((emu.base_url, token, offset, count, conc, client))
             offset += count
+        cpu0 = _cpu_seconds(emu.process.pid)
         if client_procs == 1:
             t0 = time.perf_counter()
             results = [_proc(jobs[0])]
@@ -150,6 +161,7 @@ def run(n: int, concurrency: int, client_procs: int, client: str = "httpx") -> d
                 t0 = time.perf_counter()
                 results = pool.map(_proc, jobs)
                 elapsed = time.perf_counter() - t0
+        cpu1 = _cpu_seconds(emu.process.pid)
         received = emu.admin.count("POST", "/invoice--registrations")
     lat = sorted(x for r in results for x in r[0])
     errors = sum(r[1] for r in results)
@@ -167,6 +179,7 @@ def run(n: int, concurrency: int, client_procs: int, client: str = "httpx") -> d
         "p99_ms": pct(0.99),
         "mean_ms": statistics.fmean(lat) * 1000,
         "server_counted": received,
+        "server_cpu_ms": (cpu1 - cpu0) * 1000 / max(1, len(lat)) if cpu0 is not None and cpu1 is not None else -1,
     }
 
 
@@ -191,6 +204,9 @@ def main() -> None:
         ("latency p50", f"{res['p50_ms']:.1f} ms"),
         ("latency p95", f"{res['p95_ms']:.1f} ms"),
         ("latency p99", f"{res['p99_ms']:.1f} ms"),
+        ("server CPU / registration", f"{res['server_cpu_ms']:.3f} ms" if res["server_cpu_ms"] >= 0 else "n/a"),
+        ("server capacity (1 core)", f"~{1000 / res['server_cpu_ms']:.0f} registrations/s"
+         if res["server_cpu_ms"] > 0 else "n/a"),
     ]
     width = max(len(k) for k, _ in rows)
     print("Amili emulator throughput: POST /invoice--registrations, faults off")

@@ -196,6 +196,8 @@ class Transport:
         self._clients: list[httpx.AsyncClient] | None = None  # every client of the pool, for aclose
         self._idle: list[httpx.AsyncClient] = []  # clients not serving a request right now
         self._ssl_context: Any = None
+        self._base = httpx.URL(self.base_url + "/")
+        self._urls: dict[str, httpx.URL] = {}  # relative path -> absolute URL, so httpx does not re-parse
         self._semaphore: asyncio.Semaphore | None = None
         self._limiter: AsyncLimiter | None = None
         self._paused_until = 0.0  # monotonic time before which no request is sent (after Retry-After)
@@ -291,7 +293,8 @@ class Transport:
         if "://" in url:  # e.g. Norway's token endpoint on another host
             target, path = url, httpx.URL(url).path
         else:
-            target = path = url if url.startswith("/") else "/" + url
+            path = url if url.startswith("/") else "/" + url
+            target = self._absolute(path)
         safe = idempotent if idempotent is not None else method in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
         if idempotency_key is not None:
             safe = True
@@ -374,10 +377,21 @@ class Transport:
                 raise self._error_for(method, path, response)
             return response
 
+    def _absolute(self, path: str) -> httpx.URL:
+        """``path`` joined to the base URL exactly as ``AsyncClient`` does it, parsed once per path."""
+        url = self._urls.get(path)
+        if url is None:
+            raw_path = self._base.raw_path + httpx.URL(path).raw_path.lstrip(b"/")
+            url = self._base.copy_with(raw_path=raw_path)
+            if len(self._urls) >= 256:  # paths with ids in them: keep the cache small
+                self._urls.clear()
+            self._urls[path] = url
+        return url
+
     async def _send(
         self,
         method: str,
-        target: str,
+        target: str | httpx.URL,
         path: str,
         *,
         params: Mapping[str, Any] | None,

@@ -23,6 +23,7 @@ Amount identity per case (both markets)::
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 import random
@@ -30,7 +31,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from . import schemas
@@ -173,6 +174,7 @@ class Engine:
             self.case_number = 100000
             self.machine = hashlib.sha1(str(cfg.seed).encode()).hexdigest()[:10]
             self.next_due = math.inf
+            self.due_heap: list[tuple[float, int, str]] = []
             self.scheduled_payouts: list[tuple[float, str]] = []
             interval = cfg.lifecycle.payout_interval_days * DAY
             self.next_payout_at: float | None = (math.floor(self.clock.now_ts() / interval) + 1) * interval
@@ -339,7 +341,12 @@ class Engine:
             led.next_stage_at = led.respite_until
 
     def _bump_due(self, led: Ledger) -> None:
-        self.next_due = min(self.next_due, led.next_at())
+        """(Re)announce a ledger's next event. Stale heap entries are skipped when popped."""
+        t = led.next_at()
+        if t < math.inf:
+            heapq.heappush(self.due_heap, (t, led.seq, led.case_id))
+            if t < self.next_due:
+                self.next_due = t
 
     def _add_fee(self, led: Ledger, article: str, amount_major: float) -> None:
         minor = to_minor(amount_major)
@@ -533,23 +540,33 @@ class Engine:
                 doc["status"] = "paid"
                 self.se_touch(doc, now)
 
+    def reschedule(self) -> None:
+        """Rebuild the event queue from all ledgers (after changing ledgers by hand, e.g. in tests)."""
+        with self.lock:
+            self.due_heap = [(led.next_at(), led.seq, led.case_id) for led in self.ledgers.values()
+                             if led.next_at() < math.inf]
+            heapq.heapify(self.due_heap)
+            self.next_due = self.due_heap[0][0] if self.due_heap else math.inf
+
     def _process_cases(self, until: float) -> None:
+        """Apply due case events in time order (ties: registration order), up to ``until``."""
         now = self.clock.now()
-        new_min = math.inf
-        for led in list(self.ledgers.values()):
-            if not led.is_open:
+        heap = self.due_heap
+        while heap and heap[0][0] <= until:
+            t, _, case_id = heapq.heappop(heap)
+            led = self.ledgers.get(case_id)
+            if led is None or not led.is_open:
                 continue
-            guard = 0
-            while True:
-                t = led.next_at()
-                if t > until:
-                    break
-                guard += 1
-                if guard > 10000:  # pragma: no cover - safety net
-                    break
-                self._apply_event(led, t, now)
-            new_min = min(new_min, led.next_at())
-        self.next_due = new_min
+            current = led.next_at()
+            if current != t:  # stale entry: the ledger changed after it was announced
+                if current < math.inf:
+                    heapq.heappush(heap, (current, led.seq, led.case_id))
+                continue
+            self._apply_event(led, t, now)
+            nxt = led.next_at()
+            if nxt < math.inf:
+                heapq.heappush(heap, (nxt, led.seq, led.case_id))
+        self.next_due = heap[0][0] if heap else math.inf
 
     def _apply_event(self, led: Ledger, t: float, now: datetime) -> None:
         if led.next_stage_at is not None and led.next_stage_at <= t:
@@ -1472,7 +1489,7 @@ class Engine:
             self.no_by_number = {}
             for iid, inv in self.db["no"]["invoices"].items():
                 self.no_by_number.setdefault((inv["organization"]["id"], inv["invoiceNumber"]), []).append(iid)
-            self.next_due = min((led.next_at() for led in self.ledgers.values()), default=math.inf)
+            self.reschedule()
             self.scheduled_payouts = sorted(
                 (parse_date(p["payout_date"]).timestamp(), p["_id"])
                 for p in self.db["se"]["finance--payouts"].values() if p["status"] == "scheduled"
@@ -1508,6 +1525,3 @@ def _iso_or_none(value: Any) -> str | None:
     d = parse_date(value)
     return iso(d) if d else None
 
-
-def timedelta_days(days: float) -> timedelta:
-    return timedelta(days=days)

@@ -84,8 +84,7 @@ def _revalidate_source(conn: duckdb.DuckDBPyConnection, *, partition_date: date,
                        scheme: str | None) -> None:
     """Re-run the single-invoice rules of one source from the stored invoices, chunk by chunk."""
     delete_issues(conn, partition_date=partition_date, source=source)
-    for batch in iter_source_invoice_json(conn, partition_date=partition_date, source=source):
-        texts = batch.column(1).to_pylist()
+    for texts in iter_source_invoice_json(conn, partition_date=partition_date, source=source):
         invoices = _INVOICES.validate_json("[" + ",".join(texts) + "]")
         append_issues(conn, partition_date=partition_date, source=source,
                       issues=[(inv.invoice_key, i) for inv in invoices

@@ -240,14 +240,20 @@ def partition_sources(conn: duckdb.DuckDBPyConnection, *, partition_date: date) 
 
 
 def iter_source_invoice_json(conn: duckdb.DuckDBPyConnection, *, partition_date: date, source: str,
-                             batch_rows: int = 20_000) -> Iterable[pa.RecordBatch]:
-    """rowid, invoice_json of one source's extracted invoices, in Arrow batches (bounded memory)."""
-    reader = conn.execute(
-        "SELECT rowid AS rid, invoice_json::VARCHAR AS invoice_json FROM extracted_invoices"
-        " WHERE partition_date = ? AND source = ? ORDER BY location, row_number",
-        [partition_date, source],
-    ).fetch_record_batch(batch_rows)
-    yield from reader
+                             batch_rows: int = 20_000) -> Iterable[list[str]]:
+    """invoice_json of one source's extracted invoices, ``batch_rows`` at a time (bounded memory).
+
+    Keyset pages by rowid, so the caller may write to the connection between pages.
+    """
+    last = -1
+    while True:
+        rows = conn.execute(
+            "SELECT rowid, invoice_json::VARCHAR FROM extracted_invoices WHERE partition_date = ? AND source = ?"
+            " AND rowid > ? ORDER BY rowid LIMIT ?", [partition_date, source, last, batch_rows]).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [r[1] for r in rows]
 
 
 def delete_issues(conn: duckdb.DuckDBPyConnection, *, partition_date: date, source: str | None = None,

@@ -122,13 +122,13 @@ def test_idempotency_key(no):
 
 
 def test_batch_delay_queued_then_done():
-    cfg = make_config(norway={"batch_delay_seconds": 0.3})
+    cfg = make_config(norway={"batch_delay_seconds": 1.0})
     with running_emulator(cfg) as emu:
         h = emu.no_headers()
         r = httpx.post(f"{emu.no_base_url}/orgs/{NO_ORG}/invoices", json={"invoices": [no_invoice()]}, headers=h)
         url = r.json()["data"]["batchUrl"]
         assert httpx.get(url, headers=h).json()["data"]["status"] == "QUEUED"
-        time.sleep(0.5)
+        time.sleep(1.2)
         assert httpx.get(url, headers=h).json()["data"]["status"] == "SUCCESS"
 
 
@@ -290,13 +290,13 @@ def test_settlements_and_webhooks(sink):
 
 
 def test_optional_processing_step():
-    cfg = make_config(norway={"batch_delay_seconds": 0.6, "batch_processing_step": True})
+    cfg = make_config(norway={"batch_delay_seconds": 1.6, "batch_processing_step": True})
     with running_emulator(cfg) as emu:
         h = emu.no_headers()
         r = httpx.post(f"{emu.no_base_url}/orgs/{NO_ORG}/invoices", json={"invoices": [no_invoice()]}, headers=h)
         url = r.json()["data"]["batchUrl"]
         seen = set()
-        deadline = time.time() + 3
+        deadline = time.time() + 5
         while time.time() < deadline:
             status = httpx.get(url, headers=h).json()["data"]["status"]
             seen.add(status)
@@ -304,3 +304,17 @@ def test_optional_processing_step():
                 break
             time.sleep(0.05)
         assert seen == {"QUEUED", "PROCESSING", "SUCCESS"}
+
+
+def test_unknown_route_is_problem_json(no):
+    _problem(no.get("/no-such-thing"), 404)
+
+
+def test_org_not_allowed_for_client_is_403():
+    other = "11111111-2222-4333-8444-555555555555"
+    cfg = make_config(norway={"organizations": [{"id": NO_ORG}, {"id": other}],
+                              "clients": [{"client_id": "demo-client", "client_secret": "demo-secret",
+                                           "organizations": [NO_ORG]}]})
+    with running_emulator(cfg) as emu:
+        r = httpx.get(f"{emu.no_base_url}/orgs/{other}/invoices", headers=emu.no_headers())
+        _problem(r, 403)

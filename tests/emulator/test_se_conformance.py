@@ -223,3 +223,27 @@ def test_responses_are_fast_enough(se):
     for _ in range(20):
         se.post("/invoice--registrations", json=se_invoice())
     assert time.perf_counter() - t < 5
+
+
+def test_unknown_route_and_wrong_method_are_eve_errors(se):
+    r = se.get("/no-such-resource")
+    assert r.status_code == 404 and r.json()["_status"] == "ERR" and r.json()["_error"]["code"] == 404
+    r = se.delete("/cases")
+    assert r.status_code == 405 and r.json()["_error"]["code"] == 405
+
+
+def test_if_none_match_gives_304(se, register):
+    reg = register()
+    r = se.get(f"/cases/{reg['_case']}")
+    etag = r.headers["ETag"]
+    assert se.get(f"/cases/{reg['_case']}", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_invoices_list_and_item(se, register):
+    regs = [register() for _ in range(3)]
+    body = se.get("/invoices").json()
+    assert body["_meta"]["total"] == 3
+    inv = se.get(f"/invoices/{regs[1]['_invoice']}").json()
+    assert inv["case"] == regs[1]["_case"] and inv["ocr_number_ocr"] == regs[1]["ocr_number_ocr"]
+    assert inv["total_amount_excluding_vat"] == 500 and inv["total_vat_amount"] == 125
+    assert inv["matrix"][0]["vat_amount"] == 125

@@ -52,11 +52,11 @@ def test_get_api_code_with_jwt_signed_by_registered_key():
 
 
 def test_tokens_expire_after_configured_lifetime():
-    with running_emulator(make_config(sweden={"token_ttl_seconds": 0.5})) as emu:
+    with running_emulator(make_config(sweden={"token_ttl_seconds": 1.0})) as emu:
         r = httpx.post(f"{emu.base_url}/authenticates/api-code", json={"api_code": "demo-api-code"})
         token = r.json()["token"]
         assert httpx.get(f"{emu.base_url}/cases", headers={"X-API-Key": token}).status_code == 200
-        time.sleep(0.7)
+        time.sleep(1.2)
         r = httpx.get(f"{emu.base_url}/cases", headers={"X-API-Key": token})
         assert r.status_code == 401 and r.json() == EVE_401
 
@@ -214,6 +214,7 @@ def test_respite_delays_the_next_state(emu, se, register):
     with emu.engine.lock:
         for led in emu.engine.ledgers.values():
             led.pay_at = None  # nobody pays in this test
+        emu.engine.reschedule()
     emu.admin.advance(days=40)
     assert se.get(f"/cases/{a['_case']}").json()["state"] == "invoice"
     assert se.get(f"/cases/{b['_case']}").json()["state"] == "reminder"
@@ -273,7 +274,7 @@ def test_finance_endpoints_and_lines(emu, se, register):
         for led in emu.engine.ledgers.values():
             led.pay_at = led.stage_entered + 2 * 86400  # everyone pays in full after 2 days
             led.pay_percent = 100
-        emu.engine.next_due = 0
+        emu.engine.reschedule()
     emu.admin.advance(days=10)
     specs = se.get("/finance--payout-specifications", params={"max_results": 100}).json()["_items"]
     assert specs
@@ -295,6 +296,9 @@ def test_finance_endpoints_and_lines(emu, se, register):
     for reg in regs:
         case = se.get(f"/cases/{reg['_case']}").json()
         assert case["closed"]["reason"] == "paid"
+    assert {x["status"] for x in payouts} <= {"scheduled", "paid"}
+    emu.admin.advance(days=3)
+    assert {x["status"] for x in se.get("/finance--payouts").json()["_items"]} == {"paid"}
 
 
 def test_bulk_insert_is_all_or_nothing(se):

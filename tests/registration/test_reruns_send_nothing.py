@@ -31,7 +31,7 @@ def test_rematerialize_and_backfill_send_zero_registrations(pipeline_env, fresh_
         # Re-materialize only the register assets for the same partition.
         export_secret_env(settings)
         defs = build_definitions(settings)
-        register_job = defs.get_implicit_global_asset_job_def().get_subset(
+        register_job = defs.resolve_implicit_global_asset_job_def().get_subset(
             asset_selection={dg.AssetKey(["register", "amili_se_registrations"]),
                              dg.AssetKey(["register", "amili_no_registrations"])})
         again = register_job.execute_in_process(partition_key=today.isoformat(), instance=instance)
