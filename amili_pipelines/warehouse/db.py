@@ -6,6 +6,7 @@ Only pipeline runs open this file read-write, and only one at a time (Dagster po
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,9 @@ from pathlib import Path
 import duckdb
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+# DuckDB caches up to 80 % of RAM by default; a pipeline step needs far less and spills to disk
+# beyond the limit, so a 1,000,000-invoice run stays in bounded memory.
+DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -55,12 +59,18 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 @contextmanager
-def connect(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the DuckDB file, migrated to the current schema (writers only), and always close it."""
+def connect(
+    path: str | Path, *, read_only: bool = False, memory_limit: str | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the DuckDB file, migrated to the current schema (writers only), and always close it.
+
+    ``memory_limit`` defaults to ``AMILI_DUCKDB_MEMORY_LIMIT`` or 512MB.
+    """
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(path), read_only=read_only)
+    limit = memory_limit or os.environ.get("AMILI_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    conn = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": limit})
     try:
         if not read_only:
             migrate(conn)
