@@ -94,9 +94,16 @@ async def _resolve(conn, route: Route, tally: _Tally, *, run_id, chunk_size: int
             return  # Amili cannot answer now; leave them unclear rather than loop
 
 
+# How often one run sends the same invoice when Amili did not get it (lookups said so); the rest
+# waits, pending, for the next run instead of looping while Amili fails.
+MAX_SENDS_PER_RUN = 3
+
+
 async def _send_sweden(conn, route: SwedenRoute, tally: _Tally, *, run_id, chunk_size, progress) -> None:
+    started = outbox.utcnow()
     while True:
-        rows = outbox.rows_in_state(conn, [OutboxState.PENDING], market=Market.SE, limit=chunk_size)
+        rows = outbox.rows_in_state(conn, [OutboxState.PENDING], market=Market.SE, limit=chunk_size,
+                                    sent_since=started, max_sends=MAX_SENDS_PER_RUN)
         if not rows:
             return
         outbox.mark_in_flight(conn, rows, run_id=run_id)
@@ -111,8 +118,10 @@ async def _send_sweden(conn, route: SwedenRoute, tally: _Tally, *, run_id, chunk
 
 
 async def _send_norway(conn, route: NorwayRoute, tally: _Tally, *, run_id, batch_size, progress) -> None:
+    started = outbox.utcnow()
     while True:
-        rows = outbox.rows_in_state(conn, [OutboxState.PENDING], market=Market.NO, limit=batch_size * 10)
+        rows = outbox.rows_in_state(conn, [OutboxState.PENDING], market=Market.NO, limit=batch_size * 10,
+                                    sent_since=started, max_sends=MAX_SENDS_PER_RUN)
         if not rows:
             return
         by_creditor: dict[str, list] = {}

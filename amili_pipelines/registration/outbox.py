@@ -146,14 +146,20 @@ def enqueue(conn: duckdb.DuckDBPyConnection, entries: Sequence[OutboxEntry], *, 
 
 def rows_in_state(
     conn: duckdb.DuckDBPyConnection, states: Iterable[OutboxState], *, market: Market, creditor: str | None = None,
-    limit: int | None = None,
+    limit: int | None = None, sent_since: datetime | None = None, max_sends: int | None = None,
 ) -> list[OutboxRow]:
+    """Rows in the given states, in key order. With ``sent_since``/``max_sends``: only rows sent fewer
+    than ``max_sends`` times since then, so one run cannot resend an invoice Amili keeps refusing forever."""
     states = [s.value for s in states]
-    sql = f"SELECT {_ROW_COLUMNS} FROM registration_outbox WHERE market = ? AND state IN ({', '.join('?' * len(states))})"
+    sql = f"SELECT {_ROW_COLUMNS} FROM registration_outbox o WHERE market = ? AND state IN ({', '.join('?' * len(states))})"
     params: list = [market.value, *states]
     if creditor:
         sql += " AND creditor = ?"
         params.append(creditor)
+    if sent_since is not None and max_sends is not None:
+        sql += (" AND (SELECT count(*) FROM registration_events e WHERE e.market = o.market"
+                " AND e.invoice_key = o.invoice_key AND e.to_state = 'in_flight' AND e.occurred_at >= ?) < ?")
+        params += [sent_since, max_sends]
     sql += " ORDER BY invoice_key"
     if limit:
         sql += f" LIMIT {int(limit)}"

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from amili_pipelines.amili.errors import AmiliError, ApiRejection, OutcomeUnknown
+from amili_pipelines.amili.errors import AmiliError, ApiRejection, AuthenticationFailed, OutcomeUnknown
 from amili_pipelines.config import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.invoice import Market, SourceInvoice
 from amili_pipelines.registration.outbox import Outcome, OutboxRow, OutboxState
@@ -86,6 +86,8 @@ class SwedenRoute:
                            error=_rejection_text(exc), detail="rejected by Amili")
         except OutcomeUnknown as exc:
             return Outcome(row.market, row.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=_describe(exc))
+        except AuthenticationFailed:
+            raise  # wrong credentials fail the run loudly; the rows stay in_flight and are looked up next run
         except AmiliError as exc:
             # Never reached Amili (retries exhausted on 429/503/connect): safe to send again later,
             # but we still look it up first, like every unclear case.
@@ -105,6 +107,8 @@ class SwedenRoute:
             found = await self.client.find_invoice_registrations(
                 creditor=creditor.creditor_id, invoice_number=row.invoice_number
             )
+        except AuthenticationFailed:
+            raise
         except AmiliError as exc:
             return Outcome(row.market, row.invoice_key, row.state, error=_describe(exc), detail="lookup failed")
         found = [f for f in found if f.case]
@@ -144,6 +148,8 @@ class NorwayRoute:
                 invoices=[InvoiceCreate.model_validate(r.payload) for r in rows],
                 idempotency_key=key,
             )
+        except AuthenticationFailed:
+            raise
         except ApiRejection as exc:
             # The whole request was refused (malformed batch): every item carries the reason.
             return [Outcome(r.market, r.invoice_key, OutboxState.REJECTED, rejection=_rejection_json(exc),
