@@ -11,7 +11,7 @@ connect error/timeout, pool timeout    retry                retry (the request w
 read timeout / read error / dropped    retry                ``OutcomeUnknown``, no retry
 connection (RemoteProtocolError),
 write error after connecting
-401                                    refresh token once, then ``AuthenticationFailed``
+401                                    refresh token once (per attempt), then ``AuthenticationFailed``
 400/409/422, 404, 403                  raised at once (``ApiRejection``/``ApiConflict``/``NotFound``/…)
 =====================================  ==================  ==========================================
 
@@ -306,13 +306,12 @@ class Transport:
         attempt = 0
         refreshed = False
         while True:
-            send_headers = dict(req_headers)
             auth_headers: dict[str, str] = {}
-            if authenticated and self.auth is not None:
-                auth_headers = await self.auth.headers(self)
-                send_headers.update(auth_headers)
             try:
-                response = await self._send(method, target, path, params=clean_params, json=json, data=data, headers=send_headers)
+                response, auth_headers = await self._send(
+                    method, target, path, params=clean_params, json=json, data=data, headers=req_headers,
+                    authenticated=authenticated,
+                )
             except httpx.TransportError as exc:
                 kind = type(exc).__name__
                 self.stats.transport_errors[kind] += 1
@@ -331,6 +330,7 @@ class Transport:
                 log.info("%s %s %s: %s, retry %d in %.2fs", self.name, method, path, kind, attempt + 1, delay)
                 attempt += 1
                 self.stats.retries += 1
+                refreshed = False
                 await self._sleep(delay)
                 continue
 
@@ -360,6 +360,8 @@ class Transport:
                 log.info("%s %s %s: HTTP %d, retry %d in %.2fs", self.name, method, path, status, attempt + 1, delay)
                 attempt += 1
                 self.stats.retries += 1
+                # The token got through this time; if it expires during the wait, one more refresh is fair.
+                refreshed = False
                 if retry_after is None:
                     await self._sleep(delay)
                 continue
@@ -398,27 +400,48 @@ class Transport:
         json: Any,
         data: Mapping[str, str] | None,
         headers: Mapping[str, str],
-    ) -> httpx.Response:
+        authenticated: bool,
+    ) -> tuple[httpx.Response, dict[str, str]]:
+        """Send once; returns the response and the auth headers it carried (to invalidate on a 401).
+
+        The token is taken only once the request holds its concurrency and rate-limit slot, right
+        before it leaves: a token fetched earlier could expire while the request waits its turn.
+        Token requests themselves (unauthenticated) skip the slot, so a refresh never waits behind
+        the requests that need it.
+        """
         assert self._clients is not None and self._semaphore is not None and self._limiter is not None
-        async with self._semaphore:
-            wait = self._paused_until - time.monotonic()
-            if wait > 0:
-                await self._sleep(wait)
-            async with self._limiter:
-                # Inside the semaphore at most max_concurrency requests hold a client: one is free.
-                client = self._idle.pop() if self._idle else self._new_client()
-                try:
-                    self.stats.requests_sent += 1
-                    response = await client.request(method, target, params=params, json=json, data=data, headers=headers)
-                    # Read the body inside the slot so a slow body counts against concurrency too.
-                    await response.aread()
-                finally:
-                    if not client.is_closed:  # closed: the transport was closed meanwhile
-                        self._idle.append(client)
+        auth_headers: dict[str, str] = {}
+        if self.auth is not None and not authenticated:
+            # A token request of an authenticating transport: never queued behind its own waiters.
+            response = await self._on_wire(method, target, params=params, json=json, data=data, headers=headers)
+        else:
+            async with self._semaphore:
+                wait = self._paused_until - time.monotonic()
+                if wait > 0:
+                    await self._sleep(wait)
+                async with self._limiter:
+                    if self.auth is not None:
+                        auth_headers = await self.auth.headers(self)
+                    response = await self._on_wire(
+                        method, target, params=params, json=json, data=data, headers={**headers, **auth_headers})
         self.stats.by_status[response.status_code] += 1
         if response.status_code == 429:
             self.stats.rate_limited += 1
         log.debug("%s %s %s -> %d", self.name, method, path, response.status_code)
+        return response, auth_headers
+
+    async def _on_wire(self, method, target, *, params, json, data, headers) -> httpx.Response:
+        # Inside the semaphore at most max_concurrency requests hold a client, so one is free;
+        # token requests outside it may briefly add one more.
+        client = self._idle.pop() if self._idle else self._new_client()
+        try:
+            self.stats.requests_sent += 1
+            response = await client.request(method, target, params=params, json=json, data=data, headers=headers)
+            # Read the body inside the slot so a slow body counts against concurrency too.
+            await response.aread()
+        finally:
+            if not client.is_closed:  # closed: the transport was closed meanwhile
+                self._idle.append(client)
         return response
 
     def _exhausted(

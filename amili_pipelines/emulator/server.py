@@ -20,60 +20,12 @@ def _protocol_class() -> Any:
     except ImportError:  # pragma: no cover - httptools missing
         return "auto"
 
-    class _Coalescing:
-        """Holds a response's status line + headers until its first body write, so that a small
-        response leaves in one write (one TCP segment) instead of two."""
-
-        __slots__ = ("_t", "_pending")
-
-        def __init__(self, transport: Any) -> None:
-            self._t = transport
-            self._pending: bytes | None = None
-
-        def write(self, data: bytes) -> None:
-            if self._pending is not None:
-                data, self._pending = self._pending + data, None
-                self._t.write(data)
-            elif data[:9] == b"HTTP/1.1 " and data[9:12] != b"100" and data.endswith(b"\r\n\r\n"):
-                self._pending = data
-            else:
-                self._t.write(data)
-
-        def flush(self) -> None:
-            if self._pending is not None:
-                data, self._pending = self._pending, None
-                self._t.write(data)
-
-        def close(self) -> None:
-            self.flush()
-            self._t.close()
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._t, name)
-
     class EmulatorHttpToolsProtocol(HttpToolsProtocol):
-        """Exposes the real transport to the app (for 'drop' faults) and coalesces response writes."""
+        """Exposes the transport to the app, so a 'drop' fault can close the socket without a response."""
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self.scope["amili.transport"] = self.transport  # type: ignore[typeddict-unknown-key]
-
-        def on_headers_complete(self) -> None:
-            real = self.transport
-            coalescing = getattr(self, "_amili_coalescing", None)
-            if coalescing is None or coalescing._t is not real:
-                coalescing = self._amili_coalescing = _Coalescing(real)
-            self.transport = coalescing  # the request/response cycle created now writes through it
-            try:
-                super().on_headers_complete()
-            finally:
-                self.transport = real
-
-        def on_response_complete(self) -> None:
-            coalescing = getattr(self, "_amili_coalescing", None)
-            if coalescing is not None:
-                coalescing.flush()
-            super().on_response_complete()
 
     return EmulatorHttpToolsProtocol
 

@@ -9,22 +9,41 @@ with a reason instead of the unpaid rule silently dropping them.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from itertools import islice
 
 import duckdb
+import pyarrow as pa
 
 from amili_pipelines.config import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.validated import ValidatedInvoice
 from amili_pipelines.domain.validation import RULES_VERSION, validate_invoice
-from amili_pipelines.sources.reading import AnySpec, SourceFileError, fingerprint, iter_units, read_unit
+from amili_pipelines.sources.assemble import InvoiceAssembler
+from amili_pipelines.sources.parsing import text
+from amili_pipelines.sources.reading import (
+    AnySpec,
+    SourceFileError,
+    Unit,
+    fingerprint,
+    iter_units,
+    open_records,
+    read_unit,
+)
+from amili_pipelines.sources.specs import PeppolSource
 from amili_pipelines.warehouse.extraction import (
-    append_balances,
-    append_extraction,
+    balances_table,
     clear_extraction,
+    extraction_tables,
     file_already_read,
+    insert_tables,
     record_extraction_run,
     record_file,
     record_rule_check,
@@ -94,6 +113,209 @@ def unpaid_status(inv: SourceInvoice, *, partition_date: date, grace_days: int) 
     return UNPAID
 
 
+# -- one chunk of invoices: status, rules, Arrow tables (in this process or a worker) ----------
+
+@dataclass(frozen=True)
+class _Job:
+    """What processing a chunk needs besides its records (picklable, sent to worker processes)."""
+
+    source: str
+    creditor: str
+    partition_date: date
+    grace_days: int
+    scheme: str | None
+    extracted_at: datetime
+
+
+@dataclass
+class _Chunk:
+    rows_read: int = 0
+    extracted: int = 0
+    skipped_paid: int = 0
+    skipped_not_due: int = 0
+    parse_issue_count: int = 0
+    invoices: pa.Table | None = None
+    issues: pa.Table | None = None
+    balances: pa.Table | None = None
+    error: str | None = None  # the unit could not be read on from here (message for the summary)
+
+
+def _process(job: _Job, invoices: Iterable[SourceInvoice], location: str) -> _Chunk:
+    """Classify, validate (single-invoice rules) and tabulate invoices. A failure while reading
+    keeps what was read before it, as the unit's error."""
+    out = _Chunk()
+    validated: list[ValidatedInvoice] = []
+    balances: list[tuple] = []
+    partition_date, grace_days, scheme = job.partition_date, job.grace_days, job.scheme
+    source, creditor, extracted_at = job.source, job.creditor, job.extracted_at
+    try:
+        for inv in invoices:
+            out.rows_read += 1
+            if inv.parse_issues:
+                out.parse_issue_count += len(inv.parse_issues)
+            status = unpaid_status(inv, partition_date=partition_date, grace_days=grace_days)
+            if status is UNPAID:
+                out.extracted += 1
+                # The single-invoice rules run here, while the invoice is in hand; validate_partition
+                # adds the cross-invoice rules and sets the final verdict.
+                validated.append(ValidatedInvoice(inv, tuple(validate_invoice(inv, reference_scheme=scheme))))
+            elif status is PAID:
+                out.skipped_paid += 1
+            else:
+                out.skipped_not_due += 1
+            if inv.invoice_number:
+                balances.append((partition_date, source, creditor, inv.invoice_key, inv.invoice_number,
+                                 inv.open_balance, inv.due_date, status, status is UNPAID, inv.location, inv.row,
+                                 extracted_at))
+    except SourceFileError as exc:
+        out.error = str(exc)
+        log.warning("source %s: %s", source, exc)
+    except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
+        # e.g. a file that vanished, an unknown codec, a corrupt sheet inside an .xlsx
+        out.error = f"{location}: {type(exc).__name__}: {exc}"
+        log.exception("source %s: reading %s failed", source, location)
+    out.invoices, out.issues = extraction_tables(partition_date=partition_date, source=source, validated=validated,
+                                                 extracted_at=extracted_at)
+    out.balances = balances_table(balances)
+    return out
+
+
+def _process_records(job: _Job, assembler: InvoiceAssembler, records: list[tuple[int, Mapping[str, object]]],
+                     location: str) -> _Chunk:
+    """Worker entry point: records of whole invoices -> a processed chunk."""
+    return _process(job, assembler.invoices(records, location=location), location)
+
+
+# -- worker processes ------------------------------------------------------------------------
+# Assembling and validating is pure Python and CPU-bound; with two or more cores, big tabular
+# files are cut at invoice boundaries into tasks for worker processes, while this process reads
+# the file and stores the finished chunks. Small files stay in-process (starting workers costs).
+
+_TASK_INVOICES = 5_000
+_PARALLEL_MIN_BYTES = 4 << 20
+
+
+def _worker_count() -> int:
+    env = os.environ.get("AMILI_EXTRACT_WORKERS")
+    if env is not None and env.strip():
+        return max(0, int(env))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return min(cpus, 4) if cpus >= 2 else 0
+
+
+def _parallel_min_bytes() -> int:
+    env = os.environ.get("AMILI_EXTRACT_PARALLEL_MIN_BYTES")
+    return int(env) if env is not None and env.strip() else _PARALLEL_MIN_BYTES
+
+
+def _record_tasks(records: Iterator[tuple[int, Mapping[str, object]]], size: int,
+                  ) -> Iterator[list[tuple[int, Mapping[str, object]]]]:
+    """Lists of records holding about ``size`` whole invoices each (consecutive records with the
+    same invoice number are one invoice, as in :meth:`InvoiceAssembler.invoices`)."""
+    task: list[tuple[int, Mapping[str, object]]] = []
+    invoices = 0
+    prev: str | None = None
+    for item in records:
+        number = text(item[1].get("invoice_number"))
+        if number is None or prev is None or number != prev:  # the record starts an invoice
+            if invoices >= size:
+                yield task
+                task, invoices = [], 0
+            invoices += 1
+        task.append(item)
+        prev = number
+    if task:
+        yield task
+
+
+class _Pool:
+    """A lazily started process pool for one extract_source call."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: ProcessPoolExecutor | None = None
+
+    def available(self) -> bool:
+        """Start the workers once; False (work stays in this process) if they cannot start, e.g.
+        a caller's ``__main__`` without the ``if __name__ == "__main__"`` guard that spawn needs."""
+        if self.workers < 2:
+            return False
+        if self._executor is None:
+            # spawn: the caller holds a DuckDB connection (threads); never fork it.
+            executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                for f in [executor.submit(os.getpid) for _ in range(self.workers)]:
+                    f.result(timeout=120)
+            except Exception as exc:  # noqa: BLE001 - fall back to in-process work
+                log.warning("extract worker processes unavailable (%s: %s); working in-process",
+                            type(exc).__name__, exc)
+                executor.shutdown(wait=False, cancel_futures=True)
+                self.workers = 0
+                return False
+            self._executor = executor
+        return True
+
+    def get(self) -> ProcessPoolExecutor:
+        assert self._executor is not None
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def _chunks_in_workers(pool: _Pool, job: _Job, spec: AnySpec, unit: Unit, *, market, chunk_size: int,
+                       ) -> Iterator[_Chunk]:
+    """Processed chunks of one tabular unit, in file order, assembled and validated by the pool."""
+    stream, assembler = open_records(spec, unit, creditor=job.creditor, market=market)
+    executor = pool.get()
+    window = 2 * pool.workers + 1  # tasks in flight: bounded memory
+    pending: deque[Future[_Chunk]] = deque()
+    size = max(1, min(chunk_size, _TASK_INVOICES))
+    try:
+        for records in _record_tasks(stream.records, size):
+            pending.append(executor.submit(_process_records, job, assembler, records, unit.location))
+            while len(pending) > window or (pending and pending[0].done()):
+                chunk = pending.popleft().result()
+                yield chunk
+                if chunk.error is not None:
+                    return
+        while pending:
+            chunk = pending.popleft().result()
+            yield chunk
+            if chunk.error is not None:
+                return
+    finally:
+        for f in pending:
+            f.cancel()
+        close = getattr(stream.records, "close", None)
+        if close is not None:
+            close()
+
+
+def _chunks_in_process(job: _Job, spec: AnySpec, unit: Unit, *, market, chunk_size: int) -> Iterator[_Chunk]:
+    invoices = read_unit(spec, unit, creditor=job.creditor, market=market)
+    while True:
+        chunk = _process(job, islice(invoices, chunk_size), unit.location)
+        yield chunk
+        if chunk.error is not None or chunk.rows_read < chunk_size:
+            return
+
+
+def _use_workers(pool: _Pool, spec: AnySpec, unit: Unit) -> bool:
+    if pool.workers < 2 or isinstance(spec, PeppolSource) or unit.path is None:
+        return False
+    try:
+        big = unit.path.stat().st_size >= _parallel_min_bytes()
+    except OSError:
+        return False
+    return big and pool.available()
+
+
 def extract_source(
     conn: duckdb.DuckDBPyConnection,
     *,
@@ -106,21 +328,25 @@ def extract_source(
 
     One transaction: a failure leaves the previous extraction of the partition in place.
     Unreadable files are reported in ``errors`` (and not fingerprinted, so they are retried);
-    they never stop the other files.
+    they never stop the other files. Big tabular files are assembled and validated by worker
+    processes (``AMILI_EXTRACT_WORKERS``; 0 keeps everything in this process).
     """
     creditor, spec = find_source(creditors, source_name)
     summary = ExtractSummary(source=source_name, creditor=creditor.key, kind=spec.kind, partition_date=partition_date)
     extracted_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    chunk: list[ValidatedInvoice] = []
     scheme = spec.payment_reference_scheme
-    balances: list[tuple] = []
+    job = _Job(source=source_name, creditor=creditor.key, partition_date=partition_date,
+               grace_days=creditor.grace_days, scheme=scheme, extracted_at=extracted_at)
+    chunk_size = max(1, chunk_size)
+    pool = _Pool(_worker_count())
 
-    def flush() -> None:
-        append_extraction(conn, partition_date=partition_date, source=source_name, validated=chunk,
-                          extracted_at=extracted_at)
-        append_balances(conn, rows=balances)
-        chunk.clear()
-        balances.clear()
+    def store(chunk: _Chunk) -> None:
+        summary.rows_read += chunk.rows_read
+        summary.extracted += chunk.extracted
+        summary.skipped_paid += chunk.skipped_paid
+        summary.skipped_not_due += chunk.skipped_not_due
+        summary.parse_issue_count += chunk.parse_issue_count
+        insert_tables(conn, invoices=chunk.invoices, issues=chunk.issues, balances=chunk.balances)
 
     conn.execute("BEGIN TRANSACTION")
     try:
@@ -140,37 +366,25 @@ def extract_source(
                     summary.files_unchanged += 1
                     continue
             rows_before, not_due_before = summary.rows_read, summary.skipped_not_due
+            error: str | None = None
             try:
-                for inv in read_unit(spec, unit, creditor=creditor.key, market=creditor.market):
-                    summary.rows_read += 1
-                    if inv.parse_issues:
-                        summary.parse_issue_count += len(inv.parse_issues)
-                    status = unpaid_status(inv, partition_date=partition_date, grace_days=creditor.grace_days)
-                    if status is UNPAID:
-                        summary.extracted += 1
-                        # The single-invoice rules run here, while the invoice is in hand; validate_partition
-                        # adds the cross-invoice rules and sets the final verdict.
-                        chunk.append(ValidatedInvoice(inv, tuple(validate_invoice(inv, reference_scheme=scheme))))
-                    elif status is PAID:
-                        summary.skipped_paid += 1
-                    else:
-                        summary.skipped_not_due += 1
-                    if inv.invoice_number:
-                        balances.append((partition_date, source_name, creditor.key, inv.invoice_key,
-                                         inv.invoice_number, inv.open_balance, inv.due_date, status,
-                                         status is UNPAID, inv.location, inv.row, extracted_at))
-                    if len(chunk) >= chunk_size or len(balances) >= chunk_size:
-                        flush()
+                if _use_workers(pool, spec, unit):
+                    chunks = _chunks_in_workers(pool, job, spec, unit, market=creditor.market, chunk_size=chunk_size)
+                else:
+                    chunks = _chunks_in_process(job, spec, unit, market=creditor.market, chunk_size=chunk_size)
+                for chunk in chunks:
+                    store(chunk)
+                    if chunk.error is not None:
+                        error = chunk.error
             except SourceFileError as exc:
-                summary.files_failed += 1
-                summary.errors.append(str(exc))
+                error = str(exc)
                 log.warning("source %s: %s", source_name, exc)
-                continue
             except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
-                # e.g. a file that vanished, an unknown codec, a corrupt sheet inside an .xlsx
-                summary.files_failed += 1
-                summary.errors.append(f"{unit.location}: {type(exc).__name__}: {exc}")
+                error = f"{unit.location}: {type(exc).__name__}: {exc}"
                 log.exception("source %s: reading %s failed", source_name, unit.location)
+            if error is not None:
+                summary.files_failed += 1
+                summary.errors.append(error)
                 continue
             important = [c for c in unit.missing_columns if c in IMPORTANT_FIELDS]
             if important:
@@ -183,7 +397,6 @@ def extract_source(
                                 rows_read=summary.rows_read - rows_before,
                                 pending_rows=summary.skipped_not_due - not_due_before,
                                 partition_date=partition_date)
-        flush()
         summary.check()
         record_rule_check(conn, partition_date=partition_date, source=source_name, rules_version=RULES_VERSION,
                           reference_scheme=scheme)
@@ -193,4 +406,6 @@ def extract_source(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    finally:
+        pool.close()
     return summary

@@ -25,7 +25,7 @@ from amili_pipelines.sources.specs import (
 
 AnySpec = CsvSource | ExcelSource | JsonlSource | ParquetSource | SqlSource | PeppolSource
 
-__all__ = ["SourceFileError", "Unit", "iter_units", "read_unit", "fingerprint"]
+__all__ = ["SourceFileError", "Unit", "iter_units", "open_records", "read_unit", "fingerprint"]
 
 
 @dataclass
@@ -70,14 +70,12 @@ def _parser(spec: AnySpec) -> ValueParser:
                        date_format=getattr(spec, "date_format", None))
 
 
-def read_unit(spec: AnySpec, unit: Unit, *, creditor: str, market: Market) -> Iterator[SourceInvoice]:
-    """Invoices of one unit. Raises SourceFileError (before yielding) when the unit is unreadable."""
-    if isinstance(spec, PeppolSource):
-        from amili_pipelines.sources.readers.peppol_reader import read_peppol_file
+def open_records(spec: AnySpec, unit: Unit, *, creditor: str, market: Market) -> tuple[RecordStream, InvoiceAssembler]:
+    """A tabular unit's records and the assembler that turns them into invoices (``spec`` is not PEPPOL).
 
-        assert unit.path is not None
-        yield read_peppol_file(unit.path, location=unit.location, source=spec.name, creditor=creditor, market=market)
-        return
+    Raises SourceFileError when the unit is unreadable. The assembler is picklable, so chunks of
+    records can be assembled in another process.
+    """
     columns = resolve_columns(preset=spec.column_preset, overrides=spec.columns)
     stream: RecordStream
     if isinstance(spec, CsvSource):
@@ -106,4 +104,16 @@ def read_unit(spec: AnySpec, unit: Unit, *, creditor: str, market: Market) -> It
     present = {f: c for f, c in columns.items() if f not in set(stream.missing_columns)}
     assembler = InvoiceAssembler(source=spec.name, creditor=creditor, market=market, parser=_parser(spec),
                                  columns=present, defaults=spec.defaults)
+    return stream, assembler
+
+
+def read_unit(spec: AnySpec, unit: Unit, *, creditor: str, market: Market) -> Iterator[SourceInvoice]:
+    """Invoices of one unit. Raises SourceFileError (before yielding) when the unit is unreadable."""
+    if isinstance(spec, PeppolSource):
+        from amili_pipelines.sources.readers.peppol_reader import read_peppol_file
+
+        assert unit.path is not None
+        yield read_peppol_file(unit.path, location=unit.location, source=spec.name, creditor=creditor, market=market)
+        return
+    stream, assembler = open_records(spec, unit, creditor=creditor, market=market)
     yield from assembler.invoices(stream.records, location=unit.location)

@@ -55,17 +55,17 @@ def clear_extraction(conn: duckdb.DuckDBPyConnection, *, partition_date: date, s
     conn.execute("DELETE FROM source_files WHERE partition_date = ? AND source = ?", [partition_date, source])
 
 
-def append_extraction(
-    conn: duckdb.DuckDBPyConnection,
+def extraction_tables(
     *,
     partition_date: date,
     source: str,
     validated: Sequence[ValidatedInvoice],
     extracted_at: datetime | None = None,
-) -> None:
-    """Insert one chunk of (provisionally) validated invoices and their issues."""
+) -> tuple[pa.Table | None, pa.Table | None]:
+    """Arrow tables (extracted invoices, their issues) for one chunk, without touching a connection
+    (so a worker process can build them); :func:`insert_tables` stores them."""
     if not validated:
-        return
+        return None, None
     extracted_at = extracted_at or _now()
     cols: dict[str, list] = {c: [] for c in _INVOICE_COLUMNS}
     (c_key, c_cred, c_market, c_loc, c_row, c_num, c_idate, c_due, c_cur, c_total, c_bal, c_kind, c_name,
@@ -93,24 +93,54 @@ def append_extraction(
         c_hash.append(inv.content_hash)
         c_valid.append(v.is_valid)
         c_json.append(inv.model_dump_json())
-        issues.extend((key, i) for i in v.issues)
+        if v.issues:
+            issues.extend((key, i) for i in v.issues)
     n = len(validated)
     cols["partition_date"] = [partition_date] * n
     cols["source"] = [source] * n
     cols["extracted_at"] = [extracted_at] * n
-    invoices_tbl = pa.table(cols)  # noqa: F841 - read by name in the SQL below
-    conn.execute(
-        f"INSERT INTO extracted_invoices ({', '.join(_INVOICE_COLUMNS)}) "
-        f"SELECT {_select(_INVOICE_COLUMNS, _DECIMAL_COLUMNS)} FROM invoices_tbl"
-    )
-    if issues:
-        append_issues(conn, partition_date=partition_date, source=source, issues=issues)
+    return pa.table(cols), issues_table(partition_date=partition_date, source=source, issues=issues)
 
 
-def append_issues(
-    conn: duckdb.DuckDBPyConnection, *, partition_date: date, source: str | None, issues: Iterable[tuple[str, Issue]] | Iterable[tuple[str, str, Issue]]
-) -> int:
-    """Insert issues given as (invoice_key, issue) with a fixed ``source``, or (source, invoice_key, issue)."""
+def insert_tables(conn: duckdb.DuckDBPyConnection, *, invoices: pa.Table | None = None,
+                  issues: pa.Table | None = None, balances: pa.Table | None = None) -> None:
+    """Store tables from :func:`extraction_tables`, :func:`issues_table` and :func:`balances_table`."""
+    if invoices is not None and invoices.num_rows:
+        invoices_tbl = invoices  # noqa: F841 - read by name in the SQL below
+        conn.execute(
+            f"INSERT INTO extracted_invoices ({', '.join(_INVOICE_COLUMNS)}) "
+            f"SELECT {_select(_INVOICE_COLUMNS, _DECIMAL_COLUMNS)} FROM invoices_tbl"
+        )
+    if issues is not None and issues.num_rows:
+        issues_tbl = issues  # noqa: F841
+        conn.execute(f"INSERT INTO invoice_issues ({', '.join(_ISSUE_COLUMNS)}) "
+                     f"SELECT {', '.join(_ISSUE_COLUMNS)} FROM issues_tbl")
+    if balances is not None and balances.num_rows:
+        balances_tbl = balances  # noqa: F841
+        conn.execute(
+            f"INSERT INTO source_balances ({', '.join(_BALANCE_COLUMNS)}) "
+            f"SELECT {_select(_BALANCE_COLUMNS, frozenset({'open_balance'}))} FROM balances_tbl"
+        )
+
+
+def append_extraction(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    partition_date: date,
+    source: str,
+    validated: Sequence[ValidatedInvoice],
+    extracted_at: datetime | None = None,
+) -> None:
+    """Insert one chunk of (provisionally) validated invoices and their issues."""
+    invoices, issues = extraction_tables(partition_date=partition_date, source=source, validated=validated,
+                                         extracted_at=extracted_at)
+    insert_tables(conn, invoices=invoices, issues=issues)
+
+
+def issues_table(
+    *, partition_date: date, source: str | None, issues: Iterable[tuple[str, Issue]] | Iterable[tuple[str, str, Issue]]
+) -> pa.Table | None:
+    """Issues given as (invoice_key, issue) with a fixed ``source``, or (source, invoice_key, issue), as a table."""
     cols: dict[str, list] = {c: [] for c in _ISSUE_COLUMNS}
     c_src, c_key, c_rule, c_sev, c_field, c_val, c_msg, c_loc, c_row = (cols[c] for c in _ISSUE_COLUMNS[1:])
     for item in issues:
@@ -129,24 +159,34 @@ def append_issues(
         c_row.append(i.row)
     n = len(c_key)
     if not n:
-        return 0
+        return None
     cols["partition_date"] = [partition_date] * n
-    issues_tbl = pa.table(cols)  # noqa: F841
-    conn.execute(f"INSERT INTO invoice_issues ({', '.join(_ISSUE_COLUMNS)}) SELECT {', '.join(_ISSUE_COLUMNS)} FROM issues_tbl")
-    return n
+    return pa.table(cols)
+
+
+def append_issues(
+    conn: duckdb.DuckDBPyConnection, *, partition_date: date, source: str | None, issues: Iterable[tuple[str, Issue]] | Iterable[tuple[str, str, Issue]]
+) -> int:
+    """Insert issues given as (invoice_key, issue) with a fixed ``source``, or (source, invoice_key, issue)."""
+    tbl = issues_table(partition_date=partition_date, source=source, issues=issues)
+    if tbl is None:
+        return 0
+    insert_tables(conn, issues=tbl)
+    return tbl.num_rows
+
+
+def balances_table(rows: list[tuple]) -> pa.Table | None:
+    """Rows in ``_BALANCE_COLUMNS`` order (open_balance as Decimal or None) as a table."""
+    if not rows:
+        return None
+    cols = {c: list(vals) for c, vals in zip(_BALANCE_COLUMNS, zip(*rows), strict=True)}
+    cols["open_balance"] = [_dec(v) for v in cols["open_balance"]]
+    return pa.table(cols)
 
 
 def append_balances(conn: duckdb.DuckDBPyConnection, *, rows: list[tuple]) -> None:
     """Rows in ``_BALANCE_COLUMNS`` order (open_balance as Decimal or None)."""
-    if not rows:
-        return
-    cols = {c: list(vals) for c, vals in zip(_BALANCE_COLUMNS, zip(*rows), strict=True)}
-    cols["open_balance"] = [_dec(v) for v in cols["open_balance"]]
-    balances_tbl = pa.table(cols)  # noqa: F841
-    conn.execute(
-        f"INSERT INTO source_balances ({', '.join(_BALANCE_COLUMNS)}) "
-        f"SELECT {_select(_BALANCE_COLUMNS, frozenset({'open_balance'}))} FROM balances_tbl"
-    )
+    insert_tables(conn, balances=balances_table(rows))
 
 
 def file_already_read(conn: duckdb.DuckDBPyConnection, *, source: str, path: str, fingerprint: str,

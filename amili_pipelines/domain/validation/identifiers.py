@@ -24,6 +24,31 @@ from stdnum.se import orgnr as se_orgnr
 from stdnum.se import personnummer as se_pnr
 
 _SEP = re.compile(r"[\s\-+:]")
+# The happy path, checked without stdnum's exception machinery: ASCII digits in the usual shapes.
+_PNR_SHAPE = re.compile(r"(?:[0-9]{2})?[0-9]{6}[-+]?[0-9]{4}")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # Luhn: 2*d with its digits summed
+_DAYS_ANY_YEAR = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # Feb 29 depends on the year
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn check of an ASCII-digit string (same answer as ``stdnum.luhn.is_valid`` on digits)."""
+    return (sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2].translate(_DOUBLED)))) % 10 == 0
+
+
+def _pnr_fast(value: str) -> str | None | bool:
+    """Personnummer verdict without stdnum when the date is valid in every century (the usual
+    case); ``False`` when the slow path must decide (other shapes, Feb 29, day out of range)."""
+    if not _PNR_SHAPE.fullmatch(value):
+        return False
+    digits = value.replace("-", "").replace("+", "")
+    ten = digits[-10:]
+    month, day = int(ten[2:4]), int(ten[4:6])
+    if not (1 <= month <= 12 and 1 <= day <= _DAYS_ANY_YEAR[month]):
+        return False
+    if len(digits) == 12 and digits[:4] == "0000":
+        return False
+    return None if luhn_ok(ten) else "checksum"
 
 
 def _reason(exc: ValidationError) -> str:
@@ -41,6 +66,9 @@ def _reason(exc: ValidationError) -> str:
 @lru_cache(maxsize=65536)
 def check_se_personnummer(value: str) -> str | None:
     """Swedish personnummer or samordningsnummer, 10 or 12 digits, with or without separator."""
+    fast = _pnr_fast(value)
+    if fast is not False:
+        return fast  # type: ignore[return-value]
     try:
         se_pnr.validate(value)
         return None
@@ -89,6 +117,8 @@ def check_se_orgnr(value: str) -> str | None:
     if len(digits) != 10:
         return "length"
     if int(digits[2]) >= 2:  # a legal person: the "month" pair is >= 20
+        if _ASCII_DIGITS.fullmatch(digits):
+            return None if luhn_ok(digits) else "checksum"
         try:
             se_orgnr.validate(digits)
             return None
@@ -159,7 +189,7 @@ def check_se_ocr(value: str, *, require_length_digit: bool = False) -> str | Non
         return "format"
     if not 2 <= len(v) <= 25:
         return "length"
-    if not luhn.is_valid(v):
+    if not (luhn_ok(v) if v.isascii() else luhn.is_valid(v)):
         return "checksum"
     if require_length_digit and int(v[-2]) != len(v) % 10:
         return "length_digit"

@@ -74,6 +74,11 @@ except ImportError:  # pragma: no cover - another phonenumbers layout
 _OTHER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail")
 
 
+@lru_cache(maxsize=1024)
+def _metadata(cc: int, region: str):  # type: ignore[no-untyped-def]
+    return _PhoneMetadata.metadata_for_region_or_calling_code(cc, region.upper())
+
+
 def _valid_number(parsed: phonenumbers.PhoneNumber) -> bool:
     """``phonenumbers.is_valid_number`` (type != UNKNOWN), testing the likely types first.
 
@@ -85,7 +90,7 @@ def _valid_number(parsed: phonenumbers.PhoneNumber) -> bool:
     if region is None:
         return False
     cc = parsed.country_code
-    md = _PhoneMetadata.metadata_for_region_or_calling_code(cc, region.upper())
+    md = _metadata(cc, region)
     if md is None or (region != _NON_GEO and cc != country_code_for_valid_region(region)):
         return False
     nsn = _nsn(parsed)
@@ -98,8 +103,26 @@ def _valid_number(parsed: phonenumbers.PhoneNumber) -> bool:
     return any(_is_number_matching_desc(nsn, getattr(md, t)) for t in _OTHER_TYPES)
 
 
+# "+46..." / "+47..." and nothing but digits: what ``phonenumbers.parse`` would make of it is
+# known without parsing (country code, then the national number as is: it starts with no 0, so
+# there is no national prefix to strip, and there is no extension), and region is irrelevant
+# after a "+". tests/validation checks this shortcut against ``phonenumbers.parse``.
+_PLAIN_E164 = re.compile(r"\+(46|47)([1-9][0-9]{4,13})")
+
+
+def _plain_e164(phone: str) -> phonenumbers.PhoneNumber | None:
+    m = _PLAIN_E164.fullmatch(phone)
+    if m is None:
+        return None
+    return phonenumbers.PhoneNumber(country_code=int(m.group(1)), national_number=int(m.group(2)))
+
+
 @lru_cache(maxsize=65536)
 def _phone_ok(phone: str, region: str) -> bool:
+    if _FAST_PHONE:
+        plain = _plain_e164(phone)
+        if plain is not None:
+            return _valid_number(plain)
     try:
         parsed = phonenumbers.parse(phone, region)
     except phonenumbers.NumberParseException:
