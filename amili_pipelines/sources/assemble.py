@@ -183,20 +183,24 @@ class InvoiceAssembler:
         # Undecodable bytes (wrong encoding configured) would reach Amili as garbled names.
         digest = hashlib.blake2b(digest_size=16)
         parts: list[str] = []
+        for _, rec in group:
+            parts.extend(map(repr, rec.values()))
+        # Same bytes as updating the digest per value with repr(v) + b"\x1f" (content_hash is stable).
+        joined = "\x1f".join(parts) + "\x1f" if parts else ""
+        # U+FFFD is printable, so repr keeps it: one search finds whether any record needs a look.
+        suspicious = "\ufffd" in joined
         for lrow, rec in group:
             err = rec.get(RECORD_ERROR)
             if err is not None:
                 issues.append(Issue(rule="parse.record", severity=Severity.ERROR, field="record",
                                     message=f"{location} row {lrow}: {err}", location=location, row=lrow))
-            for k, v in rec.items():
-                if isinstance(v, str) and "\ufffd" in v:
-                    issues.append(self._issue("parse.encoding", k, v, "text contains undecodable bytes "
-                                              "(check the source's encoding)", location, row))
-                parts.append(repr(v))
-        # Same bytes as updating the digest per value with repr(v) + b"\x1f" (content_hash is stable).
-        if parts:
-            parts.append("")
-            digest.update("\x1f".join(parts).encode("utf-8", "surrogatepass"))
+            if suspicious:
+                for k, v in rec.items():
+                    if isinstance(v, str) and "\ufffd" in v:
+                        issues.append(self._issue("parse.encoding", k, v, "text contains undecodable bytes "
+                                                  "(check the source's encoding)", location, row))
+        if joined:
+            digest.update(joined.encode("utf-8", "surrogatepass"))
         values.update(source=self.source, location=location, row=row, creditor=self.creditor, market=self.market,
                       lines=tuple(lines), content_hash=digest.hexdigest(), parse_issues=tuple(issues))
         return _invoice(values)

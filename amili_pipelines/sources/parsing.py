@@ -13,6 +13,7 @@ _NBSP = "\u00a0"
 _NNBSP = "\u202f"
 # DECIMAL(18, 2) in the warehouse: a larger "amount" is garbage, not money.
 _LIMIT = Decimal(10) ** 15
+_CACHE_MAX = 50_000  # distinct texts kept per parser (bounded memory on million-row files)
 
 
 class ParseError(ValueError):
@@ -22,14 +23,52 @@ class ParseError(ValueError):
 class ValueParser:
     """Reads amounts and dates with one source's conventions (decimal comma, thousands, date format)."""
 
-    __slots__ = ("decimal", "thousands", "date_format")
+    __slots__ = ("decimal", "thousands", "date_format", "_amounts", "_dates")
 
     def __init__(self, *, decimal: str = ".", thousands: str | None = None, date_format: str | None = None) -> None:
         self.decimal = decimal
         self.thousands = thousands
         self.date_format = date_format
+        # Texts already read (prices, dates and amounts repeat across an export). Decimal and date
+        # are immutable, so sharing the parsed value is safe; unreadable texts are not cached.
+        self._amounts: dict[str, Decimal | None] = {}
+        self._dates: dict[str, date | None] = {}
+
+    def __getstate__(self) -> dict[str, object]:  # pickled for worker processes: without the caches
+        return {"decimal": self.decimal, "thousands": self.thousands, "date_format": self.date_format}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(**state)  # type: ignore[misc, arg-type]
 
     def amount(self, raw: object) -> Decimal | None:
+        if type(raw) is str:  # noqa: E721 - exact str is the hot path
+            try:
+                return self._amounts[raw]
+            except KeyError:
+                pass
+            value = self._amount(raw)
+            cache = self._amounts
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[raw] = value
+            return value
+        return self._amount(raw)
+
+    def date(self, raw: object) -> date | None:
+        if type(raw) is str:  # noqa: E721
+            try:
+                return self._dates[raw]
+            except KeyError:
+                pass
+            value = self._date(raw)
+            cache = self._dates
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[raw] = value
+            return value
+        return self._date(raw)
+
+    def _amount(self, raw: object) -> Decimal | None:
         if raw is None:
             return None
         if isinstance(raw, Decimal):
@@ -75,7 +114,7 @@ class ValueParser:
             raise ParseError(f"cannot read amount {raw!r}")
         return -value if negative else value
 
-    def date(self, raw: object) -> date | None:
+    def _date(self, raw: object) -> date | None:
         if raw is None:
             return None
         if isinstance(raw, datetime):
