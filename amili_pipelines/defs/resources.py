@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
@@ -52,20 +52,24 @@ class AmiliSeResource(dg.ConfigurableResource):
     requests_per_second: float = 20.0
     max_concurrency: int = 16
 
-    def client(self) -> AmiliSeClient:
-        """A new async client; use it as ``async with resource.client() as se:``."""
+    def client(self, **overrides: Any) -> AmiliSeClient:
+        """A new async client; use it as ``async with resource.client() as se:``.
+
+        ``overrides`` replace constructor arguments (sensors pass short timeouts and no retries).
+        """
         from pydantic import SecretStr
 
         from amili_pipelines.amili.se.client import AmiliSeClient
 
-        return AmiliSeClient(
-            base_url=self.base_url,
-            api_code=SecretStr(self.api_code),
-            private_key_path=self.jwt_private_key_path,
-            jwt_algorithm=self.jwt_algorithm,
-            requests_per_second=self.requests_per_second,
-            max_concurrency=self.max_concurrency,
-        )
+        kwargs: dict[str, Any] = {
+            "base_url": self.base_url,
+            "api_code": SecretStr(self.api_code),
+            "private_key_path": self.jwt_private_key_path,
+            "jwt_algorithm": self.jwt_algorithm,
+            "requests_per_second": self.requests_per_second,
+            "max_concurrency": self.max_concurrency,
+        }
+        return AmiliSeClient(**{**kwargs, **overrides})
 
 
 class AmiliNoResource(dg.ConfigurableResource):
@@ -79,16 +83,18 @@ class AmiliNoResource(dg.ConfigurableResource):
     max_concurrency: int = 4
     batch_size: int = 100
 
-    def client(self) -> AmiliNoClient:
+    def client(self, **overrides: Any) -> AmiliNoClient:
+        """A new async client; ``overrides`` replace constructor arguments."""
         from pydantic import SecretStr
 
         from amili_pipelines.amili.no.client import AmiliNoClient
 
-        return AmiliNoClient(
-            base_url=self.base_url,
-            auth_url=self.auth_url,
-            client_id=self.client_id,
-            client_secret=SecretStr(self.client_secret),
-            requests_per_second=self.requests_per_second,
-            max_concurrency=self.max_concurrency,
-        )
+        kwargs: dict[str, Any] = {
+            "base_url": self.base_url,
+            "auth_url": self.auth_url,
+            "client_id": self.client_id,
+            "client_secret": SecretStr(self.client_secret),
+            "requests_per_second": self.requests_per_second,
+            "max_concurrency": self.max_concurrency,
+        }
+        return AmiliNoClient(**{**kwargs, **overrides})

@@ -14,22 +14,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .common import JSON, eve_error_response, read_json
-from .engine import Engine
+from .engine import SE_COLLECTIONS, Engine
 from .eve import QueryError, list_response
 from .util import rfc1123
 
-READ_COLLECTIONS = (
-    "invoice--registrations",
-    "invoices",
-    "case--registrations",
-    "cases",
-    "creditor--payments",
-    "creditor--creditings",
-    "creditor--cancellations",
-    "finance--payouts",
-    "finance--payout-specifications",
-    "creditors",
-)
+READ_COLLECTIONS = tuple(c for c in SE_COLLECTIONS if c != "media--files")  # media is upload-only
 
 MEDIA_DOMAINS = {
     "media--files": None,
