@@ -53,6 +53,7 @@ def test_workers_store_what_in_process_stores(tmp_path: Path, monkeypatch: pytes
     synthetic.write_se_csv(tmp_path / "export.csv", invoices=600, seed=5)
     serial = _extract(tmp_path, "serial", monkeypatch, "0")
     parallel = _extract(tmp_path, "parallel", monkeypatch, "2")
+    assert serial == _extract(tmp_path, "one_worker", monkeypatch, "1")
     assert len(serial["extracted_invoices"]) > 500
     assert serial == parallel
 
