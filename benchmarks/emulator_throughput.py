@@ -22,17 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import importlib.util  # noqa: E402
-import types  # noqa: E402
-
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore tries `import sniffio` on every async request; when sniffio is not installed that failed
-    # import is repeated (and costs ~0.2 ms of file-system lookups) each time. Its fallback answer is
-    # "asyncio", so a stub with the same answer changes nothing but the client's CPU cost.
-    _stub = types.ModuleType("sniffio")
-    _stub.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
-    sys.modules["sniffio"] = _stub
-
 import httpx  # noqa: E402
 
 from amili_pipelines.emulator.config import EmulatorConfig  # noqa: E402
