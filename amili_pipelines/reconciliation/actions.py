@@ -47,9 +47,6 @@ if TYPE_CHECKING:
 PENDING, IN_FLIGHT, WAITING, SENT, REJECTED, UNKNOWN = (
     "pending", "in_flight", "waiting_for_batch", "sent", "rejected", "unknown_outcome",
 )
-SE_RESOURCE = {"payment": "/creditor--payments", "crediting": "/creditor--creditings",
-               "cancellation": "/creditor--cancellations"}
-
 
 @dataclass
 class ActionSummary:
@@ -222,19 +219,8 @@ def _se_lookup_where(a: _Action, amili_creditor: str) -> dict[str, Any]:
 
 async def _se_find(se: Any, a: _Action, amili_creditor: str) -> dict[str, Any] | None:
     """The action at Amili if it arrived (the lookup that resolves an unknown outcome)."""
-    from pydantic import BaseModel, ConfigDict
-
-    class _Doc(BaseModel):
-        model_config = ConfigDict(extra="allow")
-
-    finder = getattr(se, f"iter_creditor_{a.action}s", None)
-    where = _se_lookup_where(a, amili_creditor)
-    if finder is not None:
-        it = finder(where=where)
-    else:  # the client has no public lister for creditor actions yet: use its Eve pager
-        it = se._iter(SE_RESOURCE[a.action], _Doc, where=where, sort=None, page_size=10)  # noqa: SLF001
-    async for doc in it:
-        return doc.model_dump() if hasattr(doc, "model_dump") else dict(doc)
+    async for doc in se.iter_creditor_actions(action=a.action, where=_se_lookup_where(a, amili_creditor), page_size=10):
+        return {"_id": doc.id, "status": doc.status}
     return None
 
 

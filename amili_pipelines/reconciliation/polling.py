@@ -127,20 +127,8 @@ async def _guard(poll: Poll, name: str, fn: Callable[[], Any]) -> bool:
 
 
 def _iter_batches_newest_first(no_client: Any, organization_id: str, page_size: int) -> AsyncIterator[Any]:
-    """Batches of an organization, newest first (``SortDirection=DESC``).
-
-    Uses ``iter_batches(sort_direction="DESC")`` when the client offers it; otherwise the
-    client's generic pager with the documented ``SortDirection`` parameter.
-    """
-    import inspect
-
-    if "sort_direction" in inspect.signature(no_client.iter_batches).parameters:
-        return no_client.iter_batches(organization_id=organization_id, sort_direction="DESC", page_size=page_size)
-    from amili_pipelines.amili.no.models import Batch
-
-    return no_client._iter(  # noqa: SLF001 - documented API parameter the client does not expose yet
-        f"/orgs/{organization_id}/batches", Batch, {"SortDirection": "DESC"}, page_size=page_size
-    )
+    """Batches of an organization, newest first (``SortDirection=DESC``)."""
+    return no_client.iter_batches(organization_id=organization_id, sort_direction="DESC", page_size=page_size)
 
 
 async def poll_norway_batches(

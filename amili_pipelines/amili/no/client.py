@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -169,10 +169,11 @@ class AmiliNoClient:
         idempotency_key: str | None = None,
         state: str | None = None,
         type: str | None = None,  # noqa: A002 - the API's own filter name
+        sort_direction: Literal["ASC", "DESC"] | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> AsyncIterator[Batch]:
-        """Batches of the organization, e.g. the one created under an idempotency key."""
-        params = {"IdempotencyKey": idempotency_key, "State": state, "Type": type}
+        """Batches of the organization, e.g. the one created under an idempotency key, or newest first."""
+        params = {"IdempotencyKey": idempotency_key, "State": state, "Type": type, "SortDirection": sort_direction}
         return self._iter(f"/orgs/{organization_id}/batches", Batch, params, page_size=page_size)
 
     # -- invoices and cases ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -22,6 +22,7 @@ from amili_pipelines.amili.se.errors import decode_eve_error
 from amili_pipelines.amili.se.models import (
     Case,
     Creditor,
+    CreditorActionRecord,
     CreditorCancellation,
     CreditorCancellationResult,
     CreditorCrediting,
@@ -44,6 +45,13 @@ M = TypeVar("M", bound=BaseModel)
 PRODUCTION_BASE_URL = "https://api.amili.se"  # F.1.5 assumption; configure explicitly
 SANDBOX_BASE_URL = "https://api-sandbox.amili.se"
 MAX_PAGE_SIZE = 100  # Eve clamps larger values silently (A.3)
+
+
+_ACTION_PATHS = {
+    "payment": "/creditor--payments",
+    "crediting": "/creditor--creditings",
+    "cancellation": "/creditor--cancellations",
+}
 
 
 class AmiliSeClient:
@@ -220,6 +228,16 @@ class AmiliSeClient:
         body = RespiteRequest(respite_until=until).model_dump(exclude_none=True)
         response = await self._http.request("POST", f"/cases/{case_id}/respite", json=body)
         return RespiteResult.model_validate(response.json())
+
+    def iter_creditor_actions(
+        self,
+        *,
+        action: Literal["payment", "crediting", "cancellation"],
+        where: Mapping[str, Any] | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> AsyncIterator[CreditorActionRecord]:
+        """Creditor payments, creditings or cancellations already at Amili (the lookup after an unclear outcome)."""
+        return self._iter(_ACTION_PATHS[action], CreditorActionRecord, where=where, sort=None, page_size=page_size)
 
     # -- finance and creditors -----------------------------------------------------------------
 

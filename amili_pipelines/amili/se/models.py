@@ -335,6 +335,16 @@ class CreditorCancellationResult(_ActionResult):
     )
 
 
+class CreditorActionRecord(_EveDocument):
+    """A stored creditor payment, crediting or cancellation, as listed back (unknown fields ignored)."""
+
+    creditor: str | None = None
+    case: str | None = None
+    invoice_number: str | None = None
+    amount: Money | None = None
+    status: str | None = None
+
+
 class RespiteRequest(_Request):
     respite_until: RfcDatetime
     origin: Literal["creditor_system"] = "creditor_system"
