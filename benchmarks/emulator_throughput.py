@@ -27,24 +27,12 @@ import httpx  # noqa: E402
 from amili_pipelines.emulator.config import EmulatorConfig  # noqa: E402
 from amili_pipelines.emulator.testing import running_emulator  # noqa: E402
 
+# The seed documents' person example (assets/seeds/), with fixed RFC 1123 dates.
 BODY = {
-    "account": "674dbeaf08847b9501cc9132",
-    "creditor": "674dbeb208847b9501cc9138",
+    **json.loads((Path(__file__).resolve().parents[1] / "assets/seeds/invoice_registration_person.json").read_text()),
     "invoice_number": "BENCH-0",
     "invoice_date": "Wed, 21 Jan 2026 10:11:22 GMT",
     "invoice_due_date": "Sat, 21 Feb 2026 10:11:22 GMT",
-    "currency": "SEK",
-    "invoice_type": "invoice",
-    "customer": {
-        "name": "Anna Andersson",
-        "id_number": "19900101-1234",
-        "is_person": True,
-        "address": {"address_line_1": "Storgatan 12", "zip_code": "11122", "city": "Stockholm", "country": "SE"},
-        "mobile_number": "+46701234567",
-        "email": "anna.andersson@example.se",
-    },
-    "matrix": [{"article_description": "Service fee", "unit_price": 500.0, "number_of_units": 1,
-                "total_price_excluding_vat": 500.0, "unit_vat_percent": "25%"}],
 }
 
 
