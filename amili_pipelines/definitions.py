@@ -11,10 +11,12 @@ import dagster as dg
 
 from amili_pipelines.config import Settings
 from amili_pipelines.defs.extract.assets import build_extract_assets
+from amili_pipelines.defs.publish.definitions import defs as publish_definitions
+from amili_pipelines.defs.reconcile.definitions import defs as reconcile_definitions
 from amili_pipelines.defs.register import assets as register_assets
 from amili_pipelines.defs.register.jobs import extract_validate_register_job
 from amili_pipelines.defs.resources import AmiliNoResource, AmiliSeResource, CreditorsResource, WarehouseResource
-from amili_pipelines.defs.validate.assets import build_validate_assets
+from amili_pipelines.defs.validate.assets import build_validate_asset
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -44,30 +46,15 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings()
     extract_assets = build_extract_assets(settings.creditors)
-    validated, validate_checks = build_validate_assets([a.key for a in extract_assets])
+    validated = build_validate_asset([a.key for a in extract_assets])
     core = dg.Definitions(
         assets=[*extract_assets, validated, register_assets.amili_se_registrations,
                 register_assets.amili_no_registrations],
-        asset_checks=[register_assets.se_no_invoice_with_two_cases, register_assets.no_no_invoice_with_two_cases,
-                      *validate_checks],
+        asset_checks=[register_assets.se_no_invoice_with_two_cases, register_assets.no_no_invoice_with_two_cases],
         jobs=[extract_validate_register_job],
         resources=build_resources(settings),
     )
-    return dg.Definitions.merge(core, *_followup_definitions())
-
-
-def _followup_definitions() -> list[dg.Definitions]:
-    """Reconciliation, sensors, schedules and publishing live in their own folders."""
-    found = []
-    for module in ("amili_pipelines.defs.reconcile.definitions", "amili_pipelines.defs.publish.definitions"):
-        try:
-            mod = __import__(module, fromlist=["defs"])
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(module):
-                continue
-            raise
-        found.append(mod.defs())
-    return found
+    return dg.Definitions.merge(core, reconcile_definitions(), publish_definitions())
 
 
 defs = build_definitions()

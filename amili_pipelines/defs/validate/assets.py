@@ -10,7 +10,7 @@ from amili_pipelines.sources.validate import validate_partition
 VALIDATED_INVOICES = dg.AssetKey(["validate", "validated_invoices"])
 
 
-def build_validate_assets(extract_keys: list[dg.AssetKey]) -> tuple[dg.AssetsDefinition, list]:
+def build_validate_asset(extract_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=VALIDATED_INVOICES,
         deps=extract_keys,
@@ -68,4 +68,4 @@ def build_validate_assets(extract_keys: list[dg.AssetKey]) -> tuple[dg.AssetsDef
             ],
         )
 
-    return validated_invoices, []
+    return validated_invoices
