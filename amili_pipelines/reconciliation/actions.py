@@ -241,6 +241,24 @@ async def _se_send(se: Any, a: _Action, creditor: Any) -> Any:
     return await se.register_cancellation(cancellation=CreditorCancellation(creditor=creditor.creditor_id, case=a.case_id))
 
 
+# What a failed send means for the action, in both markets: Amili said no (rejected, with its own
+# reasons), we cannot tell (looked up before any resend), or it never got there (sent again later).
+_SEND_FAILURES = (ApiRejection, OutcomeUnknown, ApiUnavailable, NotFound)
+
+
+def _record_send_failure(conn, key: str, exc: Exception, s: ActionSummary) -> None:
+    if isinstance(exc, ApiRejection):
+        _set(conn, key, REJECTED, detail=str(exc), last_error=str(exc)[:500],
+             result_json=json.dumps(exc.raw, default=str))
+        s.rejected += 1
+    elif isinstance(exc, OutcomeUnknown):
+        _set(conn, key, UNKNOWN, detail=str(exc), last_error=str(exc)[:500])
+        s.unknown_outcome += 1
+    else:
+        _set(conn, key, PENDING, detail=str(exc), last_error=str(exc)[:500])
+        s.retry_later += 1
+
+
 async def _send_sweden(conn, se: Any, creditors: CreditorsFile, s: ActionSummary) -> None:
     # 1. Resolve what an earlier run left unclear, by lookup, before anything is sent again.
     for a in _actions(conn, (IN_FLIGHT, UNKNOWN), "SE"):
@@ -264,18 +282,8 @@ async def _send_sweden(conn, se: Any, creditors: CreditorsFile, s: ActionSummary
         _set(conn, a.key, IN_FLIGHT, detail=f"sending {a.action}")
         try:
             res = await _se_send(se, a, cred)
-        except (ApiConflict, ApiRejection) as exc:
-            _set(conn, a.key, REJECTED, detail=str(exc), last_error=str(exc)[:500],
-                 result_json=json.dumps(getattr(exc, "raw", None), default=str))
-            s.rejected += 1
-            continue
-        except OutcomeUnknown as exc:
-            _set(conn, a.key, UNKNOWN, detail=str(exc), last_error=str(exc)[:500])
-            s.unknown_outcome += 1
-            continue
-        except (ApiUnavailable, NotFound) as exc:
-            _set(conn, a.key, PENDING, detail=str(exc), last_error=str(exc)[:500])
-            s.retry_later += 1
+        except _SEND_FAILURES as exc:
+            _record_send_failure(conn, a.key, exc, s)
             continue
         status = getattr(res, "status", None) or getattr(res, "payment_status", None) or getattr(
             res, "cancellation_status", None)
@@ -344,17 +352,8 @@ async def _send_norway(conn, no: Any, creditors: CreditorsFile, s: ActionSummary
                     Correction(invoice_id=a.amili_invoice_id, amount=a.amount, currency=a.currency or "NOK",
                                date=datetime.combine(a.action_date, datetime.min.time(), tzinfo=UTC),
                                description=f"credited in the creditor's books ({a.key[:12]})")])
-        except ApiRejection as exc:
-            _set(conn, a.key, REJECTED, detail=str(exc), last_error=str(exc)[:500])
-            s.rejected += 1
-            continue
-        except OutcomeUnknown as exc:
-            _set(conn, a.key, UNKNOWN, detail=str(exc), last_error=str(exc)[:500])
-            s.unknown_outcome += 1
-            continue
-        except (ApiUnavailable, NotFound) as exc:
-            _set(conn, a.key, PENDING, detail=str(exc), last_error=str(exc)[:500])
-            s.retry_later += 1
+        except _SEND_FAILURES as exc:
+            _record_send_failure(conn, a.key, exc, s)
             continue
         _set(conn, a.key, WAITING, detail=f"batch {ref.batch_id}", batch_id=ref.batch_id)
         s.waiting_for_batch += 1
