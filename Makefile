@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export AMILI_SE_API_CODE ?= demo-api-code
 export AMILI_NO_CLIENT_SECRET ?= demo-secret
 
-.PHONY: install demo test dev emulator bench clean
+.PHONY: install demo test dev check emulator bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,13 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 test: install
 	$(PY) -m pytest -q
 
-# The emulator plus the Dagster UI on http://127.0.0.1:3000, with run history and sensor cursors
-# kept in .dagster_home and the emulator's state in data/ across restarts.
+# The code location loads, and the layer contracts of ARCHITECTURE.md hold.
+check: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dg check defs
+	$(VENV)/bin/lint-imports
+
+# The emulator plus the Dagster UI on http://127.0.0.1:3000 (`dg dev`), with run history and sensor
+# cursors kept in .dagster_home and the emulator's state in data/ across restarts.
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	mkdir -p data
 	$(VENV)/bin/amili-pipelines emulator --port $(EMULATOR_PORT) --state data/emulator_state.json & \
@@ -43,7 +48,7 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 	AMILI_SE_BASE_URL=http://127.0.0.1:$(EMULATOR_PORT) \
 	AMILI_NO_BASE_URL=http://127.0.0.1:$(EMULATOR_PORT)/collection/v1 \
 	AMILI_NO_AUTH_URL=http://127.0.0.1:$(EMULATOR_PORT)/token \
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	$(VENV)/bin/dg dev --port 3000
 
 emulator: install
 	$(VENV)/bin/amili-pipelines emulator --port $(EMULATOR_PORT)

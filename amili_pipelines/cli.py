@@ -26,14 +26,19 @@ def emulator(
 @app.command()
 def run(
     partition: str = typer.Option(None, help="Partition day (YYYY-MM-DD); default today."),
+    wait_for_batches: float = typer.Option(120.0, help="Seconds to wait for Norway's batches to finish."),
 ) -> None:
     """Run the daily job (extract, validate, register, publish) headlessly, as the schedule would."""
-    from amili_pipelines.demo import print_run_summary
+    from amili_pipelines.demo import print_accounting, print_outcome, print_where
     from amili_pipelines.headless import run_daily_job
+    from amili_pipelines.settings import Settings
 
     day = date.fromisoformat(partition) if partition else date.today()
-    outcome = run_daily_job(partition=day)
-    print_run_summary(outcome)
+    outcome = run_daily_job(partition=day, wait_for_batches_s=wait_for_batches)
+    settings = Settings()
+    print_outcome(outcome)
+    print_accounting(settings)
+    print_where(settings)
     raise typer.Exit(0 if outcome.success else 1)
 
 
@@ -57,10 +62,11 @@ def validate(
     creditors_file: Path = typer.Option(None, help="Creditors file; default AMILI_CREDITORS_FILE or ./creditors.yaml."),
 ) -> None:
     """Dry-run a source or export: report what would be quarantined, touching neither Amili nor DuckDB."""
+    from amili_pipelines.settings import Settings, load_creditors
     from amili_pipelines.sources.dry_run import dry_run_command
 
     code = dry_run_command(
-        target, creditors_file=creditors_file, creditor=creditor,
+        target, creditors=load_creditors(creditors_file or Settings().creditors_file), creditor=creditor,
         as_of=date.fromisoformat(as_of) if as_of else None, max_rows_shown=rows,
     )
     raise typer.Exit(code)
@@ -68,10 +74,11 @@ def validate(
 
 @app.command()
 def status() -> None:
-    """Show where every invoice stands: extracted, quarantined, in the outbox by state."""
+    """Show where every invoice stands: extracted, quarantined, in the outbox by state (read-only)."""
     from amili_pipelines.demo import print_status
+    from amili_pipelines.settings import Settings
 
-    print_status()
+    raise typer.Exit(print_status(Settings()))
 
 
 if __name__ == "__main__":  # pragma: no cover

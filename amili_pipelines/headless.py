@@ -1,18 +1,23 @@
-"""Running the Dagster job without the UI: the same assets, checks and resources, in this process.
+"""Running the Dagster jobs without the UI: the same assets, checks and resources, in this process.
 
 ``make demo`` and ``amili-pipelines run`` use this. With ``DAGSTER_HOME`` set the run is recorded
-in that instance, so it shows up in ``make dev``'s UI afterwards.
+in that instance (and takes part in its pools), so it shows up in ``make dev``'s UI afterwards.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import dagster as dg
 
-from amili_pipelines.config import Settings
+from amili_pipelines.defs.reconcile.jobs import FOLLOWUP_JOB
+from amili_pipelines.defs.register.jobs import EXTRACT_VALIDATE_REGISTER_JOB
+from amili_pipelines.settings import Settings
 
 
 def export_secret_env(settings: Settings) -> None:
@@ -28,45 +33,67 @@ def export_secret_env(settings: Settings) -> None:
 class RunOutcome:
     success: bool
     run_id: str
-    partition: str
-    metadata: dict[str, dict]  # asset key -> materialization metadata (plain values)
-    failed_checks: list[str]
+    job: str
+    partition: str | None
+    metadata: dict[str, dict] = field(default_factory=dict)  # asset key -> materialization metadata (plain values)
+    failed_checks: list[str] = field(default_factory=list)
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
+@contextmanager
+def _instance(instance: dg.DagsterInstance | None) -> Iterator[dg.DagsterInstance]:
+    if instance is not None:
+        yield instance
+        return
+    own = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    try:
+        yield own
+    finally:
+        own.dispose()
+
+
+def run_job(
+    job_name: str, *, partition: date | None = None, run_config: dict | None = None,
+    instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
+) -> RunOutcome:
+    """Execute one job of the code location in this process and report what it materialized."""
+    from amili_pipelines.definitions import build_definitions
+
+    export_secret_env(Settings())
+    job = build_definitions().resolve_job_def(job_name)
+    config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
+    with _instance(instance) as inst:
+        result = job.execute_in_process(
+            partition_key=partition.isoformat() if partition else None, instance=inst, raise_on_error=False,
+            run_config=config,
+        )
+    metadata: dict[str, dict] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        metadata[mat.asset_key.to_user_string()] = {k: _plain(v) for k, v in mat.metadata.items()}
+    failed = [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in result.get_asset_check_evaluations()
+              if not e.passed]
+    return RunOutcome(success=result.success, run_id=result.run_id, job=job_name,
+                      partition=partition.isoformat() if partition else None, metadata=metadata, failed_checks=failed)
+
+
 def run_daily_job(
-    *, partition: date, settings: Settings | None = None, instance: dg.DagsterInstance | None = None,
+    *, partition: date, instance: dg.DagsterInstance | None = None, wait_for_batches_s: float = 0.0,
     log_level: str = "INFO",
 ) -> RunOutcome:
-    from amili_pipelines.definitions import build_definitions
-    from amili_pipelines.defs.register.jobs import EXTRACT_VALIDATE_REGISTER_JOB
+    """The daily hand-over (extract, validate, register, publish) for one partition.
 
-    settings = settings or Settings()
-    export_secret_env(settings)
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(EXTRACT_VALIDATE_REGISTER_JOB)
-    own_instance = instance is None
-    if instance is None:
-        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    try:
-        result = job.execute_in_process(
-            partition_key=partition.isoformat(), instance=instance, raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
-        metadata: dict[str, dict] = {}
-        for event in result.get_asset_materialization_events():
-            mat = event.step_materialization_data.materialization
-            metadata[mat.asset_key.to_user_string()] = {k: _plain(v) for k, v in mat.metadata.items()}
-        failed = [
-            f"{e.asset_key.to_user_string()}:{e.check_name}"
-            for e in result.get_asset_check_evaluations()
-            if not e.passed
-        ]
-        return RunOutcome(success=result.success, run_id=result.run_id, partition=partition.isoformat(),
-                          metadata=metadata, failed_checks=failed)
-    finally:
-        if own_instance:
-            instance.dispose()
+    ``wait_for_batches_s`` > 0 makes the Norwegian registration wait that long for its batches to
+    finish, as the batch-status sensor would record them under the Dagster daemon.
+    """
+    run_config = {"ops": {"register__amili_no_registrations": {"config": {"wait_for_batches_s": wait_for_batches_s}}}}
+    return run_job(EXTRACT_VALIDATE_REGISTER_JOB, partition=partition, run_config=run_config, instance=instance,
+                   log_level=log_level)
+
+
+def run_followup_job(*, instance: dg.DagsterInstance | None = None, log_level: str = "INFO") -> RunOutcome:
+    """Everything after registration: batches, cases, settlements, report-back, reconciliation, publish."""
+    return run_job(FOLLOWUP_JOB, instance=instance, log_level=log_level)

@@ -23,18 +23,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "registration"))
 
 from pydantic import SecretStr  # noqa: E402
 
 from amili_pipelines.amili.se.client import AmiliSeClient  # noqa: E402
-from amili_pipelines.config import PROJECT_ROOT, load_creditors  # noqa: E402
 from amili_pipelines.domain.invoice import Market  # noqa: E402
 from amili_pipelines.emulator.config import DEMO_SE_API_CODE  # noqa: E402
 from amili_pipelines.emulator.testing import running_emulator  # noqa: E402
 from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending  # noqa: E402
-from amili_pipelines.warehouse import connect  # noqa: E402
-from registration_invoices import make_invoices  # noqa: E402
+from amili_pipelines.settings import PROJECT_ROOT, load_creditors  # noqa: E402
+from amili_pipelines.warehouse import open_warehouse  # noqa: E402
+from tests.support.invoices import make_invoices  # noqa: E402
 
 
 def main() -> None:
@@ -62,17 +61,17 @@ def main() -> None:
         print(f"emulator {emu.base_url} (subprocess), latency {args.latency_ms:.0f} ms, server limit {server}; "
               f"client limit {args.rps:g} req/s, concurrency {args.concurrency}; {args.invoices} invoices", flush=True)
 
-        async def send(conn):
+        async def send(wh):
             client = AmiliSeClient(base_url=emu.base_url, api_code=SecretStr(DEMO_SE_API_CODE),
                                    requests_per_second=args.rps, max_concurrency=args.concurrency)
             async with client as se:
                 started = time.perf_counter()
-                summary = await register_pending(conn, creditors=creditors, se_client=se)
+                summary = await register_pending(wh, creditors=creditors, se_client=se)
                 return summary, se.stats.snapshot(), time.perf_counter() - started
 
-        with connect(Path(tmp) / "bench.duckdb") as conn:
-            enqueue_valid_invoices(conn, invoices, creditors=creditors)
-            summary, stats, seconds = asyncio.run(send(conn))
+        with open_warehouse(Path(tmp) / "bench.duckdb") as wh:
+            enqueue_valid_invoices(wh, invoices, creditors=creditors)
+            summary, stats, seconds = asyncio.run(send(wh))
         emu_stats = emu.admin.stats()
 
     client_sent = stats["requests_sent"]

@@ -23,20 +23,19 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "registration"))
 
 import httpx  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from amili_pipelines.amili.mapping import to_se_registration  # noqa: E402
 from amili_pipelines.amili.se.client import AmiliSeClient  # noqa: E402
-from amili_pipelines.config import PROJECT_ROOT, load_creditors  # noqa: E402
 from amili_pipelines.domain.invoice import Market  # noqa: E402
 from amili_pipelines.emulator.config import DEMO_SE_API_CODE  # noqa: E402
 from amili_pipelines.emulator.testing import running_emulator  # noqa: E402
 from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending  # noqa: E402
-from amili_pipelines.warehouse import connect  # noqa: E402
-from registration_invoices import make_invoices  # noqa: E402
+from amili_pipelines.settings import PROJECT_ROOT, load_creditors  # noqa: E402
+from amili_pipelines.warehouse import open_warehouse  # noqa: E402
+from tests.support.invoices import make_invoices  # noqa: E402
 
 SE_POST = ("POST", "/invoice--registrations")
 
@@ -63,17 +62,17 @@ def run_baseline(emu, invoices, creditor) -> float:
 def run_engine(emu, invoices, creditors, *, concurrency: int, rps: float, db_path: Path) -> tuple[float, dict, dict]:
     """Outbox enqueue + concurrent send; the timing covers both (everything a run does for them)."""
 
-    async def send(conn):
+    async def send(wh):
         client = AmiliSeClient(base_url=emu.base_url, api_code=SecretStr(DEMO_SE_API_CODE),
                                requests_per_second=rps, max_concurrency=concurrency)
         async with client as se:
-            summary = await register_pending(conn, creditors=creditors, se_client=se)
+            summary = await register_pending(wh, creditors=creditors, se_client=se)
             return summary, se.stats.snapshot()
 
-    with connect(db_path) as conn:
+    with open_warehouse(db_path) as wh:
         started = time.perf_counter()
-        enqueue_valid_invoices(conn, invoices, creditors=creditors)
-        summary, stats = asyncio.run(send(conn))
+        enqueue_valid_invoices(wh, invoices, creditors=creditors)
+        summary, stats = asyncio.run(send(wh))
         seconds = time.perf_counter() - started
     return seconds, summary.metadata(), stats
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -21,29 +20,18 @@ import time
 from datetime import date
 from pathlib import Path
 
-import duckdb
 from pydantic import TypeAdapter
 
-from amili_pipelines.config import load_creditors
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.validation import validate_invoices
-from amili_pipelines.sources import synthetic
+from amili_pipelines.settings import load_creditors
 from amili_pipelines.sources.extract import extract_source
 from amili_pipelines.sources.reading import iter_units, read_unit
 from amili_pipelines.sources.validate import validate_partition
-from amili_pipelines.warehouse.db import DEFAULT_MEMORY_LIMIT, _migrations
+from amili_pipelines.warehouse import open_warehouse
+from tests.support import synthetic
 
 AS_OF = date(2026, 11, 21)
-
-
-def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    # The memory limit warehouse.db.connect() sets (DuckDB would otherwise cache up to 80 % of RAM).
-    limit = os.environ.get("AMILI_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
-    conn = duckdb.connect(str(path), config={"memory_limit": limit})
-    for version, _, sql in _migrations():
-        if version <= 2:
-            conn.execute(sql)
-    return conn
 
 
 def _creditors(folder: Path, csv_name: str):
@@ -106,14 +94,13 @@ def generate(n: int, folder: Path) -> str:
 
 def run(n: int, folder: Path, pattern: str) -> dict[str, float]:
     creds = _creditors(folder, pattern)
-    conn = _warehouse(folder / f"bench_{n}.duckdb")
-    rss0 = _peak_rss_mb()
-    t0 = time.perf_counter()
-    s = extract_source(conn, creditors=creds, source_name="bench-csv", partition_date=AS_OF)
-    t1 = time.perf_counter()
-    v = validate_partition(conn, creditors=creds, partition_date=AS_OF)
-    t2 = time.perf_counter()
-    conn.close()
+    with open_warehouse(folder / f"bench_{n}.duckdb") as wh:
+        rss0 = _peak_rss_mb()
+        t0 = time.perf_counter()
+        s = extract_source(wh, creditors=creds, source_name="bench-csv", partition_date=AS_OF)
+        t1 = time.perf_counter()
+        v = validate_partition(wh, creditors=creds, partition_date=AS_OF)
+        t2 = time.perf_counter()
     return {"invoices": n, "rows_read": s.rows_read, "extracted": s.extracted, "valid": v.valid,
             "quarantined": v.quarantined, "extract_s": t1 - t0, "validate_s": t2 - t1,
             "total_s": t2 - t0, "peak_rss_mb": _peak_rss_mb(), "rss_before_mb": rss0,

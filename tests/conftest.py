@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from amili_pipelines.config import PROJECT_ROOT
+from amili_pipelines.settings import PROJECT_ROOT
 
 # Tests must never read a developer's .env or write the demo's data/ folder.
 for _var in [v for v in os.environ if v.startswith("AMILI_")]:
@@ -48,3 +48,11 @@ def pipeline_env(tmp_path: Path, fresh_emulator, monkeypatch) -> Path:
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return tmp_path
+
+
+@pytest.fixture()
+def followup(fresh_emulator, tmp_path: Path):
+    """A reset emulator, a creditors file for its demo creditors, and warehouse paths under tmp_path."""
+    from tests.support import followup as fs
+
+    return fs.make_env(fresh_emulator, tmp_path)

@@ -13,7 +13,12 @@ import phonenumbers
 
 from amili_pipelines.amili.no import models as no
 from amili_pipelines.amili.se import models as se
-from amili_pipelines.domain.invoice import Address, CustomerKind, InvoiceLine, SourceInvoice
+from amili_pipelines.domain.invoice import (
+    Address,
+    CustomerKind,
+    InvoiceLine,
+    SourceInvoice,
+)
 
 E_INVOICING_COMPANY = "electronic_invoicing_company"  # Peppol distribution (Sweden)
 

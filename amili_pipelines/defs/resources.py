@@ -1,36 +1,43 @@
-"""Dagster resources: typed wrappers around the Amili clients, the warehouse and the creditors file.
+"""Dagster resources: typed wrappers around the Amili connections, the warehouse and the creditors file.
 
 Secrets come in as ``dg.EnvVar`` and are resolved at launch; they never reach metadata or logs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import dagster as dg
-import duckdb
-from pydantic import Field
+from pydantic import Field, SecretStr
 
-from amili_pipelines.config import CreditorsFile, load_creditors
-from amili_pipelines.warehouse import connect
+from amili_pipelines.amili.clients import (
+    AmiliClients,
+    NoConnection,
+    SeConnection,
+    open_clients,
+)
+from amili_pipelines.amili.limits import NO_BATCH_SIZE, NO_LIMITS, SE_LIMITS
+from amili_pipelines.domain.creditors import CreditorsFile
+from amili_pipelines.settings import Settings, load_creditors
+from amili_pipelines.warehouse import Warehouse, open_warehouse
 
-if TYPE_CHECKING:
-    from amili_pipelines.amili.no.client import AmiliNoClient
-    from amili_pipelines.amili.se.client import AmiliSeClient
+T = TypeVar("T")
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The operational DuckDB file. Open it only inside runs, in the ``duckdb_writer`` pool."""
+    """The operational store. Open it only inside runs, in the ``duckdb_writer`` pool."""
 
     path: str = Field(description="Path of the operational DuckDB file (AMILI_DUCKDB_PATH)")
     analytics_path: str = Field(description="Path of the published analytics copy (AMILI_ANALYTICS_PATH)")
 
     @contextmanager
-    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.path, read_only=read_only) as conn:
-            yield conn
+    def open(self, *, read_only: bool = False, log: Callable[[str], None] | None = None) -> Iterator[Warehouse]:
+        """The warehouse, waiting (bounded) for another process's lock and saying who holds it."""
+        with open_warehouse(self.path, read_only=read_only, on_wait=log) as wh:
+            yield wh
 
 
 class CreditorsResource(dg.ConfigurableResource):
@@ -49,27 +56,15 @@ class AmiliSeResource(dg.ConfigurableResource):
     api_code: str = Field(description="API code issued by Visma Amili; read from AMILI_SE_API_CODE")
     jwt_private_key_path: str | None = None
     jwt_algorithm: str = "ES256"
-    requests_per_second: float = 20.0
-    max_concurrency: int = 16
+    requests_per_second: float = SE_LIMITS.requests_per_second
+    max_concurrency: int = SE_LIMITS.max_concurrency
 
-    def client(self, **overrides: Any) -> AmiliSeClient:
-        """A new async client; use it as ``async with resource.client() as se:``.
-
-        ``overrides`` replace constructor arguments (sensors pass short timeouts and no retries).
-        """
-        from pydantic import SecretStr
-
-        from amili_pipelines.amili.se.client import AmiliSeClient
-
-        kwargs: dict[str, Any] = {
-            "base_url": self.base_url,
-            "api_code": SecretStr(self.api_code),
-            "private_key_path": self.jwt_private_key_path,
-            "jwt_algorithm": self.jwt_algorithm,
-            "requests_per_second": self.requests_per_second,
-            "max_concurrency": self.max_concurrency,
-        }
-        return AmiliSeClient(**{**kwargs, **overrides})
+    def connection(self) -> SeConnection:
+        return SeConnection(
+            base_url=self.base_url, api_code=SecretStr(self.api_code), jwt_private_key_path=self.jwt_private_key_path,
+            jwt_algorithm=self.jwt_algorithm, requests_per_second=self.requests_per_second,
+            max_concurrency=self.max_concurrency,
+        )
 
 
 class AmiliNoResource(dg.ConfigurableResource):
@@ -79,22 +74,57 @@ class AmiliNoResource(dg.ConfigurableResource):
     auth_url: str
     client_id: str
     client_secret: str = Field(description="OAuth2 client secret; read from AMILI_NO_CLIENT_SECRET")
-    requests_per_second: float = 10.0
-    max_concurrency: int = 4
-    batch_size: int = 100
+    requests_per_second: float = NO_LIMITS.requests_per_second
+    max_concurrency: int = NO_LIMITS.max_concurrency
+    batch_size: int = NO_BATCH_SIZE
 
-    def client(self, **overrides: Any) -> AmiliNoClient:
-        """A new async client; ``overrides`` replace constructor arguments."""
-        from pydantic import SecretStr
+    def connection(self) -> NoConnection:
+        return NoConnection(
+            base_url=self.base_url, auth_url=self.auth_url, client_id=self.client_id,
+            client_secret=SecretStr(self.client_secret), requests_per_second=self.requests_per_second,
+            max_concurrency=self.max_concurrency,
+        )
 
-        from amili_pipelines.amili.no.client import AmiliNoClient
 
-        kwargs: dict[str, Any] = {
-            "base_url": self.base_url,
-            "auth_url": self.auth_url,
-            "client_id": self.client_id,
-            "client_secret": SecretStr(self.client_secret),
-            "requests_per_second": self.requests_per_second,
-            "max_concurrency": self.max_concurrency,
-        }
-        return AmiliNoClient(**{**kwargs, **overrides})
+def run_with_clients(
+    work: Callable[[AmiliClients], Awaitable[T]], *, creditors: CreditorsFile, amili_se: AmiliSeResource,
+    amili_no: AmiliNoResource, **overrides: Any,
+) -> T:
+    """Run async ``work`` with a client open for every market that has creditors."""
+
+    async def go() -> T:
+        async with open_clients(markets=creditors.markets, se=amili_se.connection(), no=amili_no.connection(),
+                                **overrides) as clients:
+            return await work(clients)
+
+    return asyncio.run(go())
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "warehouse": WarehouseResource(path=str(settings.duckdb_path), analytics_path=str(settings.analytics_path)),
+        "creditors": CreditorsResource(path=str(settings.creditors_file)),
+        "amili_se": AmiliSeResource(
+            base_url=settings.se_base_url,
+            api_code=dg.EnvVar("AMILI_SE_API_CODE"),
+            jwt_private_key_path=str(settings.se_jwt_private_key_path) if settings.se_jwt_private_key_path else None,
+            jwt_algorithm=settings.se_jwt_algorithm,
+            requests_per_second=settings.se_requests_per_second,
+            max_concurrency=settings.se_max_concurrency,
+        ),
+        "amili_no": AmiliNoResource(
+            base_url=settings.no_base_url,
+            auth_url=settings.no_auth_url,
+            client_id=settings.no_client_id,
+            client_secret=dg.EnvVar("AMILI_NO_CLIENT_SECRET"),
+            requests_per_second=settings.no_requests_per_second,
+            max_concurrency=settings.no_max_concurrency,
+            batch_size=settings.no_batch_size,
+        ),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """Every resource, configured from the environment (``AMILI_*``) when the code location loads."""
+    return dg.Definitions(resources=build_resources(Settings()))

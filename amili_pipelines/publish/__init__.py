@@ -1,5 +1,5 @@
 """The analysts' published copy of the warehouse (masked, atomically replaced)."""
 
-from amili_pipelines.publish.analytics import PUBLISHED, PublishSummary, publish_analytics
+from amili_pipelines.publish.analytics import PublishSummary, publish_analytics
 
-__all__ = ["PUBLISHED", "PublishSummary", "publish_analytics"]
+__all__ = ["PublishSummary", "publish_analytics"]

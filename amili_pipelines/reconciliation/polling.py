@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from amili_pipelines.amili.fields import format_rfc1123, parse_datetime
+from amili_pipelines.amili.fields import parse_datetime
 
 CURSOR_VERSION = 1
 DONE_BATCHES_KEPT = 500  # finished batch ids remembered per organization
@@ -213,22 +213,8 @@ async def poll_norway_batches(
 # ---------------------------------------------------------------------------------------------
 
 
-def _se_after(since: datetime | None, last_id: str | None) -> dict[str, Any] | None:
-    """Eve filter for 'after (since, last_id)' in (_updated, _id) order: keyset paging across ticks."""
-    if since is None:
-        return None
-    ts = format_rfc1123(since)
-    if not last_id:
-        return {"_updated": {"$gte": ts}}
-    return {"$or": [
-        {"_updated": {"$gt": ts}},
-        {"_updated": {"$gte": ts, "$lte": ts}, "_id": {"$gt": last_id}},
-    ]}
-
-
 async def _poll_se_updated(
-    poll: Poll, key: str, label: str, iterate: Callable[[dict[str, Any]], AsyncIterator[Any]],
-    creditor_ids: list[str], max_items: int,
+    poll: Poll, key: str, label: str, se_client: Any, kind: str, creditor_ids: list[str], max_items: int,
 ) -> list[str]:
     """Generic Eve read of what changed after the cursor, in (``_updated``, ``_id``) order.
 
@@ -247,11 +233,8 @@ async def _poll_se_updated(
 
         async def read(cid: str = cid, since: datetime | None = since, last_id: str | None = last_id,
                        result: dict = result) -> None:
-            where: dict[str, Any] = {"creditor": cid}
-            after = _se_after(since, last_id)
-            if after:
-                where.update(after)
-            items, complete = await _take(iterate(where), max_items)
+            changed = se_client.iter_changed(kind, creditor=cid, since=since, after_id=last_id)
+            items, complete = await _take(changed, max_items)
             result.update(items=items, complete=complete)
 
         if not await _guard(poll, f"SE {label} {cid[-6:]}", read):
@@ -321,12 +304,11 @@ async def poll_settlements(
         poll.cursor["no_settlements"] = no_state
     if se_client is not None and se_creditor_ids:
         tokens += ["SE:" + t for t in await _poll_se_updated(
-            poll, "se_specifications", "payout specifications",
-            lambda where: se_client.iter_payout_specifications(where=where, sort="_updated,_id"), se_creditor_ids, max_items,
+            poll, "se_specifications", "payout specifications", se_client, "payout_specifications", se_creditor_ids,
+            max_items,
         )]
         tokens += ["SEP:" + t for t in await _poll_se_updated(
-            poll, "se_payouts", "payouts",
-            lambda where: se_client.iter_payouts(where=where, sort="_updated,_id"), se_creditor_ids, max_items,
+            poll, "se_payouts", "payouts", se_client, "payouts", se_creditor_ids, max_items,
         )]
     poll.new = tokens
     if tokens:
@@ -366,8 +348,7 @@ async def poll_cases(
     tokens: list[str] = []
     if se_client is not None and se_creditor_ids:
         tokens += ["SE:" + t for t in await _poll_se_updated(
-            poll, "se_cases", "cases",
-            lambda where: se_client.iter_cases(where=where, sort="_updated,_id"), se_creditor_ids, max_items,
+            poll, "se_cases", "cases", se_client, "cases", se_creditor_ids, max_items,
         )]
     if no_client is not None:
         no_state = dict(cursor.get("no_cases", {}))

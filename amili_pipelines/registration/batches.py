@@ -1,18 +1,22 @@
-"""Norway: turn a finished batch into per-invoice outcomes (case ids, or Amili's rejections)."""
+"""Norway: turn finished invoice batches into per-invoice outcomes (case ids, or Amili's rejections).
+
+The batch-status sensor starts this for the batches it saw finish; besides those, every batch the
+outbox still waits for is checked too, so a failed run is healed by the next one. Headless runs
+wait here (bounded) for the batches they just submitted, as the sensor would record them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-
-from amili_pipelines.config import CreditorsFile
+from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.invoice import Market
-from amili_pipelines.registration import outbox
-from amili_pipelines.registration.outbox import Outcome, OutboxState
+from amili_pipelines.domain.outbox import BatchItemRow, OutboxState, Outcome
+from amili_pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from amili_pipelines.amili.no.client import AmiliNoClient
@@ -33,26 +37,57 @@ class BatchOutcome:
         return self.status in TERMINAL_BATCH_STATUSES
 
 
-async def record_batch_results(
-    conn: duckdb.DuckDBPyConnection, *, no_client: AmiliNoClient, organization_id: str, batch_id: str,
-    run_id: str | None = None,
-) -> BatchOutcome:
-    """Fetch one batch; when it has finished, record case ids and rejections for its invoices.
+@dataclass
+class BatchResultsSummary:
+    batches_checked: int = 0
+    batches_finished: int = 0
+    invoices_registered: int = 0
+    invoices_rejected: int = 0
+    unmatched_items: int = 0
+    still_running: int = 0
+    statuses: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
 
-    Safe to call again for the same batch: rows already registered or rejected stay as they are.
-    """
-    batch = await no_client.get_batch(organization_id=organization_id, batch_id=batch_id)
-    result = BatchOutcome(batch_id=batch_id, status=str(batch.status))
-    if not result.finished:
-        return result
-    rows = conn.execute(
-        "SELECT invoice_key, invoice_number, state FROM registration_outbox WHERE market = 'NO' AND batch_id = ?"
-        " ORDER BY invoice_key",
-        [batch_id],
-    ).fetchall()
-    by_number = {number: key for key, number, _ in rows}
-    by_key = {key: key for key, _, _ in rows}
-    open_keys = {key for key, _, state in rows if state == OutboxState.WAITING_FOR_BATCH}
+    def add(self, outcome: BatchOutcome) -> None:
+        self.batches_checked += 1
+        self.statuses[outcome.batch_id] = outcome.status
+        if outcome.finished:
+            self.batches_finished += 1
+        else:
+            self.still_running += 1
+        self.invoices_registered += outcome.registered
+        self.invoices_rejected += outcome.rejected
+        self.unmatched_items += outcome.unmatched
+
+    def merge(self, later: BatchResultsSummary) -> None:
+        """Fold in a later pass over the same batches (the newest status of each batch wins)."""
+        self.batches_finished += later.batches_finished
+        self.invoices_registered += later.invoices_registered
+        self.invoices_rejected += later.invoices_rejected
+        self.unmatched_items += later.unmatched_items
+        self.statuses.update(later.statuses)
+        self.still_running = later.still_running
+        self.batches_checked = len(self.statuses)
+        self.seconds += later.seconds
+
+    def metadata(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "statuses"}
+        out["batches"] = ", ".join(f"{k[:8]}…={v}" for k, v in sorted(self.statuses.items()))[:2000]
+        return out
+
+
+def _rejection(item: Any) -> tuple[list[dict], str]:
+    errors = [e.model_dump(mode="json") if hasattr(e, "model_dump") else e for e in (item.errors or [])]
+    message = "; ".join(f"{e.get('field') or ''} {e.get('message') or ''}".strip() for e in errors)
+    return errors, (message or "failed in batch")[:500]
+
+
+def batch_outcomes(batch: Any, rows: Sequence[BatchItemRow]) -> tuple[list[Outcome], BatchOutcome]:
+    """What a finished batch means for each of its outbox rows still waiting for it."""
+    result = BatchOutcome(batch_id=batch.batch_id, status=str(batch.status))
+    by_number = {r.invoice_number: r.invoice_key for r in rows}
+    by_key = {r.invoice_key: r.invoice_key for r in rows}
+    open_keys = {r.invoice_key for r in rows if r.state is OutboxState.WAITING_FOR_BATCH}
     outcomes: list[Outcome] = []
     for item in batch.succeeded or []:
         key = by_number.get(item.invoice_number)
@@ -61,52 +96,75 @@ async def record_batch_results(
             continue
         if key in open_keys:
             outcomes.append(Outcome(Market.NO, key, OutboxState.REGISTERED, case_id=item.case_id,
-                                    amili_invoice_id=item.invoice_id, batch_id=batch_id,
-                                    detail=f"batch {batch_id} succeeded"))
+                                    amili_invoice_id=item.invoice_id, batch_id=batch.batch_id,
+                                    detail=f"batch {batch.batch_id} succeeded"))
             result.registered += 1
     for item in batch.failed or []:
         key = by_key.get(getattr(item, "unique_source_invoice_id", None) or "") or by_number.get(item.invoice_number)
         if key is None and getattr(item, "index", None) is not None and 0 <= item.index < len(rows):
-            key = rows[item.index][0]  # submission order is the outbox order (sorted by key)
+            key = rows[item.index].invoice_key  # submission order is the outbox order (sorted by key)
         if key is None:
             result.unmatched += 1
             continue
         if key in open_keys:
-            errors = [e.model_dump(mode="json") if hasattr(e, "model_dump") else e for e in (item.errors or [])]
-            message = "; ".join(f"{e.get('field') or ''} {e.get('message') or ''}".strip() for e in errors) or "failed in batch"
-            outcomes.append(Outcome(Market.NO, key, OutboxState.REJECTED, rejection=errors, error=message[:500],
-                                    batch_id=batch_id, detail=f"batch {batch_id} item failed"))
+            errors, message = _rejection(item)
+            outcomes.append(Outcome(Market.NO, key, OutboxState.REJECTED, rejection=errors, error=message,
+                                    batch_id=batch.batch_id, detail=f"batch {batch.batch_id} item failed"))
             result.rejected += 1
-    outbox.record_outcomes(conn, outcomes, run_id=run_id)
+    return outcomes, result
+
+
+async def record_batch_results(
+    warehouse: Warehouse, *, no_client: AmiliNoClient, organization_id: str, batch_id: str, run_id: str | None = None,
+) -> BatchOutcome:
+    """Fetch one batch; when it has finished, record case ids and rejections for its invoices.
+
+    Safe to call again for the same batch: rows already registered or rejected stay as they are.
+    """
+    batch = await no_client.get_batch(organization_id=organization_id, batch_id=batch_id)
+    if str(batch.status) not in TERMINAL_BATCH_STATUSES:
+        return BatchOutcome(batch_id=batch_id, status=str(batch.status))
+    outcomes, result = batch_outcomes(batch, warehouse.outbox.batch_rows(batch_id))
+    warehouse.outbox.record_outcomes(outcomes, run_id=run_id)
     return result
 
 
-def waiting_batches(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(creditor key, batch id) of every batch we still wait for."""
-    return conn.execute(
-        "SELECT DISTINCT creditor, batch_id FROM registration_outbox"
-        " WHERE market = 'NO' AND state = 'waiting_for_batch' AND batch_id IS NOT NULL ORDER BY 1, 2"
-    ).fetchall()
+async def record_finished_batches(
+    warehouse: Warehouse, *, no_client: AmiliNoClient, creditors: CreditorsFile,
+    batches: Sequence[tuple[str, str]] = (), run_id: str | None = None,
+) -> BatchResultsSummary:
+    """Record results of the given (organization id, batch id)s that are invoice batches of ours,
+    and of every batch still awaited."""
+    started = time.perf_counter()
+    summary = BatchResultsSummary()
+    org_of = {c.key: c.organization_id for c in creditors.creditors if c.organization_id}
+    todo = {w.batch_id: org_of[w.creditor] for w in warehouse.outbox.waiting_batches() if w.creditor in org_of}
+    if batches:
+        known = warehouse.outbox.known_batch_ids()
+        for org, batch_id in batches:
+            if batch_id in known:
+                todo.setdefault(batch_id, org)
+    for batch_id, org in sorted(todo.items()):
+        summary.add(await record_batch_results(warehouse, no_client=no_client, organization_id=org,
+                                               batch_id=batch_id, run_id=run_id))
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
 
 
 async def settle_waiting_batches(
-    conn: duckdb.DuckDBPyConnection, *, creditors: CreditorsFile, no_client: AmiliNoClient,
+    warehouse: Warehouse, *, creditors: CreditorsFile, no_client: AmiliNoClient,
     timeout_s: float = 60.0, poll_s: float = 0.5, run_id: str | None = None,
-) -> list[BatchOutcome]:
-    """Poll every waiting batch until it finishes or the timeout passes (headless runs and tests;
+    progress: Callable[[str], None] | None = None,
+) -> BatchResultsSummary:
+    """Record every waiting batch, polling until none is left or ``timeout_s`` passes (headless runs;
     in Dagster the batch-status sensor does this without waiting)."""
     deadline = time.monotonic() + timeout_s
-    finished: list[BatchOutcome] = []
+    total = BatchResultsSummary()
     while True:
-        pending = waiting_batches(conn)
-        if not pending:
-            return finished
-        for creditor_key, batch_id in pending:
-            org = creditors.creditor(creditor_key).organization_id
-            res = await record_batch_results(conn, no_client=no_client, organization_id=org, batch_id=batch_id,
-                                             run_id=run_id)
-            if res.finished:
-                finished.append(res)
-        if not waiting_batches(conn) or time.monotonic() > deadline:
-            return finished
+        summary = await record_finished_batches(warehouse, no_client=no_client, creditors=creditors, run_id=run_id)
+        total.merge(summary)
+        if not warehouse.outbox.waiting_batches() or time.monotonic() > deadline:
+            return total
+        if progress:
+            progress(f"NO: {summary.still_running} batch(es) still running at Amili; waiting")
         await asyncio.sleep(poll_s)

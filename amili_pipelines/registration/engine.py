@@ -17,14 +17,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-import duckdb
-
-from amili_pipelines.config import CreditorsFile
+from amili_pipelines.domain.creditors import CreditorsFile
+from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import Market, SourceInvoice, idempotency_key
-from amili_pipelines.registration import outbox
-from amili_pipelines.registration.outbox import Outcome, OutboxEntry, OutboxState
-from amili_pipelines.registration.routes import NorwayRoute, Route, SwedenRoute, batch_key, registration_payload
+from amili_pipelines.domain.outbox import UNRESOLVED, OutboxEntry, OutboxState, Outcome
+from amili_pipelines.registration.routes import (
+    NorwayRoute,
+    Route,
+    SwedenRoute,
+    batch_key,
+    registration_payload,
+)
 from amili_pipelines.registration.summary import RegistrationSummary
+from amili_pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from amili_pipelines.amili.no.client import AmiliNoClient
@@ -35,7 +40,7 @@ Progress = Callable[[str], None]
 
 
 def enqueue_valid_invoices(
-    conn: duckdb.DuckDBPyConnection, invoices: Sequence[SourceInvoice], *, creditors: CreditorsFile,
+    warehouse: Warehouse, invoices: Sequence[SourceInvoice], *, creditors: CreditorsFile,
     run_id: str | None = None,
 ) -> RegistrationSummary:
     """Put valid invoices in the outbox (idempotent: already-known invoices are left alone)."""
@@ -54,7 +59,7 @@ def enqueue_valid_invoices(
             claimed_amount=inv.open_balance if inv.open_balance is not None else inv.total_amount,
             currency=inv.currency,
         ))
-    counts = outbox.enqueue(conn, entries, run_id=run_id)
+    counts = warehouse.outbox.enqueue(entries, run_id=run_id)
     return RegistrationSummary(enqueued_new=counts["new"], requeued_after_fix=counts["requeued"],
                                already_in_outbox=counts["already"])
 
@@ -80,17 +85,17 @@ class _Tally:
                 s.rejections.append((o.invoice_key, o.error or "rejected"))
 
 
-async def _resolve(conn, route: Route, tally: _Tally, *, run_id, chunk_size: int, progress: Progress | None) -> None:
+async def _resolve(warehouse: Warehouse, route: Route, tally: _Tally, *, run_id, chunk_size: int, progress: Progress | None) -> None:
     while True:
-        rows = outbox.rows_in_state(conn, outbox.UNRESOLVED, market=route.market, limit=chunk_size)
+        rows = warehouse.outbox.rows_in_state(UNRESOLVED, market=route.market, limit=chunk_size)
         if not rows:
             return
         if progress:
             progress(f"{route.market}: looking up {len(rows)} invoice(s) with an unclear outcome at Amili")
         outcomes = await route.lookup(rows)
-        outbox.record_outcomes(conn, outcomes, run_id=run_id)
+        warehouse.outbox.record_outcomes(outcomes, run_id=run_id)
         tally.count(outcomes, resolving=True)
-        if all(o.state in outbox.UNRESOLVED for o in outcomes):
+        if all(o.state in UNRESOLVED for o in outcomes):
             return  # Amili cannot answer now; leave them unclear rather than loop
 
 
@@ -99,28 +104,28 @@ async def _resolve(conn, route: Route, tally: _Tally, *, run_id, chunk_size: int
 MAX_SENDS_PER_RUN = 3
 
 
-async def _send_sweden(conn, route: SwedenRoute, tally: _Tally, *, run_id, chunk_size, progress) -> None:
-    started = outbox.utcnow()
+async def _send_sweden(warehouse: Warehouse, route: SwedenRoute, tally: _Tally, *, run_id, chunk_size, progress) -> None:
+    started = utcnow()
     while True:
-        rows = outbox.rows_in_state(conn, [OutboxState.PENDING], market=Market.SE, limit=chunk_size,
+        rows = warehouse.outbox.rows_in_state([OutboxState.PENDING], market=Market.SE, limit=chunk_size,
                                     sent_since=started, max_sends=MAX_SENDS_PER_RUN)
         if not rows:
             return
-        outbox.mark_in_flight(conn, rows, run_id=run_id)
+        warehouse.outbox.mark_in_flight(rows, run_id=run_id)
         outcomes = await route.send(rows)
-        outbox.record_outcomes(conn, outcomes, run_id=run_id)
+        warehouse.outbox.record_outcomes(outcomes, run_id=run_id)
         tally.summary.sent += len(rows)
         tally.count(outcomes, resolving=False)
         if progress:
             done = sum(o.state is OutboxState.REGISTERED for o in outcomes)
             progress(f"SE: sent {len(rows)}, registered {done}, total sent this run {tally.summary.sent}")
-        await _resolve(conn, route, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+        await _resolve(warehouse, route, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
 
 
-async def _send_norway(conn, route: NorwayRoute, tally: _Tally, *, run_id, batch_size, progress) -> None:
-    started = outbox.utcnow()
+async def _send_norway(warehouse: Warehouse, route: NorwayRoute, tally: _Tally, *, run_id, batch_size, progress) -> None:
+    started = utcnow()
     while True:
-        rows = outbox.rows_in_state(conn, [OutboxState.PENDING], market=Market.NO, limit=batch_size * 10,
+        rows = warehouse.outbox.rows_in_state([OutboxState.PENDING], market=Market.NO, limit=batch_size * 10,
                                     sent_since=started, max_sends=MAX_SENDS_PER_RUN)
         if not rows:
             return
@@ -131,20 +136,20 @@ async def _send_norway(conn, route: NorwayRoute, tally: _Tally, *, run_id, batch
             for i in range(0, len(group), batch_size):
                 batch = group[i:i + batch_size]
                 key = batch_key(batch)
-                outbox.mark_in_flight(conn, batch, run_id=run_id, batch_key=key)
+                warehouse.outbox.mark_in_flight(batch, run_id=run_id, batch_key=key)
                 batch = [replace(r, batch_key=key) for r in batch]
                 outcomes = await route.send(batch)
-                outbox.record_outcomes(conn, outcomes, run_id=run_id)
+                warehouse.outbox.record_outcomes(outcomes, run_id=run_id)
                 tally.summary.sent += len(batch)
                 tally.summary.batches_submitted += 1
                 tally.count(outcomes, resolving=False)
                 if progress:
                     progress(f"NO: submitted batch of {len(batch)} ({key[:16]}…)")
-        await _resolve(conn, route, tally, run_id=run_id, chunk_size=batch_size * 10, progress=progress)
+        await _resolve(warehouse, route, tally, run_id=run_id, chunk_size=batch_size * 10, progress=progress)
 
 
 async def register_pending(
-    conn: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
     *,
     creditors: CreditorsFile,
     se_client: AmiliSeClient | None = None,
@@ -159,15 +164,15 @@ async def register_pending(
     tally = _Tally()
     if se_client is not None:
         se = SwedenRoute(se_client, creditors)
-        await _resolve(conn, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
-        await _send_sweden(conn, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+        await _resolve(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+        await _send_sweden(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
     if no_client is not None:
         no = NorwayRoute(no_client, creditors)
-        await _resolve(conn, no, tally, run_id=run_id, chunk_size=no_batch_size * 10, progress=progress)
-        await _send_norway(conn, no, tally, run_id=run_id, batch_size=no_batch_size, progress=progress)
+        await _resolve(warehouse, no, tally, run_id=run_id, chunk_size=no_batch_size * 10, progress=progress)
+        await _send_norway(warehouse, no, tally, run_id=run_id, batch_size=no_batch_size, progress=progress)
     s = tally.summary
     s.seconds = time.perf_counter() - started
-    counts = outbox.state_counts(conn)
+    counts = warehouse.outbox.state_counts()
     s.still_unknown = counts["unknown_outcome"] + counts["in_flight"]
     for client in (se_client, no_client):
         stats = getattr(client, "stats", None)

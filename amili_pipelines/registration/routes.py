@@ -11,10 +11,15 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from amili_pipelines.amili.errors import AmiliError, ApiRejection, AuthenticationFailed, OutcomeUnknown
-from amili_pipelines.config import CreditorConfig, CreditorsFile
+from amili_pipelines.amili.errors import (
+    AmiliError,
+    ApiRejection,
+    AuthenticationFailed,
+    OutcomeUnknown,
+)
+from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.invoice import Market, SourceInvoice
-from amili_pipelines.registration.outbox import Outcome, OutboxRow, OutboxState
+from amili_pipelines.domain.outbox import OutboxRow, OutboxState, Outcome
 
 if TYPE_CHECKING:
     from amili_pipelines.amili.no.client import AmiliNoClient

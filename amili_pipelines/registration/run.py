@@ -7,18 +7,20 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-import duckdb
-
-from amili_pipelines.config import CreditorsFile
+from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.registration.batches import settle_waiting_batches
-from amili_pipelines.registration.engine import Progress, enqueue_valid_invoices, register_pending
+from amili_pipelines.registration.engine import (
+    Progress,
+    enqueue_valid_invoices,
+    register_pending,
+)
 from amili_pipelines.registration.summary import RegistrationSummary
-from amili_pipelines.sources.validate import load_valid_invoices
+from amili_pipelines.warehouse import Warehouse
 
 
 def register_market(
-    conn: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
     *,
     creditors: CreditorsFile,
     market: Market,
@@ -35,25 +37,23 @@ def register_market(
     batches finish later: with ``wait_for_batches_s`` > 0 this call waits for them (headless runs);
     otherwise the batch-status sensor records their results.
     """
-    keys = {c.key for c in creditors.creditors if c.market is market}
+    keys = {c.key for c in creditors.in_market(market)}
     summary = RegistrationSummary()
     for day in partition_dates:
-        invoices = [i for i in load_valid_invoices(conn, partition_date=day) if i.creditor in keys]
-        summary.add(enqueue_valid_invoices(conn, invoices, creditors=creditors, run_id=run_id))
+        invoices = warehouse.invoices.valid_invoices(partition_date=day, creditors=keys)
+        summary.add(enqueue_valid_invoices(warehouse, invoices, creditors=creditors, run_id=run_id))
 
     async def _send() -> RegistrationSummary:
         async with client as opened:
             kwargs = {"se_client": opened} if market is Market.SE else {"no_client": opened}
-            s = await register_pending(conn, creditors=creditors, run_id=run_id, no_batch_size=no_batch_size,
+            s = await register_pending(warehouse, creditors=creditors, run_id=run_id, no_batch_size=no_batch_size,
                                        progress=progress, **kwargs)
             if market is Market.NO and wait_for_batches_s > 0:
-                outcomes = await settle_waiting_batches(conn, creditors=creditors, no_client=opened,
-                                                        timeout_s=wait_for_batches_s, run_id=run_id)
-                s.registered += sum(o.registered for o in outcomes)
-                s.rejected += sum(o.rejected for o in outcomes)
-                s.waiting_for_batch = conn.execute(
-                    "SELECT count(*) FROM registration_outbox WHERE market = 'NO' AND state = 'waiting_for_batch'"
-                ).fetchone()[0]
+                settled = await settle_waiting_batches(warehouse, creditors=creditors, no_client=opened,
+                                                       timeout_s=wait_for_batches_s, run_id=run_id, progress=progress)
+                s.registered += settled.invoices_registered
+                s.rejected += settled.invoices_rejected
+                s.waiting_for_batch = warehouse.outbox.state_counts(market=Market.NO)["waiting_for_batch"]
             return s
 
     sent = asyncio.run(_send())

@@ -14,7 +14,13 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from amili_pipelines.domain.invoice import Address, CustomerKind, InvoiceLine, Market, SourceInvoice
+from amili_pipelines.domain.invoice import (
+    Address,
+    CustomerKind,
+    InvoiceLine,
+    Market,
+    SourceInvoice,
+)
 from amili_pipelines.domain.issues import Issue, Severity
 from amili_pipelines.domain.masking import mask_id_number
 from amili_pipelines.sources.columns import (

@@ -13,19 +13,24 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from amili_pipelines.config import CreditorConfig, CreditorsFile, Settings, load_creditors
+from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.issues import Issue, Severity
-from amili_pipelines.domain.validation import validate_invoices
-from amili_pipelines.sources.extract import NOT_DUE, PAID, UNPAID, unpaid_status
-from amili_pipelines.sources.reading import AnySpec, SourceFileError, iter_units, read_unit
-from amili_pipelines.sources.specs import (
+from amili_pipelines.domain.source_specs import (
     FILE_KINDS,
     CsvSource,
     ExcelSource,
     JsonlSource,
     ParquetSource,
     PeppolSource,
+)
+from amili_pipelines.domain.validation import validate_invoices
+from amili_pipelines.sources.extract import NOT_DUE, PAID, UNPAID, unpaid_status
+from amili_pipelines.sources.reading import (
+    AnySpec,
+    SourceFileError,
+    iter_units,
+    read_unit,
 )
 
 
@@ -74,7 +79,7 @@ def _pick_creditor(creditors: CreditorsFile, key: str | None) -> CreditorConfig:
 def dry_run_command(
     target: str,
     *,
-    creditors_file: Path | None,
+    creditors: CreditorsFile,
     creditor: str | None,
     as_of: date | None,
     max_rows_shown: int = 10,
@@ -83,7 +88,6 @@ def dry_run_command(
     """Print a validation report for ``target``; exit code 1 when any error rule fires (2: unusable input)."""
     console = console or Console()
     as_of = as_of or date.today()
-    creditors = load_creditors(creditors_file or Settings().creditors_file)
     spec: AnySpec | None = None
     cred: CreditorConfig | None = None
     for c in creditors.creditors:

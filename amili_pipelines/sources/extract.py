@@ -20,11 +20,11 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from itertools import islice
 
-import duckdb
 import pyarrow as pa
 
-from amili_pipelines.config import CreditorConfig, CreditorsFile
+from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.invoice import SourceInvoice
+from amili_pipelines.domain.source_specs import PeppolSource
 from amili_pipelines.domain.validated import ValidatedInvoice
 from amili_pipelines.domain.validation import RULES_VERSION, validate_invoice
 from amili_pipelines.sources.assemble import InvoiceAssembler
@@ -38,17 +38,8 @@ from amili_pipelines.sources.reading import (
     open_records,
     read_unit,
 )
-from amili_pipelines.sources.specs import PeppolSource
-from amili_pipelines.warehouse.extraction import (
-    balances_table,
-    clear_extraction,
-    extraction_tables,
-    file_already_read,
-    insert_tables,
-    record_extraction_run,
-    record_file,
-    record_rule_check,
-)
+from amili_pipelines.warehouse import Warehouse
+from amili_pipelines.warehouse.tables import balances_table, extraction_tables
 
 log = logging.getLogger(__name__)
 _ZERO = Decimal(0)
@@ -89,15 +80,6 @@ class ExtractSummary:
         d["errors"] = "\n".join(self.errors) or "none"
         d["warnings"] = "\n".join(self.warnings) or "none"
         return d
-
-
-def find_source(creditors: CreditorsFile, source_name: str) -> tuple[CreditorConfig, AnySpec]:
-    for c in creditors.creditors:
-        for s in c.sources:
-            if s.name == source_name:
-                return c, s
-    known = [s.name for c in creditors.creditors for s in c.sources]
-    raise KeyError(f"no source {source_name!r} in the creditors file (known: {known})")
 
 
 def unpaid_status(inv: SourceInvoice, *, partition_date: date, grace_days: int) -> str:
@@ -334,7 +316,7 @@ def _use_workers(pool: _Pool, spec: AnySpec, unit: Unit) -> bool:
 
 
 def extract_source(
-    conn: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
     *,
     creditors: CreditorsFile,
     source_name: str,
@@ -348,81 +330,98 @@ def extract_source(
     they never stop the other files. With ``AMILI_EXTRACT_WORKERS`` >= 1, big tabular files are
     assembled and validated by that many worker processes (default 0: all in this process).
     """
-    creditor, spec = find_source(creditors, source_name)
+    creditor, spec = creditors.source(source_name)
     summary = ExtractSummary(source=source_name, creditor=creditor.key, kind=spec.kind, partition_date=partition_date)
     extracted_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    scheme = spec.payment_reference_scheme
     job = _Job(source=source_name, creditor=creditor.key, partition_date=partition_date,
-               grace_days=creditor.grace_days, scheme=scheme, extracted_at=extracted_at)
-    chunk_size = max(1, chunk_size)
-    pool = _Pool(_worker_count())
-
-    def store(chunk: _Chunk) -> None:
-        summary.rows_read += chunk.rows_read
-        summary.extracted += chunk.extracted
-        summary.skipped_paid += chunk.skipped_paid
-        summary.skipped_not_due += chunk.skipped_not_due
-        summary.parse_issue_count += chunk.parse_issue_count
-        insert_tables(conn, invoices=chunk.invoices, issues=chunk.issues, balances=chunk.balances)
-
-    conn.execute("BEGIN TRANSACTION")
+               grace_days=creditor.grace_days, scheme=spec.payment_reference_scheme, extracted_at=extracted_at)
+    reader = _UnitReader(warehouse, job=job, spec=spec, creditor=creditor, summary=summary,
+                         chunk_size=max(1, chunk_size))
     try:
-        clear_extraction(conn, partition_date=partition_date, source=source_name)
-        for unit in iter_units(spec, base_dir=creditors.base_dir):
-            fp: tuple[str, int] | None = None
-            if unit.path is not None:
-                try:
-                    fp = fingerprint(unit.path)
-                except OSError as exc:
-                    summary.files_failed += 1
-                    summary.errors.append(f"{unit.location}: cannot read file: {exc}")
-                    continue
-                if getattr(spec, "read_once", False) and file_already_read(
-                    conn, source=source_name, path=unit.location, fingerprint=fp[0], partition_date=partition_date
-                ):
-                    summary.files_unchanged += 1
-                    continue
-            rows_before, not_due_before = summary.rows_read, summary.skipped_not_due
-            error: str | None = None
-            try:
-                if _use_workers(pool, spec, unit):
-                    chunks = _chunks_in_workers(pool, job, spec, unit, market=creditor.market, chunk_size=chunk_size)
-                else:
-                    chunks = _chunks_in_process(job, spec, unit, market=creditor.market, chunk_size=chunk_size)
-                for chunk in chunks:
-                    store(chunk)
-                    if chunk.error is not None:
-                        error = chunk.error
-            except SourceFileError as exc:
-                error = str(exc)
-                log.warning("source %s: %s", source_name, exc)
-            except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
-                error = f"{unit.location}: {type(exc).__name__}: {exc}"
-                log.exception("source %s: reading %s failed", source_name, unit.location)
-            if error is not None:
-                summary.files_failed += 1
-                summary.errors.append(error)
-                continue
-            important = [c for c in unit.missing_columns if c in IMPORTANT_FIELDS]
-            if important:
-                summary.warnings.append(f"{unit.location}: columns not found: {', '.join(important)} "
-                                        "(every invoice will lack them)")
-            if unit.path is not None:
-                summary.files_read += 1
-                if fp is not None:
-                    record_file(conn, source=source_name, path=unit.location, fingerprint=fp[0], size_bytes=fp[1],
-                                rows_read=summary.rows_read - rows_before,
-                                pending_rows=summary.skipped_not_due - not_due_before,
-                                partition_date=partition_date)
-        summary.check()
-        record_rule_check(conn, partition_date=partition_date, source=source_name, rules_version=RULES_VERSION,
-                          reference_scheme=scheme)
-        record_extraction_run(conn, partition_date=partition_date, source=source_name, creditor=creditor.key,
-                              counts=asdict(summary), errors=summary.errors)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        with warehouse.transaction():
+            warehouse.invoices.clear_partition(partition_date=partition_date, source=source_name)
+            for unit in iter_units(spec, base_dir=creditors.base_dir):
+                reader.read(unit)
+            summary.check()
+            warehouse.invoices.record_rule_check(partition_date=partition_date, source=source_name,
+                                                 rules_version=RULES_VERSION, reference_scheme=job.scheme)
+            warehouse.invoices.record_extraction(partition_date=partition_date, source=source_name,
+                                                 creditor=creditor.key, counts=asdict(summary), errors=summary.errors)
     finally:
-        pool.close()
+        reader.pool.close()
     return summary
+
+
+class _UnitReader:
+    """Reads one unit (file or table) of a source into the store and counts it in the summary."""
+
+    def __init__(self, warehouse: Warehouse, *, job: _Job, spec: AnySpec, creditor: CreditorConfig,
+                 summary: ExtractSummary, chunk_size: int) -> None:
+        self.store = warehouse.invoices
+        self.job, self.spec, self.creditor, self.summary = job, spec, creditor, summary
+        self.chunk_size = chunk_size
+        self.pool = _Pool(_worker_count())
+
+    def read(self, unit: Unit) -> None:
+        summary, job = self.summary, self.job
+        fp: tuple[str, int] | None = None
+        if unit.path is not None:
+            try:
+                fp = fingerprint(unit.path)
+            except OSError as exc:
+                summary.files_failed += 1
+                summary.errors.append(f"{unit.location}: cannot read file: {exc}")
+                return
+            if getattr(self.spec, "read_once", False) and self.store.file_already_read(
+                source=job.source, path=unit.location, fingerprint=fp[0], partition_date=job.partition_date
+            ):
+                summary.files_unchanged += 1
+                return
+        rows_before, not_due_before = summary.rows_read, summary.skipped_not_due
+        error = self._store_chunks(unit)
+        if error is not None:
+            summary.files_failed += 1
+            summary.errors.append(error)
+            return
+        important = [c for c in unit.missing_columns if c in IMPORTANT_FIELDS]
+        if important:
+            summary.warnings.append(f"{unit.location}: columns not found: {', '.join(important)} "
+                                    "(every invoice will lack them)")
+        if unit.path is not None:
+            summary.files_read += 1
+            if fp is not None:
+                self.store.record_file(source=job.source, path=unit.location, fingerprint=fp[0], size_bytes=fp[1],
+                                       rows_read=summary.rows_read - rows_before,
+                                       pending_rows=summary.skipped_not_due - not_due_before,
+                                       partition_date=job.partition_date)
+
+    def _store_chunks(self, unit: Unit) -> str | None:
+        """Process and store the unit chunk by chunk; the error that stopped it, if any."""
+        market = self.creditor.market
+        error: str | None = None
+        try:
+            if _use_workers(self.pool, self.spec, unit):
+                chunks = _chunks_in_workers(self.pool, self.job, self.spec, unit, market=market,
+                                            chunk_size=self.chunk_size)
+            else:
+                chunks = _chunks_in_process(self.job, self.spec, unit, market=market, chunk_size=self.chunk_size)
+            for chunk in chunks:
+                self._keep(chunk)
+                if chunk.error is not None:
+                    error = chunk.error
+        except SourceFileError as exc:
+            error = str(exc)
+            log.warning("source %s: %s", self.job.source, exc)
+        except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
+            error = f"{unit.location}: {type(exc).__name__}: {exc}"
+            log.exception("source %s: reading %s failed", self.job.source, unit.location)
+        return error
+
+    def _keep(self, chunk: _Chunk) -> None:
+        s = self.summary
+        s.rows_read += chunk.rows_read
+        s.extracted += chunk.extracted
+        s.skipped_paid += chunk.skipped_paid
+        s.skipped_not_due += chunk.skipped_not_due
+        s.parse_issue_count += chunk.parse_issue_count
+        self.store.insert(invoices=chunk.invoices, issues=chunk.issues, balances=chunk.balances)

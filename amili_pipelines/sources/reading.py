@@ -9,12 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from amili_pipelines.domain.invoice import Market, SourceInvoice
-from amili_pipelines.sources.assemble import InvoiceAssembler
-from amili_pipelines.sources.columns import resolve_columns
-from amili_pipelines.sources.parsing import ValueParser
-from amili_pipelines.sources.readers import RecordStream
-from amili_pipelines.sources.readers.csv_reader import SourceFileError, read_csv
-from amili_pipelines.sources.specs import (
+from amili_pipelines.domain.source_specs import (
     CsvSource,
     ExcelSource,
     JsonlSource,
@@ -22,6 +17,11 @@ from amili_pipelines.sources.specs import (
     PeppolSource,
     SqlSource,
 )
+from amili_pipelines.sources.assemble import InvoiceAssembler
+from amili_pipelines.sources.columns import resolve_columns
+from amili_pipelines.sources.parsing import ValueParser
+from amili_pipelines.sources.readers import RecordStream
+from amili_pipelines.sources.readers.csv_reader import SourceFileError, read_csv
 
 AnySpec = CsvSource | ExcelSource | JsonlSource | ParquetSource | SqlSource | PeppolSource
 

@@ -1,33 +1,20 @@
-"""Use cases: validate a partition's extracted invoices; hand the valid ones to registration."""
+"""Use case: validate a partition's extracted invoices (registration reads the valid ones from the store)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
-from typing import NamedTuple
 
-import duckdb
-from pydantic import TypeAdapter
-
-from amili_pipelines.config import CreditorsFile
-from amili_pipelines.domain.invoice import SourceInvoice, invoice_key
+from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.issues import Severity
-from amili_pipelines.domain.validation import RULES, RULES_VERSION, cross_invoice_issues, validate_invoice
-from amili_pipelines.warehouse.extraction import (
+from amili_pipelines.domain.validation import (
     CROSS_RULES,
-    append_issues,
-    delete_issues,
-    duplicate_number_rows,
-    iter_source_invoice_json,
-    partition_sources,
-    record_rule_check,
-    rule_checks,
-    set_verdicts_from_issues,
-    verdict_summary,
+    RULES,
+    RULES_VERSION,
+    cross_invoice_issues,
+    validate_invoice,
 )
-
-_INVOICES = TypeAdapter(list[SourceInvoice])
+from amili_pipelines.warehouse import Warehouse
 
 
 @dataclass
@@ -73,47 +60,26 @@ def _schemes(creditors: CreditorsFile) -> dict[str, str | None]:
     return {s.name: s.payment_reference_scheme for c in creditors.creditors for s in c.sources}
 
 
-def _stale_sources(conn: duckdb.DuckDBPyConnection, *, partition_date: date, schemes: dict[str, str | None]) -> list[str]:
+def _stale_sources(warehouse: Warehouse, *, partition_date: date, schemes: dict[str, str | None]) -> list[str]:
     """Sources of the partition whose stored single-invoice issues are not from this rules version/scheme."""
-    checks = rule_checks(conn, partition_date=partition_date)
-    return [s for s in partition_sources(conn, partition_date=partition_date)
+    checks = warehouse.invoices.rule_checks(partition_date=partition_date)
+    return [s for s in warehouse.invoices.partition_sources(partition_date=partition_date)
             if checks.get(s) != (RULES_VERSION, schemes.get(s))]
 
 
-def _revalidate_source(conn: duckdb.DuckDBPyConnection, *, partition_date: date, source: str,
-                       scheme: str | None) -> None:
+def _revalidate_source(warehouse: Warehouse, *, partition_date: date, source: str, scheme: str | None) -> None:
     """Re-run the single-invoice rules of one source from the stored invoices, chunk by chunk."""
-    delete_issues(conn, partition_date=partition_date, source=source)
-    for texts in iter_source_invoice_json(conn, partition_date=partition_date, source=source):
-        invoices = _INVOICES.validate_json("[" + ",".join(texts) + "]")
-        append_issues(conn, partition_date=partition_date, source=source,
-                      issues=[(inv.invoice_key, i) for inv in invoices
-                              for i in validate_invoice(inv, reference_scheme=scheme)])
-    record_rule_check(conn, partition_date=partition_date, source=source, rules_version=RULES_VERSION,
-                      reference_scheme=scheme)
+    store = warehouse.invoices
+    store.delete_issues(partition_date=partition_date, source=source)
+    for invoices in store.iter_invoices(partition_date=partition_date, source=source):
+        store.append_issues(partition_date=partition_date, source=source,
+                            issues=[(inv.invoice_key, i) for inv in invoices
+                                    for i in validate_invoice(inv, reference_scheme=scheme)])
+    store.record_rule_check(partition_date=partition_date, source=source, rules_version=RULES_VERSION,
+                            reference_scheme=scheme)
 
 
-class _Keys(NamedTuple):
-    """What the cross-invoice rules read of an invoice (a row of the small duplicate-number table)."""
-
-    source: str
-    creditor: str
-    invoice_number: str
-    location: str
-    row: int
-    open_balance: Decimal | None
-    customer_id_number: str | None
-    due_date: date | None
-    currency: str | None
-
-    @property
-    def invoice_key(self) -> str:
-        return invoice_key(self.creditor, self.invoice_number, self.location, self.row)
-
-
-def validate_partition(
-    conn: duckdb.DuckDBPyConnection, *, creditors: CreditorsFile, partition_date: date
-) -> ValidationSummary:
+def validate_partition(warehouse: Warehouse, *, creditors: CreditorsFile, partition_date: date) -> ValidationSummary:
     """Validate every extracted invoice of ``partition_date`` (all sources together, for the
     cross-source and per-creditor uniqueness rules); replace the partition's issues and verdicts.
 
@@ -126,23 +92,19 @@ def validate_partition(
     """
     summary = ValidationSummary(partition_date=partition_date)
     schemes = _schemes(creditors)
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        for source in _stale_sources(conn, partition_date=partition_date, schemes=schemes):
-            _revalidate_source(conn, partition_date=partition_date, source=source, scheme=schemes.get(source))
-        delete_issues(conn, partition_date=partition_date, rules=CROSS_RULES)
-        keys = [_Keys(s, c, n, loc, row, None if bal is None else Decimal(bal), idn, due, cur)
-                for s, c, n, loc, row, bal, idn, due, cur in duplicate_number_rows(conn, partition_date=partition_date)]
+    store = warehouse.invoices
+    with warehouse.transaction():
+        for source in _stale_sources(warehouse, partition_date=partition_date, schemes=schemes):
+            _revalidate_source(warehouse, partition_date=partition_date, source=source, scheme=schemes.get(source))
+        store.delete_issues(partition_date=partition_date, rules=CROSS_RULES)
+        keys = store.duplicate_number_rows(partition_date=partition_date)
         if keys:
             extra = cross_invoice_issues(keys)  # type: ignore[arg-type]
-            append_issues(conn, partition_date=partition_date, source=None,
-                          issues=[(keys[i].source, keys[i].invoice_key, x) for i in sorted(extra) for x in extra[i]])
-        set_verdicts_from_issues(conn, partition_date=partition_date)
-        per_source, per_rule, summary.warnings = verdict_summary(conn, partition_date=partition_date)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+            store.append_issues(partition_date=partition_date, source=None,
+                                issues=[(keys[i].source, keys[i].invoice_key, x) for i in sorted(extra)
+                                        for x in extra[i]])
+        store.set_verdicts_from_issues(partition_date=partition_date)
+        per_source, per_rule, summary.warnings = store.verdict_summary(partition_date=partition_date)
     for source, extracted, valid in per_source:
         summary.by_source[source] = {"extracted": extracted, "valid": valid, "quarantined": extracted - valid}
         summary.extracted += extracted
@@ -154,29 +116,3 @@ def validate_partition(
     summary.check()
     return summary
 
-
-def load_valid_invoices(
-    conn: duckdb.DuckDBPyConnection, *, partition_date: date | None = None, creditor: str | None = None
-) -> list[SourceInvoice]:
-    """Valid invoices ready to register, the newest extraction per invoice key.
-
-    With ``partition_date``: the invoices extracted in that partition. Without: the newest
-    extraction of every invoice ever extracted (the ``latest_invoices`` view).
-    An invoice key extracted from several sources (identical duplicates) is returned once.
-    """
-    params: list[object] = []
-    if partition_date is None:
-        sql = "SELECT invoice_json::VARCHAR FROM latest_invoices WHERE is_valid"
-    else:
-        sql = ("SELECT invoice_json::VARCHAR FROM (SELECT *, row_number() OVER (PARTITION BY invoice_key"
-               " ORDER BY extracted_at DESC, source) AS rn FROM extracted_invoices WHERE partition_date = ?)"
-               " WHERE rn = 1 AND is_valid")
-        params.append(partition_date)
-    if creditor is not None:
-        sql += " AND creditor = ?"
-        params.append(creditor)
-    sql += " ORDER BY invoice_key"
-    rows = [r[0] for r in conn.execute(sql, params).fetchall()]
-    if not rows:
-        return []
-    return _INVOICES.validate_json("[" + ",".join(rows) + "]")

@@ -1,4 +1,3 @@
-"""Fixtures for the client tests; the shared data lives in amili_support (a uniquely named module,
-because every test folder has a conftest and `from conftest import ...` would pick the wrong one)."""
+"""Fixtures for the client tests (shared with other folders through tests.support.amili)."""
 
-from amili_support import amili_emulator, emulator, seed_body  # noqa: F401
+from tests.support.amili import amili_emulator, emulator, seed_body  # noqa: F401

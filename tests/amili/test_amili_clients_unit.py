@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from amili_support import Recorder, json_response
 from pydantic import SecretStr
 
 from amili_pipelines.amili.errors import AmiliError, ApiRejection, OutcomeUnknown
 from amili_pipelines.amili.no.client import AmiliNoClient
 from amili_pipelines.amili.no.models import Claim, Debtor, InvoiceCreate
 from amili_pipelines.amili.se.client import AmiliSeClient
+from tests.support.amili import Recorder, json_response
 
 
 def run(coro: Any) -> Any:

@@ -7,11 +7,29 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from amili_support import ACCOUNT, CREDITOR, SEED_COMPANY, SEED_JANE_DOE, SEED_PERSON
 
-from amili_pipelines.amili.mapping import MappingError, to_no_invoice, to_se_registration, vat_percent_text
+from amili_pipelines.amili.mapping import (
+    MappingError,
+    to_no_invoice,
+    to_se_registration,
+    vat_percent_text,
+)
 from amili_pipelines.amili.se.models import InvoiceRegistration
-from amili_pipelines.domain.invoice import Address, CustomerKind, InvoiceLine, Market, SourceInvoice, idempotency_key
+from amili_pipelines.domain.invoice import (
+    Address,
+    CustomerKind,
+    InvoiceLine,
+    Market,
+    SourceInvoice,
+    idempotency_key,
+)
+from tests.support.amili import (
+    ACCOUNT,
+    CREDITOR,
+    SEED_COMPANY,
+    SEED_JANE_DOE,
+    SEED_PERSON,
+)
 
 
 def _source(**overrides: Any) -> SourceInvoice:

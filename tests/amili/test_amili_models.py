@@ -10,13 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from amili_support import SEED_COMPANY, SEED_JANE_DOE
 from pydantic import ValidationError
 
 from amili_pipelines.amili.fields import format_rfc1123, parse_datetime
 from amili_pipelines.amili.no import models as no
 from amili_pipelines.amili.se import models as se
-
+from tests.support.amili import SEED_COMPANY, SEED_JANE_DOE
 
 _DATE_LIKE = re.compile(r"^(\d{4}-\d{2}-\d{2}T|[A-Z][a-z]{2}, \d{2} )")
 

@@ -13,8 +13,20 @@ from pydantic import SecretStr
 from amili_pipelines.amili.errors import ApiConflict, NotFound
 from amili_pipelines.amili.mapping import to_no_invoice
 from amili_pipelines.amili.no.client import AmiliNoClient
-from amili_pipelines.amili.no.models import Claim, Correction, Debtor, InvoiceCreate, Payment
-from amili_pipelines.domain.invoice import Address, CustomerKind, Market, SourceInvoice, idempotency_key
+from amili_pipelines.amili.no.models import (
+    Claim,
+    Correction,
+    Debtor,
+    InvoiceCreate,
+    Payment,
+)
+from amili_pipelines.domain.invoice import (
+    Address,
+    CustomerKind,
+    Market,
+    SourceInvoice,
+    idempotency_key,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from amili_support import ACCOUNT, CREDITOR, SEED_PERSON, SEEDS
 from pydantic import SecretStr
 
 from amili_pipelines.amili.errors import ApiRejection, NotFound, OutcomeUnknown
@@ -22,6 +21,7 @@ from amili_pipelines.amili.se.models import (
     CreditorPayment,
     InvoiceRegistration,
 )
+from tests.support.amili import ACCOUNT, CREDITOR, SEED_PERSON, SEEDS
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from amili_support import Recorder, json_response
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
@@ -28,7 +27,13 @@ from amili_pipelines.amili.errors import (
 from amili_pipelines.amili.fields import format_rfc1123
 from amili_pipelines.amili.no.client import AmiliNoClient
 from amili_pipelines.amili.se.client import AmiliSeClient
-from amili_pipelines.amili.transport import Transport, backoff_delay, make_limiter, parse_retry_after
+from amili_pipelines.amili.transport import (
+    Transport,
+    backoff_delay,
+    make_limiter,
+    parse_retry_after,
+)
+from tests.support.amili import Recorder, json_response
 
 API_CODE = "api-code-SECRET-1234"
 TOKEN = "tok-SECRET-5678"
@@ -66,9 +71,8 @@ REGISTRATION_OK = {"_id": "r1", "_case": "c1", "_invoice": "i1", "_ocr_number": 
 
 
 def _registration() -> Any:
-    from amili_support import SEED_PERSON
-
     from amili_pipelines.amili.se.models import InvoiceRegistration
+    from tests.support.amili import SEED_PERSON
 
     return InvoiceRegistration.model_validate(SEED_PERSON)
 

@@ -9,7 +9,6 @@ import textwrap
 
 import dagster as dg
 import duckdb
-import followup_support as fs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +16,8 @@ from hypothesis import strategies as st
 from amili_pipelines.defs.publish.assets import analytics_snapshot
 from amili_pipelines.defs.reconcile.assets import reconciliation
 from amili_pipelines.domain.masking import mask_id_number
-from amili_pipelines.publish.analytics import MASK_MACRO
+from amili_pipelines.warehouse.duckdb.analytics import MASK_MACRO
+from tests.support import followup as fs
 
 EXPECTED_TABLES = {
     "open_cases", "settlements", "payouts", "reconciliation", "reconciliation_by_creditor", "reconciliation_by_period",
@@ -34,10 +34,11 @@ def test_sql_masking_agrees_with_the_domain_rule(value):
 
 
 @pytest.mark.integration
-def test_published_file_has_the_analyst_tables_masked(followup):
-    summary = fs.populated(followup)
-    assert "Reconciliation as of" in summary.render()
-    assert summary.published is not None and summary.reconciliation.cases == 20
+def test_published_file_has_the_analyst_tables_masked(followup, monkeypatch):
+    outcome = fs.populated(followup, monkeypatch)
+    assert "Reconciliation as of" in outcome.metadata["reconcile/reconciliation"]["summary"]
+    assert outcome.metadata["reconcile/reconciliation"]["cases"] == 20
+    assert outcome.metadata["publish/analytics_snapshot"]["rows_reconciliation"] == 20
     con = duckdb.connect(str(followup.analytics_path), read_only=True)
     try:
         tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
@@ -65,8 +66,8 @@ def test_published_file_has_the_analyst_tables_masked(followup):
 
 
 @pytest.mark.integration
-def test_an_open_reader_never_blocks_a_pipeline_run(followup):
-    fs.populated(followup, se=6, no=4, days=60)
+def test_an_open_reader_never_blocks_a_pipeline_run(followup, monkeypatch):
+    fs.populated(followup, monkeypatch, se=6, no=4, days=60)
     before = duckdb.connect(str(followup.analytics_path), read_only=True)
     first_published = before.execute("SELECT published_at FROM publish_info").fetchall()[0][0]
     before.close()

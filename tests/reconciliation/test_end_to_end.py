@@ -8,22 +8,26 @@ from decimal import Decimal
 
 import dagster as dg
 import duckdb
-import followup_support as fs
 import pytest
 
-from amili_pipelines.defs.reconcile.sensors import case_status_sensor, norway_batch_status_sensor, settlements_sensor
+from amili_pipelines.defs.reconcile.sensors import (
+    case_status_sensor,
+    norway_batch_status_sensor,
+    settlements_sensor,
+)
 from amili_pipelines.domain.invoice import Market
-from amili_pipelines.warehouse import connect
+from amili_pipelines.warehouse import open_warehouse
+from tests.support import followup as fs
 
 pytestmark = pytest.mark.integration
 SENSORS = [norway_batch_status_sensor, case_status_sensor, settlements_sensor]
 
 
-def _compare(conn: duckdb.DuckDBPyConnection, emulator) -> int:
+def _compare(wh: duckdb.DuckDBPyConnection, emulator) -> int:
     expected = fs.emulator_cases(emulator.admin.state())
     rows = {
         (m, c): dict(zip(("claimed", "remaining", "principal", "paid_out", "closed"), r))
-        for m, c, *r in conn.execute(
+        for m, c, *r in wh.connection.execute(
             "SELECT market, case_id, claimed_capital, remaining_capital, paid_principal, paid_out, is_closed "
             "FROM reconciliation"
         ).fetchall()
@@ -45,18 +49,18 @@ def test_sensors_drive_reconciliation_to_agree_with_amili(followup):
     instance = dg.DagsterInstance.ephemeral()
     defs = fs.definitions(followup)
     cursors: dict[str, str | None] = {}
-    with connect(followup.db_path) as conn:
+    with open_warehouse(followup.db_path) as wh:
         # Norway's batches are left for the batch-status sensor to record.
-        fs.register(conn, emu, creditors, fs.make_invoices(Market.SE, 24) + fs.make_invoices(Market.NO, 18),
+        fs.register(wh, emu, creditors, fs.make_invoices(Market.SE, 24) + fs.make_invoices(Market.NO, 18),
                     settle_batches=False)
-        waiting = conn.execute("SELECT count(*) FROM registration_outbox WHERE state = 'waiting_for_batch'").fetchall()
+        waiting = wh.connection.execute("SELECT count(*) FROM registration_outbox WHERE state = 'waiting_for_batch'").fetchall()
     assert waiting[0][0] == 18
 
     keys = fs.tick_until_quiet(followup, defs, SENSORS, cursors, instance)
     assert keys["norway_batch_status_sensor"] and all(k.startswith("no-batch:") for k in keys["norway_batch_status_sensor"])
     assert keys["case_status_sensor"], "new cases were seen"
-    with connect(followup.db_path) as conn:
-        states = dict(conn.execute("SELECT state, count(*) FROM registration_outbox GROUP BY ALL").fetchall())
+    with open_warehouse(followup.db_path) as wh:
+        states = dict(wh.connection.execute("SELECT state, count(*) FROM registration_outbox GROUP BY ALL").fetchall())
         assert states == {"registered": 42}
 
     total_runs = 0
@@ -71,12 +75,12 @@ def test_sensors_drive_reconciliation_to_agree_with_amili(followup):
             assert "Nothing new" in res.skip_reason.skip_message
 
     assert total_runs >= 4
-    with connect(followup.db_path, read_only=True) as conn:
-        n = _compare(conn, emu)
-        statuses = dict(conn.execute("SELECT status, count(*) FROM reconciliation GROUP BY ALL").fetchall())
-        errors = conn.execute(
+    with open_warehouse(followup.db_path, read_only=True) as wh:
+        n = _compare(wh, emu)
+        statuses = dict(wh.connection.execute("SELECT status, count(*) FROM reconciliation GROUP BY ALL").fetchall())
+        errors = wh.connection.execute(
             "SELECT reason, detail FROM reconciliation_discrepancies WHERE severity = 'error'").fetchall()
-        lines = conn.execute("SELECT count(*), count(DISTINCT line_id) FROM settlement_lines").fetchall()[0]
+        lines = wh.connection.execute("SELECT count(*), count(DISTINCT line_id) FROM settlement_lines").fetchall()[0]
     assert n == 42
     assert statuses.get("settled", 0) > 0 and statuses.get("partly_paid", 0) + statuses.get("open", 0) > 0
     assert errors == []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from amili_pipelines.config import PROJECT_ROOT, load_creditors
+from amili_pipelines.settings import PROJECT_ROOT, load_creditors
 
 
 @pytest.fixture(scope="session")

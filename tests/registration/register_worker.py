@@ -1,33 +1,29 @@
 """A registration run in its own process, so a test can SIGKILL it mid-flight.
 
-usage: register_worker.py DUCKDB_PATH SE_BASE_URL NO_BASE_URL NO_AUTH_URL N_PER_MARKET
+usage: python -m tests.registration.register_worker DUCKDB_PATH SE_BASE_URL NO_BASE_URL NO_AUTH_URL N_PER_MARKET
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+from pydantic import SecretStr
 
-from pydantic import SecretStr  # noqa: E402
-
-from amili_pipelines.amili.no.client import AmiliNoClient  # noqa: E402
-from amili_pipelines.amili.se.client import AmiliSeClient  # noqa: E402
-from amili_pipelines.config import PROJECT_ROOT, load_creditors  # noqa: E402
-from amili_pipelines.domain.invoice import Market  # noqa: E402
-from amili_pipelines.registration.batches import settle_waiting_batches  # noqa: E402
-from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending  # noqa: E402
-from amili_pipelines.warehouse import connect  # noqa: E402
-
-from registration_invoices import make_invoices  # noqa: E402
+from amili_pipelines.amili.no.client import AmiliNoClient
+from amili_pipelines.amili.se.client import AmiliSeClient
+from amili_pipelines.domain.invoice import Market
+from amili_pipelines.registration.batches import settle_waiting_batches
+from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending
+from amili_pipelines.settings import PROJECT_ROOT, load_creditors
+from amili_pipelines.warehouse import open_warehouse
+from tests.support.invoices import make_invoices
 
 
 async def main(db: str, se_url: str, no_url: str, auth_url: str, n: int) -> None:
     creditors = load_creditors(PROJECT_ROOT / "creditors.yaml")
-    with connect(db) as conn:
-        enqueue_valid_invoices(conn, make_invoices(Market.SE, n) + make_invoices(Market.NO, n), creditors=creditors)
+    with open_warehouse(db) as wh:
+        enqueue_valid_invoices(wh, make_invoices(Market.SE, n) + make_invoices(Market.NO, n), creditors=creditors)
         async with (
             AmiliSeClient(base_url=se_url, api_code=SecretStr("demo-api-code"), requests_per_second=250,
                           max_concurrency=16, max_retries=8, backoff_base=0.02, backoff_cap=0.5) as se,
@@ -36,10 +32,10 @@ async def main(db: str, se_url: str, no_url: str, auth_url: str, n: int) -> None
                           max_retries=8, backoff_base=0.02, backoff_cap=0.5) as no,
         ):
             for _ in range(5):
-                await register_pending(conn, creditors=creditors, se_client=se, no_client=no, chunk_size=100,
+                await register_pending(wh, creditors=creditors, se_client=se, no_client=no, chunk_size=100,
                                        no_batch_size=25)
-                await settle_waiting_batches(conn, creditors=creditors, no_client=no, timeout_s=30, poll_s=0.1)
-                left = conn.execute("SELECT count(*) FROM registration_outbox WHERE state <> 'registered'").fetchone()[0]
+                await settle_waiting_batches(wh, creditors=creditors, no_client=no, timeout_s=30, poll_s=0.1)
+                left = wh.connection.execute("SELECT count(*) FROM registration_outbox WHERE state <> 'registered'").fetchone()[0]
                 if not left:
                     break
     print("done", flush=True)

@@ -6,14 +6,18 @@ import asyncio
 
 import pytest
 from pydantic import SecretStr
-from registration_invoices import make_invoices
-from test_exactly_once_under_faults import se_client
 
 from amili_pipelines.amili.errors import AuthenticationFailed
 from amili_pipelines.amili.se.client import AmiliSeClient
 from amili_pipelines.domain.invoice import Market
-from amili_pipelines.registration.engine import MAX_SENDS_PER_RUN, enqueue_valid_invoices, register_pending
-from amili_pipelines.warehouse import connect
+from amili_pipelines.registration.engine import (
+    MAX_SENDS_PER_RUN,
+    enqueue_valid_invoices,
+    register_pending,
+)
+from amili_pipelines.warehouse import open_warehouse
+from tests.registration.test_exactly_once_under_faults import se_client
+from tests.support.invoices import make_invoices
 
 POST = ("POST", "/invoice--registrations")
 
@@ -22,14 +26,14 @@ def test_a_run_sends_an_invoice_amili_keeps_refusing_at_most_a_few_times(tmp_pat
     invoices = make_invoices(Market.SE, 5, prefix="DOWN")
     fresh_emulator.admin.set_faults(error_rates={500: 1.0}, methods=["POST"], path_prefixes=["/invoice--registrations"])
 
-    async def go(conn):
+    async def go(wh):
         async with se_client(fresh_emulator) as se:
-            return await register_pending(conn, creditors=creditors, se_client=se)
+            return await register_pending(wh, creditors=creditors, se_client=se)
 
-    with connect(tmp_path / "amili.duckdb") as conn:
-        enqueue_valid_invoices(conn, invoices, creditors=creditors)
-        summary = asyncio.run(go(conn))
-        states = dict(conn.execute("SELECT state, count(*) FROM registration_outbox GROUP BY state").fetchall())
+    with open_warehouse(tmp_path / "amili.duckdb") as wh:
+        enqueue_valid_invoices(wh, invoices, creditors=creditors)
+        summary = asyncio.run(go(wh))
+        states = dict(wh.connection.execute("SELECT state, count(*) FROM registration_outbox GROUP BY state").fetchall())
     fresh_emulator.admin.clear_faults()
     assert fresh_emulator.admin.count(*POST) == MAX_SENDS_PER_RUN * len(invoices)
     assert summary.registered == 0
@@ -40,16 +44,16 @@ def test_refused_credentials_fail_the_run_and_the_next_run_resolves_by_lookup(tm
     invoices = make_invoices(Market.SE, 4, prefix="CRED")
     wrong = AmiliSeClient(base_url=fresh_emulator.base_url, api_code=SecretStr("not-the-code"), max_retries=0)
 
-    async def go(conn, client):
+    async def go(wh, client):
         async with client as se:
-            return await register_pending(conn, creditors=creditors, se_client=se)
+            return await register_pending(wh, creditors=creditors, se_client=se)
 
-    with connect(tmp_path / "amili.duckdb") as conn:
-        enqueue_valid_invoices(conn, invoices, creditors=creditors)
+    with open_warehouse(tmp_path / "amili.duckdb") as wh:
+        enqueue_valid_invoices(wh, invoices, creditors=creditors)
         with pytest.raises(AuthenticationFailed) as info:
-            asyncio.run(go(conn, wrong))
+            asyncio.run(go(wh, wrong))
         assert "not-the-code" not in str(info.value) and "not-the-code" not in repr(info.value)
         assert fresh_emulator.admin.count(*POST) == 0
-        summary = asyncio.run(go(conn, se_client(fresh_emulator)))
+        summary = asyncio.run(go(wh, se_client(fresh_emulator)))
         assert summary.registered == len(invoices)
     assert fresh_emulator.admin.count(*POST) == len(invoices)

@@ -18,9 +18,8 @@ from amili_pipelines.amili.se.client import AmiliSeClient
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.registration.batches import settle_waiting_batches
 from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending
-from amili_pipelines.warehouse import connect
-
-from registration_invoices import make_invoices
+from amili_pipelines.warehouse import open_warehouse
+from tests.support.invoices import make_invoices
 
 FAULTS = dict(
     error_rates={500: 0.05, 502: 0.05},
@@ -45,21 +44,21 @@ def no_client(emu) -> AmiliNoClient:
                          max_retries=8, backoff_base=0.02, backoff_cap=0.5)
 
 
-async def _register_all(conn, creditors, emu, *, rounds: int = 5):
+async def _register_all(wh, creditors, emu, *, rounds: int = 5):
     async with se_client(emu) as se, no_client(emu) as no:
         summary = None
         for _ in range(rounds):  # a later run picks up what an earlier one could not finish
-            summary = await register_pending(conn, creditors=creditors, se_client=se, no_client=no, chunk_size=200,
+            summary = await register_pending(wh, creditors=creditors, se_client=se, no_client=no, chunk_size=200,
                                              no_batch_size=50)
-            await settle_waiting_batches(conn, creditors=creditors, no_client=no, timeout_s=30, poll_s=0.1)
-            open_rows = conn.execute(
+            await settle_waiting_batches(wh, creditors=creditors, no_client=no, timeout_s=30, poll_s=0.1)
+            open_rows = wh.connection.execute(
                 "SELECT count(*) FROM registration_outbox WHERE state <> 'registered'").fetchone()[0]
             if open_rows == 0:
                 break
         return summary
 
 
-def assert_exactly_once_at_emulator(emu, conn, se_invoices, no_invoices) -> None:
+def assert_exactly_once_at_emulator(emu, wh, se_invoices, no_invoices) -> None:
     state = emu.admin.state()
     se_numbers = Counter(d["invoice_number"] for d in state["se"]["invoice--registrations"])
     se_cases = {c["_id"] for c in state["se"]["cases"]}
@@ -70,27 +69,27 @@ def assert_exactly_once_at_emulator(emu, conn, se_invoices, no_invoices) -> None
         assert no_ids[inv.invoice_key] == 1, f"{inv.invoice_key} registered {no_ids[inv.invoice_key]}x in Norway"
     no_cases = {c.get("caseId") or c.get("id") for c in state["no"]["cases"]}
 
-    rows = conn.execute("SELECT market, invoice_key, case_id FROM registrations").fetchall()
+    rows = wh.connection.execute("SELECT market, invoice_key, case_id FROM registrations").fetchall()
     by_market = Counter(m for m, _, _ in rows)
     assert by_market == {"SE": len(se_invoices), "NO": len(no_invoices)}, "nothing lost: every invoice has a case"
     for market, _, case_id in rows:
         assert case_id in (se_cases if market == "SE" else no_cases)
-    assert conn.execute("SELECT count(*) FROM registration_outbox WHERE state <> 'registered'").fetchone()[0] == 0
+    assert wh.connection.execute("SELECT count(*) FROM registration_outbox WHERE state <> 'registered'").fetchone()[0] == 0
 
 
 def test_every_invoice_registered_exactly_once_through_faults(tmp_path, fresh_emulator, creditors):
     se_invoices = make_invoices(Market.SE, 1000)
     no_invoices = make_invoices(Market.NO, 1000)
     fresh_emulator.admin.set_faults(**FAULTS)
-    with connect(tmp_path / "amili.duckdb") as conn:
-        enqueue_valid_invoices(conn, se_invoices + no_invoices, creditors=creditors)
-        summary = asyncio.run(_register_all(conn, creditors, fresh_emulator))
+    with open_warehouse(tmp_path / "amili.duckdb") as wh:
+        enqueue_valid_invoices(wh, se_invoices + no_invoices, creditors=creditors)
+        summary = asyncio.run(_register_all(wh, creditors, fresh_emulator))
         fresh_emulator.admin.clear_faults()
         stats = fresh_emulator.admin.stats()
         assert summary is not None
         # The faults really happened.
-        assert_exactly_once_at_emulator(fresh_emulator, conn, se_invoices, no_invoices)
-        events = dict(conn.execute(
+        assert_exactly_once_at_emulator(fresh_emulator, wh, se_invoices, no_invoices)
+        events = dict(wh.connection.execute(
             "SELECT to_state, count(*) FROM registration_events GROUP BY to_state").fetchall())
         assert events.get("unknown_outcome", 0) > 0, "committed-then-failed and 5xx must have produced unclear outcomes"
     assert stats, "emulator stats readable"

@@ -10,17 +10,19 @@ import time
 from pathlib import Path
 
 from amili_pipelines.domain.invoice import Market
-from amili_pipelines.warehouse import connect
-
-from registration_invoices import make_invoices
-from test_exactly_once_under_faults import FAULTS, assert_exactly_once_at_emulator
-
-WORKER = Path(__file__).with_name("register_worker.py")
+from amili_pipelines.settings import PROJECT_ROOT
+from amili_pipelines.warehouse import open_warehouse
+from tests.registration.test_exactly_once_under_faults import (
+    FAULTS,
+    assert_exactly_once_at_emulator,
+)
+from tests.support.invoices import make_invoices
 
 
 def _start(db: Path, emu) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(WORKER), str(db), emu.base_url, emu.no_base_url, emu.no_auth_url, "1000"],
+        [sys.executable, "-m", "tests.registration.register_worker", str(db), emu.base_url, emu.no_base_url,
+         emu.no_auth_url, "1000"], cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
@@ -39,14 +41,14 @@ def test_sigkill_mid_run_then_rerun_registers_exactly_once(tmp_path, fresh_emula
     worker.wait(timeout=30)
     assert worker.returncode == -signal.SIGKILL
 
-    with connect(db) as conn:
-        left = conn.execute("SELECT count(*) FROM registration_outbox WHERE state <> 'registered'").fetchone()[0]
+    with open_warehouse(db) as wh:
+        left = wh.connection.execute("SELECT count(*) FROM registration_outbox WHERE state <> 'registered'").fetchone()[0]
     assert left > 0, "the kill must have interrupted the run"
 
     again = _start(db, fresh_emulator)
     out, _ = again.communicate(timeout=300)
     assert again.returncode == 0, out
     fresh_emulator.admin.clear_faults()
-    with connect(db) as conn:
+    with open_warehouse(db) as wh:
         assert_exactly_once_at_emulator(
-            fresh_emulator, conn, make_invoices(Market.SE, 1000), make_invoices(Market.NO, 1000))
+            fresh_emulator, wh, make_invoices(Market.SE, 1000), make_invoices(Market.NO, 1000))

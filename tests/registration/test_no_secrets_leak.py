@@ -20,7 +20,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from amili_pipelines.config import PROJECT_ROOT, Settings
 from amili_pipelines.emulator.config import (
     DEMO_NO_CLIENT_ID,
     DEMO_NO_ORG,
@@ -33,6 +32,7 @@ from amili_pipelines.emulator.config import (
 )
 from amili_pipelines.emulator.testing import running_emulator
 from amili_pipelines.headless import run_daily_job
+from amili_pipelines.settings import PROJECT_ROOT, Settings
 
 SE_SECRET = "se-code-7f3a9c-SECRET"
 NO_SECRET = "no-secret-2b81d4-SECRET"
@@ -181,7 +181,7 @@ def test_pipeline_run_leaks_no_secret_and_no_token(secret_emulator, tmp_path, mo
         settings = Settings()
         assert settings.se_api_code.get_secret_value() == SE_SECRET
         with dg.DagsterInstance.ephemeral() as instance:
-            outcome = run_daily_job(partition=date.today(), settings=settings, instance=instance)
+            outcome = run_daily_job(partition=date.today(), instance=instance)
             dagster_text = _dagster_text(instance, outcome.run_id)
     finally:
         root.removeHandler(handler)

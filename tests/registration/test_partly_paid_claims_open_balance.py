@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from registration_invoices import make_invoices
-from test_exactly_once_under_faults import no_client, se_client
-
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.registration.batches import settle_waiting_batches
 from amili_pipelines.registration.engine import enqueue_valid_invoices, register_pending
-from amili_pipelines.warehouse import connect
+from amili_pipelines.warehouse import open_warehouse
+from tests.registration.test_exactly_once_under_faults import no_client, se_client
+from tests.support.invoices import make_invoices
 
 
 def _partly_paid(market: Market):
@@ -24,15 +23,15 @@ def _partly_paid(market: Market):
 def test_amili_claims_only_what_is_still_open(tmp_path, fresh_emulator, creditors):
     se_invoices, no_invoices = _partly_paid(Market.SE), _partly_paid(Market.NO)
 
-    async def go(conn):
+    async def go(wh):
         async with se_client(fresh_emulator) as se, no_client(fresh_emulator) as no:
-            await register_pending(conn, creditors=creditors, se_client=se, no_client=no)
-            await settle_waiting_batches(conn, creditors=creditors, no_client=no, timeout_s=10, poll_s=0.05)
+            await register_pending(wh, creditors=creditors, se_client=se, no_client=no)
+            await settle_waiting_batches(wh, creditors=creditors, no_client=no, timeout_s=10, poll_s=0.05)
 
-    with connect(tmp_path / "amili.duckdb") as conn:
-        enqueue_valid_invoices(conn, se_invoices + no_invoices, creditors=creditors)
-        asyncio.run(go(conn))
-        cases = dict(conn.execute("SELECT invoice_key, case_id FROM registrations").fetchall())
+    with open_warehouse(tmp_path / "amili.duckdb") as wh:
+        enqueue_valid_invoices(wh, se_invoices + no_invoices, creditors=creditors)
+        asyncio.run(go(wh))
+        cases = dict(wh.connection.execute("SELECT invoice_key, case_id FROM registrations").fetchall())
     state = fresh_emulator.admin.state()
     se_cases = {c["_id"]: c for c in state["se"]["cases"]}
     for inv in se_invoices:

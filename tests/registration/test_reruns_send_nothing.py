@@ -6,10 +6,10 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from amili_pipelines.config import Settings
 from amili_pipelines.definitions import build_definitions
 from amili_pipelines.defs.register.jobs import EXTRACT_VALIDATE_REGISTER_JOB
 from amili_pipelines.headless import export_secret_env, run_daily_job
+from amili_pipelines.settings import Settings
 
 SE_POST = ("POST", "/invoice--registrations")
 NO_POST = ("POST", "/collection/v1/orgs/{org}/invoices")
@@ -23,14 +23,14 @@ def test_rematerialize_and_backfill_send_zero_registrations(pipeline_env, fresh_
     settings = Settings()
     today = date.today()
     with dg.DagsterInstance.ephemeral() as instance:
-        first = run_daily_job(partition=today, settings=settings, instance=instance)
+        first = run_daily_job(partition=today, instance=instance)
         assert first.success
         se_posts, no_posts = _posts(fresh_emulator)
         assert se_posts > 100 and no_posts > 0
 
         # Re-materialize only the register assets for the same partition.
         export_secret_env(settings)
-        defs = build_definitions(settings)
+        defs = build_definitions()
         register_job = defs.resolve_implicit_global_asset_job_def().get_subset(
             asset_selection={dg.AssetKey(["register", "amili_se_registrations"]),
                              dg.AssetKey(["register", "amili_no_registrations"])})

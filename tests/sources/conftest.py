@@ -11,19 +11,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from amili_pipelines.config import CreditorsFile, load_creditors
-
-from sources_support import DEMO_CREDITORS, open_warehouse  # noqa: E402
+from amili_pipelines.domain.creditors import CreditorsFile
+from amili_pipelines.settings import load_creditors
+from amili_pipelines.warehouse import Warehouse, open_warehouse
+from tests.support.sources import DEMO_CREDITORS
 
 
 @pytest.fixture()
-def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    conn = open_warehouse(tmp_path / "amili.duckdb")
-    yield conn
-    conn.close()
+def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
+    with open_warehouse(tmp_path / "amili.duckdb") as wh:
+        yield wh
 
 
 @pytest.fixture()

@@ -6,10 +6,10 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from amili_pipelines.config import load_creditors
-from amili_pipelines.sources import synthetic
+from amili_pipelines.settings import load_creditors
 from amili_pipelines.sources.extract import extract_source
-from amili_pipelines.sources.validate import load_valid_invoices, validate_partition
+from amili_pipelines.sources.validate import validate_partition
+from tests.support import synthetic
 
 AS_OF = date(2026, 11, 21)
 
@@ -38,14 +38,14 @@ def test_demo_creditors_end_to_end(warehouse, demo_creditors) -> None:
         assert v.by_rule.get(rule), rule
     assert "| rule |" in v.markdown_table()
     # nothing vanished: quarantine view = quarantined invoices, balances for every numbered record
-    assert warehouse.execute("SELECT count(DISTINCT invoice_key || source) FROM quarantine").fetchone()[0] >= 30
-    statuses = dict(warehouse.execute("SELECT status, count(*) FROM source_balances GROUP BY 1").fetchall())
+    assert warehouse.connection.execute("SELECT count(DISTINCT invoice_key || source) FROM quarantine").fetchone()[0] >= 30
+    statuses = dict(warehouse.connection.execute("SELECT status, count(*) FROM source_balances GROUP BY 1").fetchall())
     assert statuses["paid"] == 13 and statuses["not_due"] == 11
-    valid = load_valid_invoices(warehouse, partition_date=AS_OF)
+    valid = warehouse.invoices.valid_invoices(partition_date=AS_OF)
     assert len(valid) == v.valid
-    assert {i.creditor for i in load_valid_invoices(warehouse, creditor="demo-se")} == {"demo-se"}
+    assert {i.creditor for i in warehouse.invoices.valid_invoices(creditors={"demo-se"})} == {"demo-se"}
     # personal identity numbers are masked in every issue
-    for value, message in warehouse.execute(
+    for value, message in warehouse.connection.execute(
         "SELECT value, message FROM invoice_issues WHERE field = 'customer_id_number'").fetchall():
         assert value is None or "*" in value
         assert value is None or "*" in message
@@ -73,7 +73,7 @@ def test_read_once_and_quarantine_heals(tmp_path: Path, warehouse) -> None:
     s1 = extract_source(warehouse, creditors=creds, source_name="inbox", partition_date=day1)
     v1 = validate_partition(warehouse, creditors=creds, partition_date=day1)
     assert s1.files_read == 30 and v1.quarantined == 3
-    bad = warehouse.execute(
+    bad = warehouse.connection.execute(
         "SELECT DISTINCT location FROM quarantine WHERE rule = 'peppol.namespace'").fetchone()[0]
     # The creditor re-sends the broken document as a proper Invoice.
     p = tmp_path / bad
@@ -82,8 +82,8 @@ def test_read_once_and_quarantine_heals(tmp_path: Path, warehouse) -> None:
     # unchanged files are skipped (except the not-yet-due one, which is re-read as time passes)
     assert s2.files_read == 2 and s2.files_unchanged == 28
     validate_partition(warehouse, creditors=creds, partition_date=day2)
-    assert warehouse.execute("SELECT count(*) FROM quarantine WHERE rule = 'peppol.namespace'").fetchone()[0] == 0
-    assert warehouse.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 2
+    assert warehouse.connection.execute("SELECT count(*) FROM quarantine WHERE rule = 'peppol.namespace'").fetchone()[0] == 0
+    assert warehouse.connection.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 2
     # re-running day 1 re-reads its files (the partition is replaced, not emptied)
     again = extract_source(warehouse, creditors=creds, source_name="inbox", partition_date=day1)
     assert (again.files_read, again.files_unchanged) == (29, 1)  # the fixed file was read by day 2

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from amili_pipelines.sources import synthetic
 from amili_pipelines.sources.extract import _record_tasks, extract_source
-
-from sources_support import creditors_with, open_warehouse  # noqa: E402
+from amili_pipelines.warehouse import open_warehouse
+from tests.support import synthetic
+from tests.support.sources import creditors_with
 
 AS_OF = date(2026, 11, 21)
 _YAML = """creditors:
@@ -40,13 +40,11 @@ def _extract(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch, workers
     monkeypatch.setenv("AMILI_EXTRACT_WORKERS", workers)
     monkeypatch.setenv("AMILI_EXTRACT_PARALLEL_MIN_BYTES", "0")
     creds = creditors_with(tmp_path, _YAML)
-    conn = open_warehouse(tmp_path / f"{name}.duckdb")
-    try:
-        s = extract_source(conn, creditors=creds, source_name="bench-csv", partition_date=AS_OF, chunk_size=97)
+    with open_warehouse(tmp_path / f"{name}.duckdb") as wh:
+        s = extract_source(wh, creditors=creds, source_name="bench-csv", partition_date=AS_OF, chunk_size=97)
         assert not s.errors
+        conn = wh.connection
         return {t: sorted(conn.execute(f"SELECT {cols} FROM {t}").fetchall(), key=repr) for t, cols in _TABLES.items()}
-    finally:
-        conn.close()
 
 
 def test_workers_store_what_in_process_stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,11 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sources_support import creditors_with
 
-from amili_pipelines.sources import synthetic
 from amili_pipelines.sources.extract import extract_source
 from amili_pipelines.sources.validate import validate_partition
+from tests.support import synthetic
+from tests.support.sources import creditors_with
 
 AS_OF = date(2026, 11, 21)
 HEADER = ";".join(synthetic.SE_COLUMNS)
@@ -42,7 +42,7 @@ def _run(tmp_path: Path, warehouse, kind: str, name: str, content: bytes, extra:
     v = validate_partition(warehouse, creditors=creds, partition_date=AS_OF)
     assert s.rows_read == s.extracted + s.skipped_paid + s.skipped_not_due
     assert v.extracted == s.extracted == v.valid + v.quarantined
-    stored = warehouse.execute("SELECT count(*) FROM extracted_invoices").fetchone()[0]
+    stored = warehouse.connection.execute("SELECT count(*) FROM extracted_invoices").fetchone()[0]
     assert stored == s.extracted
     return s, v
 

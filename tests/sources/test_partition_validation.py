@@ -11,10 +11,10 @@ from pydantic import TypeAdapter
 
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.validation import validate_invoices
-from amili_pipelines.sources import synthetic
 from amili_pipelines.sources.extract import extract_source
 from amili_pipelines.sources.validate import validate_partition
-from sources_support import creditors_with
+from tests.support import synthetic
+from tests.support.sources import creditors_with
 
 AS_OF = date(2026, 11, 21)
 HEAD = """creditors:
@@ -61,16 +61,16 @@ def test_partition_verdicts_equal_whole_partition_validation(tmp_path: Path, war
     for name in ("a", "b"):
         extract_source(warehouse, creditors=creds, source_name=name, partition_date=AS_OF)
     v = validate_partition(warehouse, creditors=creds, partition_date=AS_OF)
-    expected = _expected(warehouse, {"a": "ocr-length", "b": "ocr"})
-    assert _actual(warehouse) == expected
+    expected = _expected(warehouse.connection, {"a": "ocr-length", "b": "ocr"})
+    assert _actual(warehouse.connection) == expected
     assert v.by_rule.get("invoice.duplicate_across_sources") or v.by_rule.get("invoice.conflict_across_sources")
     assert v.extracted == v.valid + v.quarantined == len(expected[1])
     assert v.quarantined == sum(not ok for ok in expected[1].values())
 
     # Idempotent; and a source without a matching rule-check record is re-validated from storage.
     again = validate_partition(warehouse, creditors=creds, partition_date=AS_OF)
-    assert again == v and _actual(warehouse) == expected
-    warehouse.execute("DELETE FROM source_rule_checks WHERE source = 'b'")
-    warehouse.execute("DELETE FROM invoice_issues WHERE source = 'b'")
+    assert again == v and _actual(warehouse.connection) == expected
+    warehouse.connection.execute("DELETE FROM source_rule_checks WHERE source = 'b'")
+    warehouse.connection.execute("DELETE FROM invoice_issues WHERE source = 'b'")
     stale = validate_partition(warehouse, creditors=creds, partition_date=AS_OF)
-    assert stale == v and _actual(warehouse) == expected
+    assert stale == v and _actual(warehouse.connection) == expected

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from amili_pipelines.sources import synthetic
 from amili_pipelines.sources.extract import extract_source
-from amili_pipelines.sources.validate import load_valid_invoices, validate_partition
-from sources_support import creditors_with
+from amili_pipelines.sources.validate import validate_partition
+from tests.support import synthetic
+from tests.support.sources import creditors_with
 
 AS_OF = date(2026, 11, 21)
 HEAD = """creditors:
@@ -76,7 +76,7 @@ def test_jsonl(tmp_path: Path, baseline, warehouse) -> None:
         path: in/*.jsonl
         {SWEDISH}
 """)
-    warehouse.execute("DELETE FROM extracted_invoices")
+    warehouse.connection.execute("DELETE FROM extracted_invoices")
     s, v = _run(warehouse, creds, "erp-jsonl")
     assert _counts(s, v) == expected
 
@@ -92,7 +92,7 @@ def test_parquet(tmp_path: Path, baseline, warehouse) -> None:
         path: export.parquet
         {SWEDISH}
 """)
-    warehouse.execute("DELETE FROM extracted_invoices")
+    warehouse.connection.execute("DELETE FROM extracted_invoices")
     s, v = _run(warehouse, creds, "erp-parquet")
     assert _counts(s, v) == expected
 
@@ -127,7 +127,7 @@ def test_excel_with_formula_cells(tmp_path: Path, baseline, warehouse) -> None:
         column_preset: se-erp
         payment_reference_scheme: ocr-length
 """)
-    warehouse.execute("DELETE FROM extracted_invoices")
+    warehouse.connection.execute("DELETE FROM extracted_invoices")
     s, v = _run(warehouse, creds, "erp-xlsx")
     assert _counts(s, v) == expected
 
@@ -181,7 +181,7 @@ def test_sqlite(tmp_path: Path, baseline, warehouse) -> None:
     url = f"sqlite:///{tmp_path / 'erp.sqlite'}"
     _load_sql(url, rows)
     creds = creditors_with(tmp_path, _sql_yaml(url, rows))
-    warehouse.execute("DELETE FROM extracted_invoices")
+    warehouse.connection.execute("DELETE FROM extracted_invoices")
     s, v = _run(warehouse, creds, "erp-sql")
     assert _counts(s, v) == expected
 
@@ -194,8 +194,8 @@ def test_postgres(tmp_path: Path, baseline, warehouse, postgres_url: str) -> Non
     import os
 
     os.environ["PGUSER_FOR_TEST"] = "postgres"  # ${VAR} expansion keeps credentials out of the YAML
-    warehouse.execute("DELETE FROM extracted_invoices")
+    warehouse.connection.execute("DELETE FROM extracted_invoices")
     s, v = _run(warehouse, creds, "erp-sql")
     assert _counts(s, v) == expected
     assert "erp-sql" not in str(s.errors)
-    assert len(load_valid_invoices(warehouse, partition_date=AS_OF)) == v.valid
+    assert len(warehouse.invoices.valid_invoices(partition_date=AS_OF)) == v.valid

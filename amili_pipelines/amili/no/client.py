@@ -18,6 +18,7 @@ from pydantic import BaseModel, SecretStr
 
 from amili_pipelines.amili.errors import AmiliError
 from amili_pipelines.amili.fields import format_iso_z
+from amili_pipelines.amili.limits import NO_LIMITS
 from amili_pipelines.amili.no.auth import NoClientCredentialsAuth
 from amili_pipelines.amili.no.errors import decode_problem
 from amili_pipelines.amili.no.models import (
@@ -31,7 +32,12 @@ from amili_pipelines.amili.no.models import (
     Payment,
     Settlement,
 )
-from amili_pipelines.amili.transport import DEFAULT_TIMEOUT, RetryPolicy, Transport, TransportStats
+from amili_pipelines.amili.transport import (
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    Transport,
+    TransportStats,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -60,8 +66,8 @@ class AmiliNoClient:
         client_id: str,
         client_secret: SecretStr,
         scope: str | None = None,
-        requests_per_second: float = 10.0,
-        max_concurrency: int = 4,
+        requests_per_second: float = NO_LIMITS.requests_per_second,
+        max_concurrency: int = NO_LIMITS.max_concurrency,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_retries: int = 5,
         backoff_base: float = 0.5,
@@ -80,20 +86,6 @@ class AmiliNoClient:
             transport=transport,
             name="amili-no",
         )
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> AmiliNoClient:
-        """Build from :class:`amili_pipelines.config.Settings` (``AMILI_NO_*`` variables)."""
-        kwargs: dict[str, Any] = {
-            "base_url": settings.no_base_url,
-            "auth_url": settings.no_auth_url,
-            "client_id": settings.no_client_id,
-            "client_secret": settings.no_client_secret,
-            "requests_per_second": settings.no_requests_per_second,
-            "max_concurrency": settings.no_max_concurrency,
-        }
-        kwargs.update(overrides)
-        return cls(**kwargs)
 
     async def __aenter__(self) -> AmiliNoClient:
         await self._http.open()

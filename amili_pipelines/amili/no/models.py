@@ -14,7 +14,14 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
 from amili_pipelines.amili.errors import ApiIssue, ApiRejection
-from amili_pipelines.amili.fields import FlexDate, FlexDatetime, IsoDate, IsoDatetime, IsoMidnight, Money
+from amili_pipelines.amili.fields import (
+    FlexDate,
+    FlexDatetime,
+    IsoDate,
+    IsoDatetime,
+    IsoMidnight,
+    Money,
+)
 
 TERMINAL_BATCH_STATUSES = frozenset({"SUCCESS", "PARTIAL", "FAILED"})
 

@@ -17,6 +17,8 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from amili_pipelines.amili.errors import AmiliError
+from amili_pipelines.amili.fields import format_rfc1123
+from amili_pipelines.amili.limits import SE_LIMITS
 from amili_pipelines.amili.se.auth import SeApiCodeAuth
 from amili_pipelines.amili.se.errors import decode_eve_error
 from amili_pipelines.amili.se.models import (
@@ -38,7 +40,12 @@ from amili_pipelines.amili.se.models import (
     RespiteResult,
     SeToken,
 )
-from amili_pipelines.amili.transport import DEFAULT_TIMEOUT, RetryPolicy, Transport, TransportStats
+from amili_pipelines.amili.transport import (
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    Transport,
+    TransportStats,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,6 +53,13 @@ PRODUCTION_BASE_URL = "https://api.amili.se"  # F.1.5 assumption; configure expl
 SANDBOX_BASE_URL = "https://api-sandbox.amili.se"
 MAX_PAGE_SIZE = 100  # Eve clamps larger values silently (A.3)
 
+
+ChangedKind = Literal["cases", "payout_specifications", "payouts"]
+_CHANGED: dict[str, tuple[str, type[BaseModel]]] = {
+    "cases": ("/cases", Case),
+    "payout_specifications": ("/finance--payout-specifications", PayoutSpecification),
+    "payouts": ("/finance--payouts", Payout),
+}
 
 _ACTION_PATHS = {
     "payment": "/creditor--payments",
@@ -66,8 +80,8 @@ class AmiliSeClient:
         private_key_path: Path | None = None,
         jwt_algorithm: str = "ES256",
         token_ttl_seconds: float = 3600.0,
-        requests_per_second: float = 20.0,
-        max_concurrency: int = 16,
+        requests_per_second: float = SE_LIMITS.requests_per_second,
+        max_concurrency: int = SE_LIMITS.max_concurrency,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_retries: int = 5,
         backoff_base: float = 0.5,
@@ -90,20 +104,6 @@ class AmiliSeClient:
             transport=transport,
             name="amili-se",
         )
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> AmiliSeClient:
-        """Build from :class:`amili_pipelines.config.Settings` (``AMILI_SE_*`` variables)."""
-        kwargs: dict[str, Any] = {
-            "base_url": settings.se_base_url,
-            "api_code": settings.se_api_code,
-            "private_key_path": settings.se_jwt_private_key_path,
-            "jwt_algorithm": settings.se_jwt_algorithm,
-            "requests_per_second": settings.se_requests_per_second,
-            "max_concurrency": settings.se_max_concurrency,
-        }
-        kwargs.update(overrides)
-        return cls(**kwargs)
 
     async def __aenter__(self) -> AmiliSeClient:
         await self._http.open()
@@ -256,6 +256,30 @@ class AmiliSeClient:
     async def get_creditor(self, *, creditor_id: str) -> Creditor:
         """The creditor's master data at Amili."""
         return await self._get_one(f"/creditors/{creditor_id}", Creditor)
+
+    # -- incremental reads ------------------------------------------------------------------------
+
+    def iter_changed(
+        self, kind: ChangedKind, *, creditor: str, since: datetime | None = None, after_id: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> AsyncIterator[Any]:
+        """One creditor's cases, payout specifications or payouts changed since ``since``, in
+        (``_updated``, ``_id``) order.
+
+        Without ``after_id`` everything updated at or after ``since`` (Eve dates have one-second
+        resolution: callers re-read the watermark second); with ``after_id``, only what comes after
+        (``since``, ``after_id``), so a reader that stopped early resumes exactly where it was even
+        when many objects share one ``_updated`` second.
+        """
+        path, model = _CHANGED[kind]
+        where: dict[str, Any] = {"creditor": creditor}
+        if since is not None:
+            ts = format_rfc1123(since)
+            if after_id:
+                where["$or"] = [{"_updated": {"$gt": ts}}, {"_updated": {"$gte": ts, "$lte": ts}, "_id": {"$gt": after_id}}]
+            else:
+                where["_updated"] = {"$gte": ts}
+        return self._iter(path, model, where=where, sort="_updated,_id", page_size=page_size)
 
     # -- Eve plumbing -----------------------------------------------------------------------------
 

@@ -1,11 +1,14 @@
 """One extract asset per configured source: what the source system says is unpaid and overdue."""
 
-
 import dagster as dg
 
-from amili_pipelines.config import CreditorConfig
-from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL, daily_partitions, partition_dates
+from amili_pipelines.defs.partitions import (
+    DUCKDB_WRITER_POOL,
+    daily_partitions,
+    partition_dates,
+)
 from amili_pipelines.defs.resources import CreditorsResource, WarehouseResource
+from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.sources.extract import extract_source
 
 
@@ -33,9 +36,9 @@ def build_extract_asset(creditor: CreditorConfig, source_name: str, description:
     ) -> dg.MaterializeResult:
         creditors_file = creditors.load()
         totals: dict[str, int] = {}
-        with warehouse.connect() as conn:
+        with warehouse.open(log=context.log.warning) as wh:
             for day in partition_dates(context):
-                summary = extract_source(conn, creditors=creditors_file, source_name=source_name, partition_date=day)
+                summary = extract_source(wh, creditors=creditors_file, source_name=source_name, partition_date=day)
                 for k, v in summary.metadata().items():
                     if isinstance(v, int | float) and not isinstance(v, bool):
                         totals[k] = totals.get(k, 0) + v
@@ -45,9 +48,9 @@ def build_extract_asset(creditor: CreditorConfig, source_name: str, description:
     return _extract
 
 
-def build_extract_assets(creditors) -> list[dg.AssetsDefinition]:
-    return [
-        build_extract_asset(c, s.name, s.description)
-        for c in creditors.creditors
-        for s in c.sources
-    ]
+def extract_asset_keys(creditors: CreditorsFile) -> list[dg.AssetKey]:
+    return [extract_asset_key(s.name) for c in creditors.creditors for s in c.sources]
+
+
+def build_extract_assets(creditors: CreditorsFile) -> list[dg.AssetsDefinition]:
+    return [build_extract_asset(c, s.name, s.description) for c in creditors.creditors for s in c.sources]

@@ -1,18 +1,14 @@
 """The analysts' published database, refreshed as the last step of every run that writes."""
 
-
 import dagster as dg
 
 from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL
-from amili_pipelines.defs.reconcile.keys import (
-    ANALYTICS_SNAPSHOT,
-    NO_REGISTRATIONS,
-    NORWAY_BATCH_RESULTS,
-    RECONCILIATION,
-    SE_REGISTRATIONS,
-)
+from amili_pipelines.defs.reconcile.assets import NORWAY_BATCH_RESULTS, RECONCILIATION
+from amili_pipelines.defs.register.assets import NO_REGISTRATIONS, SE_REGISTRATIONS
 from amili_pipelines.defs.resources import WarehouseResource
 from amili_pipelines.publish import publish_analytics
+
+ANALYTICS_SNAPSHOT = dg.AssetKey(["publish", "analytics_snapshot"])
 
 
 @dg.asset(
@@ -28,9 +24,7 @@ from amili_pipelines.publish import publish_analytics
         "so a reader never sees half a file and an open reader never blocks the pipeline."
     ),
 )
-def analytics_snapshot(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    with warehouse.connect() as conn:
-        summary = publish_analytics(conn, analytics_path=warehouse.analytics_path)
-    return dg.MaterializeResult(
-        metadata={**summary.metadata(), "path": dg.MetadataValue.path(summary.path)}
-    )
+def analytics_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.open(log=context.log.warning) as wh:
+        summary = publish_analytics(wh, analytics_path=warehouse.analytics_path)
+    return dg.MaterializeResult(metadata={**summary.metadata(), "path": dg.MetadataValue.path(summary.path)})

@@ -1,28 +1,31 @@
-"""Reconciliation assets: each body opens the warehouse, calls one use case, returns its metadata."""
-
-
-import asyncio
-from contextlib import AsyncExitStack
+"""Reconciliation assets: each body opens the warehouse and the clients, calls a use case, returns metadata."""
 
 import dagster as dg
 
+from amili_pipelines.amili.clients import AmiliClients
 from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL
-from amili_pipelines.defs.reconcile.keys import (
-    AMILI_CASES,
-    CASE_ACTIONS,
-    NO_REGISTRATIONS,
-    NORWAY_BATCH_RESULTS,
-    RECONCILIATION,
-    SE_REGISTRATIONS,
-    SETTLEMENT_LINES,
+from amili_pipelines.defs.register.assets import NO_REGISTRATIONS, SE_REGISTRATIONS
+from amili_pipelines.defs.resources import (
+    AmiliNoResource,
+    AmiliSeResource,
+    CreditorsResource,
+    WarehouseResource,
+    run_with_clients,
 )
-from amili_pipelines.defs.resources import AmiliNoResource, AmiliSeResource, CreditorsResource, WarehouseResource
-from amili_pipelines.domain.invoice import Market
-from amili_pipelines.reconciliation.actions import report_back_to_amili
-from amili_pipelines.reconciliation.batches import record_finished_batches
+from amili_pipelines.reconciliation.actions import (
+    confirm_action_batches,
+    report_back_to_amili,
+)
 from amili_pipelines.reconciliation.cases import sync_cases
 from amili_pipelines.reconciliation.reconcile import reconcile
 from amili_pipelines.reconciliation.settlements import store_settlements
+from amili_pipelines.registration.batches import record_finished_batches
+
+NORWAY_BATCH_RESULTS = dg.AssetKey(["reconcile", "norway_batch_results"])
+AMILI_CASES = dg.AssetKey(["reconcile", "amili_cases"])
+SETTLEMENT_LINES = dg.AssetKey(["reconcile", "settlement_lines"])
+CASE_ACTIONS = dg.AssetKey(["reconcile", "case_actions"])
+RECONCILIATION = dg.AssetKey(["reconcile", "reconciliation"])
 
 _COMMON = dict(group_name="reconcile", kinds={"duckdb", "amili"}, pool=DUCKDB_WRITER_POOL)
 
@@ -38,17 +41,6 @@ class BatchResultsConfig(dg.Config):
     batches: list[BatchRefConfig] = []
 
 
-def _markets(creditors_file) -> set[Market]:
-    return {c.market for c in creditors_file.creditors}
-
-
-async def _with_clients(fn, *, markets: set[Market], amili_se: AmiliSeResource, amili_no: AmiliNoResource):
-    async with AsyncExitStack() as stack:
-        se = await stack.enter_async_context(amili_se.client()) if Market.SE in markets else None
-        no = await stack.enter_async_context(amili_no.client()) if Market.NO in markets else None
-        return await fn(se, no)
-
-
 @dg.asset(
     key=NORWAY_BATCH_RESULTS,
     deps=[NO_REGISTRATIONS],
@@ -61,19 +53,23 @@ async def _with_clients(fn, *, markets: set[Market], amili_se: AmiliSeResource, 
 )
 def norway_batch_results(
     context: dg.AssetExecutionContext, config: BatchResultsConfig, warehouse: WarehouseResource,
-    creditors: CreditorsResource, amili_no: AmiliNoResource,
+    creditors: CreditorsResource, amili_se: AmiliSeResource, amili_no: AmiliNoResource,
 ) -> dg.MaterializeResult:
     creditors_file = creditors.load()
     refs = [(b.organization_id, b.batch_id) for b in config.batches]
 
-    async def go():
-        async with amili_no.client() as no:
-            with warehouse.connect() as conn:
-                return await record_finished_batches(conn, no_client=no, creditors=creditors_file, batches=refs,
-                                                     run_id=context.run.run_id)
+    async def work(clients: AmiliClients) -> dict:
+        if clients.no is None:
+            return {"batches_checked": 0}
+        with warehouse.open(log=context.log.warning) as wh:
+            invoices = await record_finished_batches(wh, no_client=clients.no, creditors=creditors_file,
+                                                     batches=refs, run_id=context.run.run_id)
+            actions = await confirm_action_batches(wh, no_client=clients.no, creditors=creditors_file)
+        return {**invoices.metadata(), "action_batches_sent": actions.action_batches_sent,
+                "action_batches_rejected": actions.action_batches_rejected}
 
-    summary = asyncio.run(go())
-    return dg.MaterializeResult(metadata=summary.metadata())
+    metadata = run_with_clients(work, creditors=creditors_file, amili_se=amili_se, amili_no=amili_no)
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
@@ -87,16 +83,18 @@ def norway_batch_results(
     **_COMMON,
 )
 def amili_cases(
-    warehouse: WarehouseResource, creditors: CreditorsResource, amili_se: AmiliSeResource, amili_no: AmiliNoResource,
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, creditors: CreditorsResource,
+    amili_se: AmiliSeResource, amili_no: AmiliNoResource,
 ) -> dg.MaterializeResult:
     creditors_file = creditors.load()
 
-    async def go(se, no):
-        with warehouse.connect() as conn:
-            return await sync_cases(conn, creditors=creditors_file, se_client=se, no_client=no)
+    async def work(clients: AmiliClients):
+        with warehouse.open(log=context.log.warning) as wh:
+            return await sync_cases(wh, creditors=creditors_file, se_client=clients.se, no_client=clients.no)
 
-    summary = asyncio.run(_with_clients(go, markets=_markets(creditors_file), amili_se=amili_se, amili_no=amili_no))
-    return dg.MaterializeResult(metadata={**summary.metadata(), "dagster/row_count": summary.se_cases_seen + summary.no_cases_seen})
+    summary = run_with_clients(work, creditors=creditors_file, amili_se=amili_se, amili_no=amili_no)
+    return dg.MaterializeResult(
+        metadata={**summary.metadata(), "dagster/row_count": summary.se_cases_seen + summary.no_cases_seen})
 
 
 @dg.asset(
@@ -111,15 +109,16 @@ def amili_cases(
     **_COMMON,
 )
 def settlement_lines(
-    warehouse: WarehouseResource, creditors: CreditorsResource, amili_se: AmiliSeResource, amili_no: AmiliNoResource,
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, creditors: CreditorsResource,
+    amili_se: AmiliSeResource, amili_no: AmiliNoResource,
 ) -> dg.MaterializeResult:
     creditors_file = creditors.load()
 
-    async def go(se, no):
-        with warehouse.connect() as conn:
-            return await store_settlements(conn, creditors=creditors_file, se_client=se, no_client=no)
+    async def work(clients: AmiliClients):
+        with warehouse.open(log=context.log.warning) as wh:
+            return await store_settlements(wh, creditors=creditors_file, se_client=clients.se, no_client=clients.no)
 
-    summary = asyncio.run(_with_clients(go, markets=_markets(creditors_file), amili_se=amili_se, amili_no=amili_no))
+    summary = run_with_clients(work, creditors=creditors_file, amili_se=amili_se, amili_no=amili_no)
     return dg.MaterializeResult(metadata={**summary.metadata(), "dagster/row_count": summary.lines_total})
 
 
@@ -134,15 +133,17 @@ def settlement_lines(
     **_COMMON,
 )
 def case_actions(
-    warehouse: WarehouseResource, creditors: CreditorsResource, amili_se: AmiliSeResource, amili_no: AmiliNoResource,
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, creditors: CreditorsResource,
+    amili_se: AmiliSeResource, amili_no: AmiliNoResource,
 ) -> dg.MaterializeResult:
     creditors_file = creditors.load()
 
-    async def go(se, no):
-        with warehouse.connect() as conn:
-            return await report_back_to_amili(conn, creditors=creditors_file, se_client=se, no_client=no)
+    async def work(clients: AmiliClients):
+        with warehouse.open(log=context.log.warning) as wh:
+            return await report_back_to_amili(wh, creditors=creditors_file, se_client=clients.se,
+                                              no_client=clients.no)
 
-    summary = asyncio.run(_with_clients(go, markets=_markets(creditors_file), amili_se=amili_se, amili_no=amili_no))
+    summary = run_with_clients(work, creditors=creditors_file, amili_se=amili_se, amili_no=amili_no)
     return dg.MaterializeResult(metadata=summary.metadata())
 
 
@@ -156,9 +157,9 @@ def case_actions(
     ),
     **_COMMON,
 )
-def reconciliation(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    with warehouse.connect() as conn:
-        summary = reconcile(conn)
+def reconciliation(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    with warehouse.open(log=context.log.warning) as wh:
+        summary = reconcile(wh)
     return dg.MaterializeResult(
         metadata={
             **summary.metadata(),

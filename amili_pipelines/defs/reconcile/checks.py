@@ -6,32 +6,27 @@ discrepancies (case closed while the source still shows it unpaid, amounts that 
 the case) are a WARN check: someone should look, nothing is provably lost.
 """
 
-
 import dagster as dg
 
 from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL
-from amili_pipelines.defs.reconcile.keys import RECONCILIATION
+from amili_pipelines.defs.reconcile.assets import RECONCILIATION
 from amili_pipelines.defs.resources import WarehouseResource
+from amili_pipelines.warehouse.reconciliation import WARNING_REASONS
 
 
 def _check(warehouse: WarehouseResource, reasons: tuple[str, ...], severity: dg.AssetCheckSeverity,
            ok_text: str) -> dg.AssetCheckResult:
-    marks = ", ".join("?" for _ in reasons)
-    with warehouse.connect() as conn:
-        rows = conn.execute(
-            f"""SELECT reason, market, coalesce(split_part(invoice_key, '/', 2), ''), coalesce(case_id, ''),
-                       coalesce(line_id, ''), coalesce(CAST(amount AS VARCHAR), ''), detail
-                FROM reconciliation_discrepancies WHERE reason IN ({marks})
-                ORDER BY reason, market, invoice_key, line_id""",
-            list(reasons),
-        ).fetchall()
-    preview = "| reason | market | invoice | case | line | amount | detail |\n|---|---|---|---|---|---|---|\n" + "\n".join(
-        "| " + " | ".join(str(v).replace("|", "/") for v in r) + " |" for r in rows[:50]
-    )
+    with warehouse.open() as wh:
+        found = wh.reconciliation.discrepancies(reasons)
+    rows = ["| reason | market | invoice | case | line | amount | detail |", "|---|---|---|---|---|---|---|"]
+    for d in found[:50]:
+        cells = (d.reason, d.market, d.invoice_number, d.case_id, d.line_id, "" if d.amount is None else d.amount,
+                 d.detail)
+        rows.append("| " + " | ".join(str(v).replace("|", "/") for v in cells) + " |")
     return dg.AssetCheckResult(
-        passed=not rows,
+        passed=not found,
         severity=severity,
-        metadata={"discrepancies": len(rows), "preview": dg.MetadataValue.md(preview if rows else ok_text)},
+        metadata={"discrepancies": len(found), "preview": dg.MetadataValue.md("\n".join(rows) if found else ok_text)},
     )
 
 
@@ -67,8 +62,7 @@ def no_invoice_with_two_cases(warehouse: WarehouseResource) -> dg.AssetCheckResu
     description="Cases closed while the source still shows the invoice unpaid, and amounts that do not match the case.",
 )
 def reconciliation_warnings(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return _check(warehouse, ("closed_but_source_unpaid", "amounts_do_not_match_case"), dg.AssetCheckSeverity.WARN,
-                  "Nothing to look at.")
+    return _check(warehouse, WARNING_REASONS, dg.AssetCheckSeverity.WARN, "Nothing to look at.")
 
 
 CHECKS = [settlements_within_claimed, settlements_for_known_cases, no_invoice_with_two_cases, reconciliation_warnings]

@@ -1,21 +1,20 @@
-"""Jobs the follow-up sensors and schedules start. Every step writes DuckDB (pool duckdb_writer)."""
-
-from __future__ import annotations
+"""Jobs the follow-up sensors and schedules start. Every step writes the warehouse (pool duckdb_writer)."""
 
 import dagster as dg
 
-from amili_pipelines.defs.reconcile.keys import (
+from amili_pipelines.defs.publish.assets import ANALYTICS_SNAPSHOT
+from amili_pipelines.defs.reconcile.assets import (
     AMILI_CASES,
-    ANALYTICS_SNAPSHOT,
     CASE_ACTIONS,
-    CASE_STATUS_JOB,
-    FOLLOWUP_JOB,
     NORWAY_BATCH_RESULTS,
-    NORWAY_BATCH_RESULTS_JOB,
     RECONCILIATION,
     SETTLEMENT_LINES,
-    SETTLEMENTS_JOB,
 )
+
+NORWAY_BATCH_RESULTS_JOB = "norway_batch_results_job"
+SETTLEMENTS_JOB = "settlements_job"
+CASE_STATUS_JOB = "case_status_job"
+FOLLOWUP_JOB = "followup_job"
 
 norway_batch_results_job = dg.define_asset_job(
     name=NORWAY_BATCH_RESULTS_JOB,

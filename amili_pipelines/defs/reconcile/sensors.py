@@ -13,15 +13,23 @@ Rules they all keep (see docs/analytics.md, "Sensors"):
 """
 
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from typing import Any
 
 import dagster as dg
 
-from amili_pipelines.defs.reconcile.clients import sensor_no_client, sensor_se_client
-from amili_pipelines.defs.reconcile.jobs import case_status_job, norway_batch_results_job, settlements_job
-from amili_pipelines.defs.resources import AmiliNoResource, AmiliSeResource, CreditorsResource
+from amili_pipelines.amili.clients import SENSOR_TIMEOUT, AmiliClients
+from amili_pipelines.defs.reconcile.jobs import (
+    case_status_job,
+    norway_batch_results_job,
+    settlements_job,
+)
+from amili_pipelines.defs.resources import (
+    AmiliNoResource,
+    AmiliSeResource,
+    CreditorsResource,
+    run_with_clients,
+)
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.reconciliation.polling import (
     Poll,
@@ -44,38 +52,22 @@ class AllSourcesFailed(Exception):
 
 def _ids(creditors: CreditorsResource) -> tuple[list[str], list[str]]:
     cf = creditors.load()
-    se = sorted({c.creditor_id for c in cf.creditors if c.market is Market.SE and c.creditor_id})
-    no = sorted({c.organization_id for c in cf.creditors if c.market is Market.NO and c.organization_id})
+    se = sorted({c.creditor_id for c in cf.in_market(Market.SE) if c.creditor_id})
+    no = sorted({c.organization_id for c in cf.in_market(Market.NO) if c.organization_id})
     return se, no
 
 
-def _run(
-    context: dg.SensorEvaluationContext,
-    poll_fn: Callable[..., Awaitable[Poll]],
-    *,
-    se_resource: AmiliSeResource | None,
-    no_resource: AmiliNoResource | None,
-    **kwargs,
-) -> tuple[Poll, dict]:
+def _poll(
+    context: dg.SensorEvaluationContext, creditors: CreditorsResource, amili_se: AmiliSeResource,
+    amili_no: AmiliNoResource, poll: Callable[[dict[str, Any], AmiliClients], Awaitable[Poll]],
+) -> Poll:
+    """Run one API poll with fail-fast clients (short timeouts, no retries): the next tick retries."""
     cursor = load_cursor(context.cursor)
-
-    async def go() -> Poll:
-        async with AsyncExitStack() as stack:
-            se = await stack.enter_async_context(sensor_se_client(se_resource)) if se_resource else None
-            no = await stack.enter_async_context(sensor_no_client(no_resource)) if no_resource else None
-            clients = {}
-            if "se_client" in kwargs:
-                clients["se_client"] = se
-                kwargs.pop("se_client")
-            if "no_client" in kwargs:
-                clients["no_client"] = no
-                kwargs.pop("no_client")
-            return await poll_fn(cursor, **clients, **kwargs)
-
-    return asyncio.run(go()), cursor
+    return run_with_clients(lambda clients: poll(cursor, clients), creditors=creditors.load(), amili_se=amili_se,
+                            amili_no=amili_no, timeout=SENSOR_TIMEOUT, max_retries=0)
 
 
-def _result(context: dg.SensorEvaluationContext, poll: Poll, old: dict, sources: int, runs: list) -> dg.SensorResult:
+def _result(context: dg.SensorEvaluationContext, poll: Poll, sources: int, runs: list) -> dg.SensorResult:
     if poll.failed:
         context.log.warning("Amili read failed for: %s (their cursor entries kept)", "; ".join(poll.failed))
         if len(poll.failed) >= sources and not runs:
@@ -99,13 +91,14 @@ def _result(context: dg.SensorEvaluationContext, poll: Poll, old: dict, sources:
     ),
 )
 def norway_batch_status_sensor(
-    context: dg.SensorEvaluationContext, creditors: CreditorsResource, amili_no: AmiliNoResource,
+    context: dg.SensorEvaluationContext, creditors: CreditorsResource, amili_se: AmiliSeResource,
+    amili_no: AmiliNoResource,
 ) -> dg.SensorResult:
     _, orgs = _ids(creditors)
     if not orgs:
         return dg.SensorResult(skip_reason=dg.SkipReason("No Norwegian creditor configured."), cursor=context.cursor)
-    poll, old = _run(context, poll_norway_batches, se_resource=None, no_resource=amili_no, no_client=None,
-                     organization_ids=orgs)
+    poll = _poll(context, creditors, amili_se, amili_no,
+                 lambda cursor, c: poll_norway_batches(cursor, no_client=c.no, organization_ids=orgs))
     runs = [
         dg.RunRequest(
             run_key=t.run_key,
@@ -114,7 +107,7 @@ def norway_batch_status_sensor(
         )
         for t in poll.triggers
     ]
-    return _result(context, poll, old, len(orgs), runs)
+    return _result(context, poll, len(orgs), runs)
 
 
 @dg.sensor(
@@ -133,12 +126,10 @@ def settlements_sensor(
     amili_no: AmiliNoResource,
 ) -> dg.SensorResult:
     se_ids, orgs = _ids(creditors)
-    poll, old = _run(
-        context, poll_settlements, se_resource=amili_se if se_ids else None, no_resource=amili_no if orgs else None,
-        se_client=None, no_client=None, se_creditor_ids=se_ids, no_organization_ids=orgs,
-    )
+    poll = _poll(context, creditors, amili_se, amili_no, lambda cursor, c: poll_settlements(
+        cursor, se_client=c.se, no_client=c.no, se_creditor_ids=se_ids, no_organization_ids=orgs))
     runs = [dg.RunRequest(run_key=t.run_key, tags=t.tags) for t in poll.triggers]
-    return _result(context, poll, old, 2 * len(se_ids) + len(orgs), runs)
+    return _result(context, poll, 2 * len(se_ids) + len(orgs), runs)
 
 
 @dg.sensor(
@@ -157,12 +148,10 @@ def case_status_sensor(
     amili_no: AmiliNoResource,
 ) -> dg.SensorResult:
     se_ids, orgs = _ids(creditors)
-    poll, old = _run(
-        context, poll_cases, se_resource=amili_se if se_ids else None, no_resource=amili_no if orgs else None,
-        se_client=None, no_client=None, se_creditor_ids=se_ids, no_organization_ids=orgs,
-    )
+    poll = _poll(context, creditors, amili_se, amili_no, lambda cursor, c: poll_cases(
+        cursor, se_client=c.se, no_client=c.no, se_creditor_ids=se_ids, no_organization_ids=orgs))
     runs = [dg.RunRequest(run_key=t.run_key, tags=t.tags) for t in poll.triggers]
-    return _result(context, poll, old, len(se_ids) + len(orgs), runs)
+    return _result(context, poll, len(se_ids) + len(orgs), runs)
 
 
 SENSORS = [norway_batch_status_sensor, settlements_sensor, case_status_sensor]

@@ -1,7 +1,5 @@
 """The daily chain a finance team runs: extract, validate, register (and publish for analysts)."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 EXTRACT_VALIDATE_REGISTER_JOB = "extract_validate_register"

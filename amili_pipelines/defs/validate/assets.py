@@ -1,13 +1,17 @@
 """Validation: every extracted invoice judged ready for Amili, or quarantined with its reasons."""
 
-
 import dagster as dg
 
-from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL, daily_partitions, partition_dates
+from amili_pipelines.defs.partitions import (
+    DUCKDB_WRITER_POOL,
+    daily_partitions,
+    partition_dates,
+)
 from amili_pipelines.defs.resources import CreditorsResource, WarehouseResource
 from amili_pipelines.sources.validate import validate_partition
 
 VALIDATED_INVOICES = dg.AssetKey(["validate", "validated_invoices"])
+ACCOUNTED_FOR_CHECK = "every_extracted_invoice_accounted_for"
 
 
 def build_validate_asset(extract_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -27,7 +31,7 @@ def build_validate_asset(extract_keys: list[dg.AssetKey]) -> dg.AssetsDefinition
         ),
         check_specs=[
             dg.AssetCheckSpec(
-                "every_extracted_invoice_accounted_for", asset=VALIDATED_INVOICES, blocking=True,
+                ACCOUNTED_FOR_CHECK, asset=VALIDATED_INVOICES, blocking=True,
                 description="extracted = valid + quarantined: no invoice vanished between source and registration",
             )
         ],
@@ -39,9 +43,9 @@ def build_validate_asset(extract_keys: list[dg.AssetKey]) -> dg.AssetsDefinition
         extracted = valid = quarantined = warnings = 0
         by_rule: dict[str, int] = {}
         tables = []
-        with warehouse.connect() as conn:
+        with warehouse.open(log=context.log.warning) as wh:
             for day in partition_dates(context):
-                s = validate_partition(conn, creditors=creditors_file, partition_date=day)
+                s = validate_partition(wh, creditors=creditors_file, partition_date=day)
                 extracted += s.extracted
                 valid += s.valid
                 quarantined += s.quarantined
@@ -61,7 +65,7 @@ def build_validate_asset(extract_keys: list[dg.AssetKey]) -> dg.AssetsDefinition
             },
             check_results=[
                 dg.AssetCheckResult(
-                    check_name="every_extracted_invoice_accounted_for",
+                    check_name=ACCOUNTED_FOR_CHECK,
                     passed=extracted == valid + quarantined,
                     metadata={"extracted": extracted, "valid": valid, "quarantined": quarantined},
                 )

@@ -18,6 +18,8 @@ from amili_pipelines.domain.validation.rules import validate_invoice
 # Bump when a single-invoice rule changes what it finds: extractions checked under another version
 # are re-validated by validate_partition instead of trusting the issues stored at extract time.
 _RULES_REVISION = "2"
+# The rules that look across invoices of a partition (validate_partition re-runs only these).
+CROSS_RULES = ("invoice.number.unique", "invoice.conflict_across_sources", "invoice.duplicate_across_sources")
 RULES_VERSION = _RULES_REVISION + ":" + hashlib.sha256(
     "|".join(f"{r.id}={r.severity.value}" for r in RULES.values()).encode()).hexdigest()[:12]
 
@@ -45,4 +47,4 @@ def validate_invoices(
     return out
 
 
-__all__ = ["RULES", "RULES_VERSION", "Rule", "severity_of", "validate_invoice", "validate_invoices", "cross_invoice_issues"]
+__all__ = ["CROSS_RULES", "RULES", "RULES_VERSION", "Rule", "severity_of", "validate_invoice", "validate_invoices", "cross_invoice_issues"]

@@ -17,7 +17,13 @@ from datetime import date
 from functools import lru_cache
 
 from stdnum import ean, luhn
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+from stdnum.exceptions import (
+    InvalidChecksum,
+    InvalidComponent,
+    InvalidFormat,
+    InvalidLength,
+    ValidationError,
+)
 from stdnum.no import fodselsnummer as no_fnr
 from stdnum.no import orgnr as no_orgnr
 from stdnum.se import orgnr as se_orgnr

@@ -64,7 +64,10 @@ try:  # phonenumbers internals, for the type-free validity check below; the publ
         REGION_CODE_FOR_NON_GEO_ENTITY as _NON_GEO,
     )
     from phonenumbers.phonenumberutil import PhoneMetadata as _PhoneMetadata
-    from phonenumbers.phonenumberutil import _is_number_matching_desc, country_code_for_valid_region
+    from phonenumbers.phonenumberutil import (
+        _is_number_matching_desc,
+        country_code_for_valid_region,
+    )
     from phonenumbers.phonenumberutil import national_significant_number as _nsn
     from phonenumbers.phonenumberutil import region_code_for_number as _region_for
 

@@ -14,7 +14,13 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
 
-from amili_pipelines.domain.invoice import Address, CustomerKind, InvoiceLine, Market, SourceInvoice
+from amili_pipelines.domain.invoice import (
+    Address,
+    CustomerKind,
+    InvoiceLine,
+    Market,
+    SourceInvoice,
+)
 from amili_pipelines.domain.issues import Issue, Severity
 from amili_pipelines.sources.parsing import ParseError, ValueParser
 

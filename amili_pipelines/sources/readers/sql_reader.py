@@ -30,17 +30,21 @@ def describe(url: str) -> str:
 
 def read_sql(url: str, *, query: str | None, table: str | None, columns: Mapping[str, str],
              batch_size: int = 10_000) -> RecordStream:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import MetaData, Table, create_engine, select, text
     from sqlalchemy.exc import SQLAlchemyError
 
-    if not query:
-        if not table or not _IDENT.match(table):
-            raise SourceFileError(f"sql source needs a query or a plain table name, got table={table!r}")
-        query = f"SELECT * FROM {table}"
+    if not query and (not table or not _IDENT.match(table)):
+        raise SourceFileError(f"sql source needs a query or a plain table name, got table={table!r}")
     try:
         engine = create_engine(expand_url(url))
         conn = engine.connect()
-        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(text(query))
+        if query:
+            statement = text(query)
+        else:
+            # The table as the database describes it, quoted by SQLAlchemy: no SQL text of ours.
+            schema, _, name = str(table).rpartition(".")
+            statement = select(Table(name, MetaData(), schema=schema or None, autoload_with=conn))
+        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(statement)
     except SQLAlchemyError as exc:
         raise SourceFileError(f"{describe(url)}: query failed: {str(exc).splitlines()[0]}") from None
     names = list(result.keys())

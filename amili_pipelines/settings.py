@@ -1,0 +1,95 @@
+"""Settings: the environment (pydantic-settings) and the creditors file (YAML), read once per process.
+
+Environment variables (or a ``.env`` file in the working directory) carry endpoints, credentials
+and paths. The creditors file names each creditor's market, its Amili ids and its sources.
+Defaults point at the local emulator started by ``make demo`` / ``make dev``, so the demo needs
+no setup; production points the same variables at the real Amili endpoints.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from amili_pipelines.amili.clients import NoConnection, SeConnection
+from amili_pipelines.amili.limits import NO_BATCH_SIZE, NO_LIMITS, SE_LIMITS
+from amili_pipelines.domain.creditors import (
+    CreditorsFile,
+    CreditorsFileError,
+    parse_creditors,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The emulator's demo credentials (documented in the README). Never valid anywhere but the emulator.
+DEMO_SE_API_CODE = "demo-api-code"
+DEMO_NO_CLIENT_ID = "demo-client"
+DEMO_NO_CLIENT_SECRET = "demo-secret"
+DEFAULT_EMULATOR_URL = "http://127.0.0.1:8765"
+
+
+class Settings(BaseSettings):
+    """Everything read from the environment. Every field is ``AMILI_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="AMILI_", env_file=".env", extra="ignore")
+
+    se_base_url: str = DEFAULT_EMULATOR_URL
+    se_api_code: SecretStr = SecretStr(DEMO_SE_API_CODE)
+    # Optional: sign a JWT with this key and use GET /authenticates/api-code instead of the POST.
+    se_jwt_private_key_path: Path | None = None
+    se_jwt_algorithm: str = "ES256"
+    se_requests_per_second: float = SE_LIMITS.requests_per_second
+    se_max_concurrency: int = SE_LIMITS.max_concurrency
+
+    no_base_url: str = f"{DEFAULT_EMULATOR_URL}/collection/v1"
+    no_auth_url: str = f"{DEFAULT_EMULATOR_URL}/token"
+    no_client_id: str = DEMO_NO_CLIENT_ID
+    no_client_secret: SecretStr = SecretStr(DEMO_NO_CLIENT_SECRET)
+    no_requests_per_second: float = NO_LIMITS.requests_per_second
+    no_max_concurrency: int = NO_LIMITS.max_concurrency
+    no_batch_size: int = NO_BATCH_SIZE
+
+    duckdb_path: Path = PROJECT_ROOT / "data" / "amili.duckdb"
+    analytics_path: Path = PROJECT_ROOT / "data" / "amili_analytics.duckdb"
+    creditors_file: Path = PROJECT_ROOT / "creditors.yaml"
+    timezone: str = "Europe/Stockholm"
+
+    @cached_property
+    def creditors(self) -> CreditorsFile:
+        return load_creditors(self.creditors_file)
+
+    def se_connection(self) -> SeConnection:
+        return SeConnection(
+            base_url=self.se_base_url, api_code=self.se_api_code,
+            jwt_private_key_path=str(self.se_jwt_private_key_path) if self.se_jwt_private_key_path else None,
+            jwt_algorithm=self.se_jwt_algorithm, requests_per_second=self.se_requests_per_second,
+            max_concurrency=self.se_max_concurrency,
+        )
+
+    def no_connection(self) -> NoConnection:
+        return NoConnection(
+            base_url=self.no_base_url, auth_url=self.no_auth_url, client_id=self.no_client_id,
+            client_secret=self.no_client_secret, requests_per_second=self.no_requests_per_second,
+            max_concurrency=self.no_max_concurrency,
+        )
+
+
+def load_creditors(path: str | Path) -> CreditorsFile:
+    """Read and validate a creditors file; every problem is a :class:`CreditorsFileError` naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise CreditorsFileError(f"creditors file not found: {path} (set AMILI_CREDITORS_FILE to its path)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CreditorsFileError(f"{path} is not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CreditorsFileError(f"{path} cannot be read: {exc}") from None
+    return parse_creditors(data, origin=str(path), base_dir=path.resolve().parent)

@@ -1,0 +1,31 @@
+"""The case-actions aggregate: what the creditor's books report back to Amili, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from amili_pipelines.domain.case_actions import (
+    ActionState,
+    CaseAction,
+    NewCaseAction,
+    SourceView,
+)
+
+
+class ActionStore(Protocol):
+    def source_views(self) -> list[SourceView]:
+        """Registered invoices with an open case, next to their source's current view."""
+
+    def add(self, actions: Sequence[NewCaseAction]) -> list[str]:
+        """Write new actions as pending; keys already present are left alone. Returns the new keys."""
+
+    def in_states(self, states: Sequence[ActionState], *, market: str) -> list[CaseAction]: ...
+
+    def count_attempt(self, key: str) -> None: ...
+
+    def note_error(self, key: str, error: str) -> None: ...
+
+    def set_state(self, key: str, to_state: ActionState, *, detail: str | None = None, **columns: Any) -> None:
+        """Move an action to ``to_state``, recording the event and any of remote_id, batch_id,
+        result_status, result_json, last_error, sent_at."""

@@ -1,0 +1,255 @@
+"""DuckDB: extracted invoices, their issues, source balances, files read and validation verdicts.
+
+A partition is replaced per source: ``clear_partition`` then one ``insert`` per chunk, inside
+the caller's transaction, so a re-run or backfill of a day never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import date
+from decimal import Decimal
+
+import pyarrow as pa
+from pydantic import TypeAdapter
+
+from amili_pipelines.domain.dates import utcnow
+from amili_pipelines.domain.invoice import SourceInvoice
+from amili_pipelines.domain.issues import Issue
+from amili_pipelines.warehouse.duckdb.connection import Session
+from amili_pipelines.warehouse.invoices import (
+    DuplicateNumberRow,
+    RuleVerdicts,
+    SourceVerdicts,
+)
+from amili_pipelines.warehouse.tables import (
+    BALANCE_COLUMNS,
+    BALANCE_DECIMALS,
+    INVOICE_COLUMNS,
+    INVOICE_DECIMALS,
+    ISSUE_COLUMNS,
+    issues_table,
+)
+
+_INVOICES = TypeAdapter(list[SourceInvoice])
+
+
+def _select(columns: Sequence[str], decimals: frozenset[str] = frozenset()) -> str:
+    return ", ".join(f"CAST({c} AS DECIMAL(18, 2))" if c in decimals else c for c in columns)
+
+
+class DuckDBInvoiceStore:
+    def __init__(self, session: Session) -> None:
+        self.db = session
+
+    # -- extraction -------------------------------------------------------------------------------
+
+    def clear_partition(self, *, partition_date: date, source: str) -> None:
+        for table in ("extracted_invoices", "invoice_issues", "source_balances", "source_files"):
+            self.db.execute(f"DELETE FROM {table} WHERE partition_date = ? AND source = ?", [partition_date, source])
+
+    def insert(self, *, invoices: pa.Table | None = None, issues: pa.Table | None = None,
+               balances: pa.Table | None = None) -> None:
+        """Store tables built by :mod:`amili_pipelines.warehouse.tables`."""
+        conn = self.db.conn
+        if invoices is not None and invoices.num_rows:
+            conn.register("_invoices_in", invoices)
+            conn.execute(f"INSERT INTO extracted_invoices ({', '.join(INVOICE_COLUMNS)}) "
+                         f"SELECT {_select(INVOICE_COLUMNS, INVOICE_DECIMALS)} FROM _invoices_in")
+            conn.unregister("_invoices_in")
+        if issues is not None and issues.num_rows:
+            conn.register("_issues_in", issues)
+            conn.execute(f"INSERT INTO invoice_issues ({', '.join(ISSUE_COLUMNS)}) "
+                         f"SELECT {', '.join(ISSUE_COLUMNS)} FROM _issues_in")
+            conn.unregister("_issues_in")
+        if balances is not None and balances.num_rows:
+            conn.register("_balances_in", balances)
+            conn.execute(f"INSERT INTO source_balances ({', '.join(BALANCE_COLUMNS)}) "
+                         f"SELECT {_select(BALANCE_COLUMNS, BALANCE_DECIMALS)} FROM _balances_in")
+            conn.unregister("_balances_in")
+
+    def file_already_read(self, *, source: str, path: str, fingerprint: str, partition_date: date) -> bool:
+        """True when this exact content was read by an earlier partition and held nothing pending."""
+        return bool(self.db.scalar(
+            "SELECT count(*) FROM source_files WHERE source = ? AND path = ? AND fingerprint = ?"
+            " AND coalesce(partition_date, DATE '1900-01-01') <> ? AND coalesce(pending_rows, 0) = 0",
+            [source, path, fingerprint, partition_date],
+        ))
+
+    def record_file(self, *, source: str, path: str, fingerprint: str, size_bytes: int, rows_read: int,
+                    pending_rows: int, partition_date: date) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO source_files (source, path, fingerprint, size_bytes, rows_read, read_at,"
+            " partition_date, pending_rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [source, path, fingerprint, size_bytes, rows_read, utcnow(), partition_date, pending_rows],
+        )
+
+    def record_extraction(self, *, partition_date: date, source: str, creditor: str, counts: dict[str, int],
+                          errors: list[str]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO source_extractions (partition_date, source, creditor, rows_read, extracted,"
+            " skipped_paid, skipped_not_due, files_read, files_unchanged, files_failed, parse_issue_count, errors,"
+            " extracted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [partition_date, source, creditor, counts["rows_read"], counts["extracted"], counts["skipped_paid"],
+             counts["skipped_not_due"], counts["files_read"], counts["files_unchanged"], counts["files_failed"],
+             counts["parse_issue_count"], json.dumps(errors, ensure_ascii=False), utcnow()],
+        )
+
+    def extraction_errors(self, *, partition_date: date) -> dict[str, list[str]]:
+        """source -> what could not be read at all, as recorded by each source's newest extraction."""
+        rows = self.db.execute("SELECT source, errors::VARCHAR FROM source_extractions WHERE partition_date = ?"
+                               " ORDER BY source", [partition_date]).fetchall()
+        return {source: json.loads(errors) if errors else [] for source, errors in rows}
+
+    # -- single-invoice rules checked at extract time ---------------------------------------------
+
+    def record_rule_check(self, *, partition_date: date, source: str, rules_version: str,
+                          reference_scheme: str | None) -> None:
+        self.db.execute("DELETE FROM source_rule_checks WHERE partition_date = ? AND source = ?",
+                        [partition_date, source])
+        self.db.execute("INSERT INTO source_rule_checks VALUES (?, ?, ?, ?, ?)",
+                        [partition_date, source, rules_version, reference_scheme, utcnow()])
+
+    def rule_checks(self, *, partition_date: date) -> dict[str, tuple[str, str | None]]:
+        """source -> (rules_version, reference_scheme) of the partition's extractions."""
+        rows = self.db.execute("SELECT source, rules_version, reference_scheme FROM source_rule_checks"
+                               " WHERE partition_date = ?", [partition_date]).fetchall()
+        return {s: (v, r) for s, v, r in rows}
+
+    def partition_sources(self, *, partition_date: date) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT source FROM extracted_invoices WHERE partition_date = ? ORDER BY source",
+            [partition_date]).fetchall()]
+
+    def iter_invoices(self, *, partition_date: date, source: str, batch_rows: int = 20_000,
+                      ) -> Iterator[list[SourceInvoice]]:
+        """One source's extracted invoices, ``batch_rows`` at a time (bounded memory).
+
+        Keyset pages by rowid, so the caller may write between pages.
+        """
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT rowid, invoice_json::VARCHAR FROM extracted_invoices WHERE partition_date = ? AND source = ?"
+                " AND rowid > ? ORDER BY rowid LIMIT ?", [partition_date, source, last, batch_rows]).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield _INVOICES.validate_json("[" + ",".join(r[1] for r in rows) + "]")
+
+    # -- validation verdicts ------------------------------------------------------------------------
+
+    def delete_issues(self, *, partition_date: date, source: str | None = None,
+                      rules: Sequence[str] | None = None) -> None:
+        sql, params = "DELETE FROM invoice_issues WHERE partition_date = ?", [partition_date]
+        if source is not None:
+            sql += " AND source = ?"
+            params.append(source)
+        if rules is not None:
+            sql += f" AND rule IN ({', '.join('?' for _ in rules)})"
+            params.extend(rules)
+        self.db.execute(sql, params)
+
+    def append_issues(self, *, partition_date: date, source: str | None,
+                      issues: Iterable[tuple[str, Issue]] | Iterable[tuple[str, str, Issue]]) -> int:
+        """Issues as (invoice_key, issue) with a fixed ``source``, or (source, invoice_key, issue)."""
+        tbl = issues_table(partition_date=partition_date, source=source, issues=issues)
+        if tbl is None:
+            return 0
+        self.insert(issues=tbl)
+        return tbl.num_rows
+
+    def duplicate_number_rows(self, *, partition_date: date) -> list[DuplicateNumberRow]:
+        """Rows whose (creditor, invoice number) occurs more than once in the partition, in validation order."""
+        rows = self.db.execute(
+            """
+            WITH d AS (
+                SELECT creditor, invoice_number FROM extracted_invoices
+                WHERE partition_date = ? AND invoice_number IS NOT NULL AND invoice_number <> ''
+                GROUP BY ALL HAVING count(*) > 1
+            )
+            SELECT e.source, e.creditor, e.invoice_number, e.location, e.row_number,
+                   json_extract_string(e.invoice_json, '$.open_balance'), e.customer_id_number, e.due_date, e.currency
+            FROM extracted_invoices e JOIN d USING (creditor, invoice_number)
+            WHERE e.partition_date = ?
+            ORDER BY e.source, e.location, e.row_number
+            """,
+            [partition_date, partition_date],
+        ).fetchall()
+        return [DuplicateNumberRow(s, c, n, loc, row, None if bal is None else Decimal(bal), idn, due, cur)
+                for s, c, n, loc, row, bal, idn, due, cur in rows]
+
+    def set_verdicts_from_issues(self, *, partition_date: date) -> None:
+        """is_valid = no error-severity issue on the (source, invoice key), for the whole partition."""
+        self.db.execute(
+            """
+            UPDATE extracted_invoices SET is_valid = v.ok FROM (
+                SELECT e.rowid AS rid, b.invoice_key IS NULL AS ok
+                FROM extracted_invoices e
+                LEFT JOIN (SELECT DISTINCT source, invoice_key FROM invoice_issues
+                           WHERE partition_date = ? AND severity = 'error') b
+                  ON b.source = e.source AND b.invoice_key = e.invoice_key
+                WHERE e.partition_date = ?
+            ) v
+            WHERE extracted_invoices.rowid = v.rid AND extracted_invoices.is_valid <> v.ok
+            """,
+            [partition_date, partition_date],
+        )
+
+    def verdict_summary(self, *, partition_date: date) -> tuple[list[SourceVerdicts], list[RuleVerdicts], int]:
+        """Per source (extracted, valid); per rule (invoices, example message); warning issues.
+
+        An issue belongs to the invoice of its source and key that starts at or before its row in
+        the same location (tabular invoices are consecutive records), so a rule counts each
+        invoice once even when an invoice number occurs twice in one source.
+        """
+        per_source = self.db.execute(
+            "SELECT source, count(*), count(*) FILTER (WHERE is_valid) FROM extracted_invoices"
+            " WHERE partition_date = ? GROUP BY source ORDER BY source", [partition_date]).fetchall()
+        per_rule = self.db.execute(
+            """
+            WITH i AS (SELECT * FROM invoice_issues WHERE partition_date = ?),
+                 e AS (SELECT source, invoice_key, location, row_number FROM extracted_invoices WHERE partition_date = ?),
+                 m AS (
+                    SELECT i.rule, i.message, i.source, i.location, i.row_number,
+                           (i.source, i.invoice_key, coalesce(e.location, i.location), e.row_number) AS inv
+                    FROM i ASOF LEFT JOIN e
+                      ON e.source = i.source AND e.invoice_key = i.invoice_key AND e.location = i.location
+                     AND e.row_number <= i.row_number
+                 )
+            SELECT rule, count(DISTINCT inv), arg_min(message, (source, location, row_number))
+            FROM m GROUP BY rule
+            """, [partition_date, partition_date]).fetchall()
+        warnings = self.db.scalar(
+            "SELECT count(*) FROM invoice_issues WHERE partition_date = ? AND severity = 'warning'", [partition_date])
+        return ([SourceVerdicts(*r) for r in per_source], [RuleVerdicts(*r) for r in per_rule], int(warnings or 0))
+
+    # -- what registration reads ---------------------------------------------------------------------
+
+    def valid_invoices(self, *, partition_date: date | None = None,
+                       creditors: Collection[str] | None = None) -> list[SourceInvoice]:
+        """Valid invoices ready to register, the newest extraction per invoice key.
+
+        With ``partition_date``: the invoices extracted in that partition. Without: the newest
+        extraction of every invoice ever extracted. An invoice key extracted from several sources
+        (identical duplicates) is returned once.
+        """
+        params: list[object] = []
+        if partition_date is None:
+            sql = "SELECT invoice_json::VARCHAR FROM latest_invoices WHERE is_valid"
+        else:
+            sql = ("SELECT invoice_json::VARCHAR FROM (SELECT *, row_number() OVER (PARTITION BY invoice_key"
+                   " ORDER BY extracted_at DESC, source) AS rn FROM extracted_invoices WHERE partition_date = ?)"
+                   " WHERE rn = 1 AND is_valid")
+            params.append(partition_date)
+        if creditors is not None:
+            if not creditors:
+                return []
+            sql += f" AND creditor IN ({', '.join('?' for _ in creditors)})"
+            params.extend(sorted(creditors))
+        sql += " ORDER BY invoice_key"
+        rows = [r[0] for r in self.db.execute(sql, params).fetchall()]
+        if not rows:
+            return []
+        return _INVOICES.validate_json("[" + ",".join(rows) + "]")

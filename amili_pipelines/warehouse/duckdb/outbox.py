@@ -1,0 +1,289 @@
+"""DuckDB: the registration outbox, its event history, and every case Amili reported per invoice.
+
+The state machine is described in :mod:`amili_pipelines.domain.outbox`. The intent to send
+(``in_flight``) is committed before a request leaves; outcomes are stored in one transaction
+per batch of outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import pyarrow as pa
+
+from amili_pipelines.domain.dates import utcnow
+from amili_pipelines.domain.invoice import Market
+from amili_pipelines.domain.outbox import (
+    BatchItemRow,
+    OutboxEntry,
+    OutboxEvent,
+    OutboxRecord,
+    OutboxRow,
+    OutboxState,
+    Outcome,
+    WaitingBatch,
+)
+from amili_pipelines.warehouse.duckdb.connection import Session
+
+_ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json, attempts,"
+                " batch_key, batch_id")
+
+
+def _row(r: tuple) -> OutboxRow:
+    return OutboxRow(
+        market=Market(r[0]), invoice_key=r[1], creditor=r[2], invoice_number=r[3], idempotency_key=r[4],
+        state=OutboxState(r[5]), payload=json.loads(r[6]), attempts=r[7], batch_key=r[8], batch_id=r[9],
+    )
+
+
+class DuckDBOutboxStore:
+    def __init__(self, session: Session) -> None:
+        self.db = session
+
+    def enqueue(self, entries: Sequence[OutboxEntry], *, run_id: str | None = None) -> dict[str, int]:
+        """Add valid invoices to the outbox. Returns counts: new, requeued, already (in the outbox).
+
+        An invoice already in the outbox is left alone, whatever reruns or backfills happen, except a
+        rejected one whose source row changed since: the fix is sent as a new attempt.
+        """
+        if not entries:
+            return {"new": 0, "requeued": 0, "already": 0}
+        now = utcnow()
+        incoming = pa.table({
+            "market": [e.market.value for e in entries],
+            "invoice_key": [e.invoice_key for e in entries],
+            "creditor": [e.creditor for e in entries],
+            "invoice_number": [e.invoice_number for e in entries],
+            "idempotency_key": [e.idempotency_key for e in entries],
+            "content_hash": [e.content_hash for e in entries],
+            "payload_json": [json.dumps(e.payload, default=str) for e in entries],
+            "claimed_amount": pa.array([e.claimed_amount for e in entries], type=pa.decimal128(18, 2)),
+            "currency": [e.currency for e in entries],
+        })
+        conn = self.db.conn
+        with self.db.transaction():
+            conn.register("_incoming_arrow", incoming)
+            conn.execute("CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM _incoming_arrow")
+            conn.unregister("_incoming_arrow")
+            requeue = conn.execute(
+                """
+                SELECT o.market, o.invoice_key FROM registration_outbox o JOIN _incoming i USING (market, invoice_key)
+                WHERE o.state = 'rejected' AND i.content_hash IS DISTINCT FROM o.content_hash
+                """
+            ).fetchall()
+            conn.execute(
+                """
+                UPDATE registration_outbox o SET state = 'pending', content_hash = i.content_hash,
+                       payload_json = i.payload_json, claimed_amount = i.claimed_amount, currency = i.currency,
+                       rejection_json = NULL, last_error = NULL, updated_at = ?
+                FROM _incoming i
+                WHERE o.market = i.market AND o.invoice_key = i.invoice_key
+                  AND o.state = 'rejected' AND i.content_hash IS DISTINCT FROM o.content_hash
+                """,
+                [now],
+            )
+            new = conn.execute(
+                """
+                INSERT INTO registration_outbox (market, invoice_key, creditor, invoice_number, idempotency_key, state,
+                    content_hash, payload_json, claimed_amount, currency, attempts, created_at, updated_at)
+                SELECT market, invoice_key, creditor, invoice_number, idempotency_key, 'pending', content_hash,
+                       payload_json, claimed_amount, currency, 0, ?, ?
+                FROM _incoming i
+                WHERE NOT EXISTS (SELECT 1 FROM registration_outbox o
+                                  WHERE o.market = i.market AND o.invoice_key = i.invoice_key)
+                RETURNING market, invoice_key
+                """,
+                [now, now],
+            ).fetchall()
+            self._log([(Market(m), k) for m, k in new], None, OutboxState.PENDING, "enqueued", run_id, now)
+            self._log([(Market(m), k) for m, k in requeue], OutboxState.REJECTED, OutboxState.PENDING,
+                      "source row changed after rejection", run_id, now)
+            conn.execute("DROP TABLE _incoming")
+        return {"new": len(new), "requeued": len(requeue), "already": len(entries) - len(new) - len(requeue)}
+
+    def rows_in_state(
+        self, states: Iterable[OutboxState], *, market: Market, creditor: str | None = None, limit: int | None = None,
+        sent_since: datetime | None = None, max_sends: int | None = None,
+    ) -> list[OutboxRow]:
+        """Rows in the given states, in key order. With ``sent_since``/``max_sends``: only rows sent fewer
+        than ``max_sends`` times since then, so one run cannot resend an invoice Amili keeps refusing."""
+        values = [s.value for s in states]
+        sql = (f"SELECT {_ROW_COLUMNS} FROM registration_outbox o WHERE market = ?"
+               f" AND state IN ({', '.join('?' * len(values))})")
+        params: list = [market.value, *values]
+        if creditor:
+            sql += " AND creditor = ?"
+            params.append(creditor)
+        if sent_since is not None and max_sends is not None:
+            sql += (" AND (SELECT count(*) FROM registration_events e WHERE e.market = o.market"
+                    " AND e.invoice_key = o.invoice_key AND e.to_state = 'in_flight' AND e.occurred_at >= ?) < ?")
+            params += [sent_since, max_sends]
+        sql += " ORDER BY invoice_key"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_row(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def mark_in_flight(self, rows: Sequence[OutboxRow], *, run_id: str | None = None,
+                       batch_key: str | None = None) -> None:
+        """Write the intent to send, and commit it, before any request leaves."""
+        if not rows:
+            return
+        now = utcnow()
+        keys = pa.table({"market": [r.market.value for r in rows], "invoice_key": [r.invoice_key for r in rows]})
+        conn = self.db.conn
+        with self.db.transaction():
+            conn.register("_keys", keys)
+            conn.execute(
+                """
+                UPDATE registration_outbox o SET state = 'in_flight', attempts = attempts + 1, batch_key = ?,
+                       updated_at = ?
+                FROM _keys k WHERE o.market = k.market AND o.invoice_key = k.invoice_key
+                """,
+                [batch_key, now],
+            )
+            conn.unregister("_keys")
+            self._log([(r.market, r.invoice_key) for r in rows], None, OutboxState.IN_FLIGHT,
+                      f"batch {batch_key}" if batch_key else "sending", run_id, now)
+
+    def record_outcomes(self, outcomes: Sequence[Outcome], *, run_id: str | None = None) -> None:
+        """Store a batch of outcomes in one transaction (and every case id seen, for the duplicate check)."""
+        if not outcomes:
+            return
+        now = utcnow()
+        tbl = pa.table({
+            "market": [o.market.value for o in outcomes],
+            "invoice_key": [o.invoice_key for o in outcomes],
+            "state": [o.state.value for o in outcomes],
+            "case_id": [o.case_id for o in outcomes],
+            "amili_invoice_id": [o.amili_invoice_id for o in outcomes],
+            "ocr_number": [o.ocr_number for o in outcomes],
+            "registration_id": [o.registration_id for o in outcomes],
+            "batch_id": [o.batch_id for o in outcomes],
+            "rejection_json": [json.dumps(o.rejection, default=str) if o.rejection is not None else None
+                               for o in outcomes],
+            "last_error": [o.error for o in outcomes],
+            "detail": [o.detail or o.error for o in outcomes],
+        })
+        conn = self.db.conn
+        with self.db.transaction():
+            conn.register("_outcomes", tbl)
+            conn.execute(
+                """
+                INSERT INTO registration_events (occurred_at, run_id, market, invoice_key, from_state, to_state, detail)
+                SELECT ?, ?, t.market, t.invoice_key, o.state, t.state, t.detail
+                FROM _outcomes t JOIN registration_outbox o USING (market, invoice_key)
+                """,
+                [now, run_id],
+            )
+            conn.execute(
+                """
+                UPDATE registration_outbox o SET
+                    state = t.state,
+                    case_id = coalesce(t.case_id, o.case_id),
+                    amili_invoice_id = coalesce(t.amili_invoice_id, o.amili_invoice_id),
+                    ocr_number = coalesce(t.ocr_number, o.ocr_number),
+                    registration_id = coalesce(t.registration_id, o.registration_id),
+                    batch_id = coalesce(t.batch_id, o.batch_id),
+                    rejection_json = CASE WHEN t.state = 'rejected' THEN t.rejection_json ELSE o.rejection_json END,
+                    last_error = t.last_error,
+                    registered_at = CASE WHEN t.state = 'registered' THEN coalesce(o.registered_at, ?)
+                                         ELSE o.registered_at END,
+                    updated_at = ?
+                FROM _outcomes t WHERE o.market = t.market AND o.invoice_key = t.invoice_key
+                """,
+                [now, now],
+            )
+            conn.execute(
+                """
+                INSERT INTO amili_registrations_seen (market, invoice_key, case_id, registration_id, seen_at)
+                SELECT market, invoice_key, case_id, registration_id, ? FROM _outcomes WHERE case_id IS NOT NULL
+                ON CONFLICT DO NOTHING
+                """,
+                [now],
+            )
+            conn.unregister("_outcomes")
+            for o in outcomes:
+                if len(o.seen_cases) > 1:
+                    self._record_seen_cases(o.market, o.invoice_key, o.seen_cases, now)
+
+    def _record_seen_cases(self, market: Market, invoice_key: str, case_ids: Iterable[tuple[str, str | None]],
+                           now: datetime) -> None:
+        """Remember every case Amili reports for an invoice (a lookup may find more than one)."""
+        for case_id, registration_id in case_ids:
+            self.db.execute(
+                "INSERT INTO amili_registrations_seen VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [market.value, invoice_key, case_id, registration_id, now],
+            )
+
+    def record(self, market: Market, invoice_key: str) -> OutboxRecord | None:
+        rows = self.db.execute(
+            "SELECT market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
+            " batch_id, registration_id, case_id, amili_invoice_id, ocr_number, rejection_json::VARCHAR, last_error,"
+            " registered_at FROM registration_outbox WHERE market = ? AND invoice_key = ?",
+            [market.value, invoice_key]).fetchall()
+        if not rows:
+            return None
+        r = rows[0]
+        return OutboxRecord(Market(r[0]), r[1], r[2], r[3], OutboxState(r[4]), *r[5:14],
+                            rejection=json.loads(r[14]) if r[14] else None, last_error=r[15], registered_at=r[16])
+
+    def events(self, market: Market, invoice_key: str) -> list[OutboxEvent]:
+        rows = self.db.execute(
+            "SELECT occurred_at, run_id, from_state, to_state, detail FROM registration_events"
+            " WHERE market = ? AND invoice_key = ? ORDER BY occurred_at, rowid", [market.value, invoice_key]).fetchall()
+        return [OutboxEvent(*r) for r in rows]
+
+    def state_counts(self, *, market: Market | None = None) -> dict[str, int]:
+        sql = "SELECT state, count(*) FROM registration_outbox"
+        params: list = []
+        if market:
+            sql += " WHERE market = ?"
+            params.append(market.value)
+        sql += " GROUP BY state"
+        counts = {s.value: 0 for s in OutboxState}
+        counts.update(dict(self.db.execute(sql, params).fetchall()))
+        return counts
+
+    def invoices_with_several_cases(self, *, market: Market | None = None) -> list[tuple[str, str, int]]:
+        """(market, invoice_key, number of cases) of every invoice Amili reported more than one case for."""
+        sql = "SELECT market, invoice_key, count(DISTINCT case_id) AS n FROM amili_registrations_seen"
+        params: list = []
+        if market:
+            sql += " WHERE market = ?"
+            params.append(market.value)
+        sql += " GROUP BY market, invoice_key HAVING n > 1 ORDER BY market, invoice_key"
+        return self.db.execute(sql, params).fetchall()
+
+    def waiting_batches(self) -> list[WaitingBatch]:
+        """Every Norwegian batch some invoices still wait for."""
+        rows = self.db.execute(
+            "SELECT DISTINCT creditor, batch_id FROM registration_outbox"
+            " WHERE market = 'NO' AND state = 'waiting_for_batch' AND batch_id IS NOT NULL ORDER BY 1, 2"
+        ).fetchall()
+        return [WaitingBatch(creditor=c, batch_id=b) for c, b in rows]
+
+    def batch_rows(self, batch_id: str) -> list[BatchItemRow]:
+        """The outbox rows of one Norwegian batch, in submission order (invoice key)."""
+        rows = self.db.execute(
+            "SELECT invoice_key, invoice_number, state FROM registration_outbox WHERE market = 'NO' AND batch_id = ?"
+            " ORDER BY invoice_key", [batch_id]).fetchall()
+        return [BatchItemRow(k, n, OutboxState(s)) for k, n, s in rows]
+
+    def known_batch_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute(
+            "SELECT DISTINCT batch_id FROM registration_outbox WHERE market = 'NO' AND batch_id IS NOT NULL"
+        ).fetchall()}
+
+    def _log(self, keys: Sequence[tuple[Market, str]], from_state: OutboxState | None, to_state: OutboxState,
+             detail: str, run_id: str | None, at: datetime) -> None:
+        if not keys:
+            return
+        tbl = pa.table({"market": [m.value for m, _ in keys], "invoice_key": [k for _, k in keys]})
+        self.db.conn.register("_event_keys", tbl)
+        self.db.execute(
+            "INSERT INTO registration_events SELECT ?, ?, market, invoice_key, ?, ?, ? FROM _event_keys",
+            [at, run_id, from_state.value if from_state else None, to_state.value, detail],
+        )
+        self.db.conn.unregister("_event_keys")

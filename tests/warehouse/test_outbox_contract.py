@@ -1,0 +1,122 @@
+"""Contract: the registration outbox keeps every invoice in exactly one state and never loses one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from amili_pipelines.domain.dates import utcnow
+from amili_pipelines.domain.invoice import Market
+from amili_pipelines.domain.outbox import OutboxState, Outcome
+from tests.support.records import D, entry
+
+SE, NO = Market.SE, Market.NO
+
+
+def _pending(wh, market=SE):
+    return wh.outbox.rows_in_state([OutboxState.PENDING], market=market)
+
+
+def test_enqueue_is_idempotent_and_keeps_the_payload(warehouse):
+    assert warehouse.outbox.enqueue([entry("2"), entry("1"), entry("3", market=NO, creditor="demo-no")]) == {
+        "new": 3, "requeued": 0, "already": 0}
+    assert warehouse.outbox.enqueue([entry("1"), entry("2")]) == {"new": 0, "requeued": 0, "already": 2}
+    rows = _pending(warehouse)
+    assert [r.invoice_number for r in rows] == ["1", "2"], "key order, one row per invoice and market"
+    assert rows[0].payload == {"invoice_number": "1", "amount": "1250.00"}
+    assert rows[0].attempts == 0 and rows[0].state is OutboxState.PENDING
+    assert [r.invoice_key for r in _pending(warehouse, NO)] == ["demo-no/3"]
+    record = warehouse.outbox.record(SE, "demo-se/1")
+    assert record.claimed_amount == D("1250.00") and record.currency == "SEK"
+    assert [e.to_state for e in warehouse.outbox.events(SE, "demo-se/1")] == ["pending"]
+
+
+def test_the_intent_is_recorded_before_sending(warehouse):
+    warehouse.outbox.enqueue([entry("1"), entry("2")])
+    rows = _pending(warehouse)
+    warehouse.outbox.mark_in_flight(rows, run_id="run-1", batch_key="reg-abc")
+    assert _pending(warehouse) == []
+    flying = warehouse.outbox.rows_in_state([OutboxState.IN_FLIGHT], market=SE)
+    assert [(r.attempts, r.batch_key) for r in flying] == [(1, "reg-abc"), (1, "reg-abc")]
+    events = warehouse.outbox.events(SE, "demo-se/1")
+    assert [(e.to_state, e.run_id) for e in events][-1] == ("in_flight", "run-1")
+
+
+def test_a_registered_invoice_is_never_handed_out_again(warehouse, reopen):
+    warehouse.outbox.enqueue([entry("1")])
+    warehouse.outbox.mark_in_flight(_pending(warehouse))
+    warehouse.outbox.record_outcomes([Outcome(SE, "demo-se/1", OutboxState.REGISTERED, case_id="case-1",
+                                              amili_invoice_id="inv-1", ocr_number="123", registration_id="reg-1")])
+    # A changed source row after registration: still registered, nothing to send.
+    assert warehouse.outbox.enqueue([entry("1", content_hash="changed")])["already"] == 1
+    for states in ([OutboxState.PENDING], [OutboxState.IN_FLIGHT, OutboxState.UNKNOWN_OUTCOME]):
+        assert warehouse.outbox.rows_in_state(states, market=SE) == []
+    record = warehouse.outbox.record(SE, "demo-se/1")
+    assert (record.state, record.case_id, record.ocr_number, record.registration_id) == (
+        OutboxState.REGISTERED, "case-1", "123", "reg-1")
+    assert record.registered_at is not None
+    with reopen() as again:
+        assert again.outbox.record(SE, "demo-se/1").state is OutboxState.REGISTERED
+
+
+def test_a_rejected_invoice_is_requeued_only_when_its_source_row_changed(warehouse):
+    warehouse.outbox.enqueue([entry("1")])
+    warehouse.outbox.record_outcomes([Outcome(SE, "demo-se/1", OutboxState.REJECTED, error="bad personnummer",
+                                              rejection=[{"field": "customer.id_number", "message": "invalid"}])])
+    record = warehouse.outbox.record(SE, "demo-se/1")
+    assert record.rejection == [{"field": "customer.id_number", "message": "invalid"}]
+    assert warehouse.outbox.enqueue([entry("1")]) == {"new": 0, "requeued": 0, "already": 1}
+    assert warehouse.outbox.enqueue([entry("1", content_hash="fixed", amount="900.00")])["requeued"] == 1
+    [row] = _pending(warehouse)
+    assert row.payload["amount"] == "900.00"
+    record = warehouse.outbox.record(SE, "demo-se/1")
+    assert record.rejection is None and record.last_error is None and record.claimed_amount == D("900.00")
+
+
+def test_an_invoice_sent_too_often_in_one_run_waits_for_the_next(warehouse):
+    started = utcnow() - timedelta(seconds=1)
+    warehouse.outbox.enqueue([entry("1"), entry("2")])
+    for _ in range(3):
+        rows = warehouse.outbox.rows_in_state([OutboxState.PENDING], market=SE, creditor="demo-se")
+        one = [r for r in rows if r.invoice_number == "1"]
+        warehouse.outbox.mark_in_flight(one)
+        warehouse.outbox.record_outcomes([Outcome(SE, "demo-se/1", OutboxState.PENDING, detail="not at Amili")])
+    eligible = warehouse.outbox.rows_in_state([OutboxState.PENDING], market=SE, sent_since=started, max_sends=3)
+    assert [r.invoice_number for r in eligible] == ["2"]
+    assert len(_pending(warehouse)) == 2, "still pending, not lost"
+    assert warehouse.outbox.rows_in_state([OutboxState.PENDING], market=SE, limit=1)[0].invoice_number == "1"
+
+
+def test_every_case_amili_reports_is_remembered(warehouse):
+    warehouse.outbox.enqueue([entry("1"), entry("2")])
+    warehouse.outbox.record_outcomes([
+        Outcome(SE, "demo-se/1", OutboxState.REGISTERED, case_id="c-1", seen_cases=(("c-1", "r-1"), ("c-9", "r-9"))),
+        Outcome(SE, "demo-se/2", OutboxState.REGISTERED, case_id="c-2"),
+    ])
+    assert warehouse.outbox.invoices_with_several_cases() == [("SE", "demo-se/1", 2)]
+    assert warehouse.outbox.invoices_with_several_cases(market=NO) == []
+
+
+def test_norwegian_batches_are_tracked(warehouse):
+    warehouse.outbox.enqueue([entry("b", market=NO, creditor="demo-no"), entry("a", market=NO, creditor="demo-no")])
+    warehouse.outbox.mark_in_flight(_pending(warehouse, NO), batch_key="reg-k")
+    warehouse.outbox.record_outcomes([
+        Outcome(NO, "demo-no/a", OutboxState.WAITING_FOR_BATCH, batch_id="B1"),
+        Outcome(NO, "demo-no/b", OutboxState.WAITING_FOR_BATCH, batch_id="B1"),
+    ])
+    assert [(w.creditor, w.batch_id) for w in warehouse.outbox.waiting_batches()] == [("demo-no", "B1")]
+    assert [(r.invoice_key, r.state) for r in warehouse.outbox.batch_rows("B1")] == [
+        ("demo-no/a", OutboxState.WAITING_FOR_BATCH), ("demo-no/b", OutboxState.WAITING_FOR_BATCH)]
+    warehouse.outbox.record_outcomes([Outcome(NO, "demo-no/a", OutboxState.REGISTERED, case_id="c-a")])
+    assert warehouse.outbox.known_batch_ids() == {"B1"}
+    counts = warehouse.outbox.state_counts(market=NO)
+    assert (counts["registered"], counts["waiting_for_batch"], counts["pending"]) == (1, 1, 0)
+
+
+def test_a_failed_transaction_leaves_nothing_behind(warehouse):
+    with pytest.raises(RuntimeError), warehouse.transaction():
+        warehouse.outbox.enqueue([entry("1")])
+        raise RuntimeError("crash after enqueue")
+    assert warehouse.outbox.record(SE, "demo-se/1") is None
+    assert warehouse.outbox.state_counts()["pending"] == 0
