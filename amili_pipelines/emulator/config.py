@@ -124,11 +124,35 @@ class ClientConfig(_Model):
     organizations: list[str]
 
 
+WEBHOOK_EVENTS = ("BATCH_COMPLETED", "SETTLEMENT_CREATED", "CASE", "CASE_UPDATED")
+WebhookEvent = Literal["BATCH_COMPLETED", "SETTLEMENT_CREATED", "CASE", "CASE_UPDATED"]
+
+
 class WebhookConfig(_Model):
-    url: str | None = Field(None, description="POST target for webhooks; None = no webhooks")
-    secret: str = "demo-webhook-secret"
-    events: list[str] = Field(default_factory=lambda: ["BATCH_COMPLETED", "SETTLEMENT_CREATED"])
-    timeout_seconds: float = 5.0
+    """Norwegian webhooks (reference B.9, F.2.7-8): target, signing secret, retries and delivery faults.
+
+    Set in the config file (``norway.webhooks``) or at run time with ``PUT /_emulator/webhooks/config``.
+    The delivery faults draw from their own RNG (seeded from ``EmulatorConfig.seed``), never from the
+    request fault RNG, so switching them on changes no API response.
+    """
+
+    url: str | None = Field(None, description="POST target for webhooks; None = off (events are not queued)")
+    secret: str = Field("demo-webhook-secret", description="HMAC-SHA256 key of X-Webhook-Signature")
+    events: list[WebhookEvent] = Field(default_factory=lambda: list(WEBHOOK_EVENTS), description="events sent")
+    max_attempts: int = Field(3, ge=1, le=20, description="attempts per delivery (first try included)")
+    backoff_seconds: float = Field(0.2, ge=0, description="wait before the first retry; doubles for each next one")
+    timeout_seconds: float = Field(5.0, gt=0, description="per attempt; a timeout counts as a failed attempt")
+    duplicate_rate: float = Field(0.0, ge=0, le=1, description="share of deliveries sent twice (same IdempotencyKey)")
+    out_of_order: float = Field(0.0, ge=0, le=1, description="share held back until a later delivery went first "
+                                                             "(true = all, false = none)")
+    out_of_order_hold_seconds: float = Field(1.0, ge=0, description="longest a held-back delivery waits for a later one")
+    drop_first_attempt_rate: float = Field(0.0, ge=0, le=1, description="share whose first attempt never reaches "
+                                                                        "the receiver (needs max_attempts >= 2)")
+
+    @field_validator("out_of_order", mode="before")
+    @classmethod
+    def _all_or_nothing(cls, v: Any) -> Any:
+        return (1.0 if v else 0.0) if isinstance(v, bool) else v
 
 
 class NorwayConfig(_Model):

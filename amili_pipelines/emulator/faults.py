@@ -1,9 +1,10 @@
-"""Request statistics and fault injection (pure ASGI middleware).
+"""Fault injection on the API endpoints (pure ASGI middleware), plus per-route request counting.
 
 Faults apply to API endpoints only, never to ``/_emulator/``. Decisions come from one
 ``random.Random`` seeded with ``FaultConfig.seed`` (or ``EmulatorConfig.seed``) and re-seeded
 whenever the faults change, so a sequential client sees the same faults on every run.
-Each request in scope draws exactly three numbers (latency jitter, error, committed-then-failed).
+Each request in scope draws exactly three numbers (latency jitter, error, committed-then-failed),
+whatever it ends up doing: that is what keeps the sequence stable when one setting changes.
 """
 
 from __future__ import annotations
@@ -12,47 +13,22 @@ import asyncio
 import math
 import random
 import time
-from collections import Counter, defaultdict
 from typing import Any
 
 from starlette.routing import Match
 
-from .common import error_for_path
-from .engine import Engine
+from .config import FaultConfig
+from .errors import error_for_path
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
-
-class Stats:
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.requests: Counter[str] = Counter()
-        self.statuses: Counter[str] = Counter()
-        self.responses: dict[str, Counter[str]] = defaultdict(Counter)
-        self.faults: Counter[str] = Counter()
-        self.total = 0
-
-    def record(self, key: str, status: int | None) -> None:
-        self.total += 1
-        self.requests[key] += 1
-        s = str(status) if status is not None else "none"
-        self.statuses[s] += 1
-        self.responses[key][s] += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "requests": dict(self.requests),
-            "statuses": dict(self.statuses),
-            "responses": {k: dict(v) for k, v in self.responses.items()},
-            "faults": dict(self.faults),
-        }
+InjectedError = tuple[int, "dict[str, str] | None"]
 
 
 class FaultState:
-    def __init__(self, engine: Engine) -> None:
+    """The fault RNG and rate-limit windows of one running emulator."""
+
+    def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.reseed()
 
@@ -91,16 +67,17 @@ class EmulatorMiddleware:
                 partial = r.path
         return partial or "<unmatched>"
 
+    def _in_scope(self, f: FaultConfig, path: str, method: str) -> bool:
+        return self.emu.faults.active and (not f.path_prefixes or any(path.startswith(p) for p in f.path_prefixes)) \
+            and (not f.methods or method in f.methods)
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        if path.startswith("/_emulator"):
+        if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
             await self.app(scope, receive, send)
             return
         emu = self.emu
-        engine: Engine = emu.engine
+        engine = emu.engine
+        path: str = scope["path"]
         method: str = scope["method"]
         status_holder: list[int] = []
         extra_headers: list[tuple[bytes, bytes]] = []
@@ -116,27 +93,15 @@ class EmulatorMiddleware:
             engine.process()
 
         f = engine.config.faults
-        fs: FaultState = emu.faults
-        in_scope = fs.active and (not f.path_prefixes or any(path.startswith(p) for p in f.path_prefixes)) and (
-            not f.methods or method in f.methods)
         commit_fail = False
-        if in_scope:
-            r_latency, r_error, r_commit = fs.rng.random(), fs.rng.random(), fs.rng.random()
-            delay = (f.latency_ms + f.latency_jitter_ms * r_latency) / 1000.0
-            if delay > 0:
-                emu.stats.faults["latency"] += 1
-                await asyncio.sleep(delay)
-            injected = self._pick_error(f, r_error)
-            if injected is None and f.rate_limit_requests:
-                injected = self._rate_limit(scope, f, extra_headers)
+        if self._in_scope(f, path, method):
+            injected, commit_fail = await self._draw(scope, f, method, extra_headers)
             if injected is not None:
                 status, headers = injected
                 emu.stats.faults[f"status_{status}"] += 1
-                resp = error_for_path(path, status, headers=headers)
-                await resp(scope, receive, send_wrapper)
+                await error_for_path(path, status, headers=headers)(scope, receive, send_wrapper)
                 emu.stats.record(f"{method} {self._template(scope)}", status)
                 return
-            commit_fail = method in WRITE_METHODS and r_commit < f.committed_then_failed_rate
 
         if commit_fail:
             await self._committed_then_failed(scope, receive, send_wrapper, f.committed_then_failed_mode,
@@ -147,8 +112,24 @@ class EmulatorMiddleware:
         await self.app(scope, receive, send_wrapper)
         emu.stats.record(f"{method} {self._template(scope)}", status_holder[0] if status_holder else None)
 
+    async def _draw(self, scope: dict[str, Any], f: FaultConfig, method: str,
+                    extra_headers: list[tuple[bytes, bytes]]) -> tuple[InjectedError | None, bool]:
+        """Draw this request's three numbers; sleep the latency; return (injected error, commit-then-fail)."""
+        rng = self.emu.faults.rng
+        r_latency, r_error, r_commit = rng.random(), rng.random(), rng.random()
+        delay = (f.latency_ms + f.latency_jitter_ms * r_latency) / 1000.0
+        if delay > 0:
+            self.emu.stats.faults["latency"] += 1
+            await asyncio.sleep(delay)
+        injected = self._pick_error(f, r_error)
+        if injected is None and f.rate_limit_requests:
+            injected = self._rate_limit(scope, f, extra_headers)
+        if injected is not None:
+            return injected, False
+        return None, method in WRITE_METHODS and r_commit < f.committed_then_failed_rate
+
     @staticmethod
-    def _pick_error(f: Any, r: float) -> tuple[int, dict[str, str] | None] | None:
+    def _pick_error(f: Any, r: float) -> InjectedError | None:
         acc = 0.0
         for status in sorted(f.error_rates):
             acc += f.error_rates[status]
@@ -182,6 +163,7 @@ class EmulatorMiddleware:
 
     async def _committed_then_failed(self, scope: dict[str, Any], receive: Any, send: Any, mode: str,
                                      hang: float, status_holder: list[int]) -> None:
+        """Let the write happen, then fail the response the way a flaky network or proxy would."""
         emu = self.emu
         inner_status: list[int] = []
 

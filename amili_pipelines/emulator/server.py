@@ -1,4 +1,9 @@
-"""Run the emulator with uvicorn."""
+"""Run the emulator with uvicorn: ``serve()`` for the CLI, ``uvicorn_config()`` for the test harness.
+
+The socket is bound before uvicorn starts so the "ready" line can name the real port (``--port 0``),
+and the httptools protocol is extended to hand the transport to the app, which the ``drop`` fault needs
+to close a connection without answering.
+"""
 
 from __future__ import annotations
 

@@ -94,7 +94,16 @@ class AdminClient:
         return int(self.stats()["requests"].get(f"{method.upper()} {route}", 0))
 
     def webhooks(self) -> dict[str, Any]:
+        """``{"deliveries": [...], "attempts": [...], "pending": n}`` (see the README)."""
         return self._ok(self._http.get("/_emulator/webhooks"))
+
+    def set_webhooks(self, **fields: Any) -> dict[str, Any]:
+        """Merge webhook settings (``url``, ``secret``, ``max_attempts``, ``backoff_seconds``, ``timeout_seconds``,
+        ``duplicate_rate``, ``out_of_order``, ``drop_first_attempt_rate``, ...); ``url=None`` switches delivery off."""
+        return self._ok(self._http.put("/_emulator/webhooks/config", json=fields))
+
+    def webhook_config(self) -> dict[str, Any]:
+        return self._ok(self._http.get("/_emulator/webhooks/config"))
 
     def process(self) -> dict[str, Any]:
         return self._ok(self._http.post("/_emulator/process"))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from amili_pipelines.amili.errors import ApiConflict, NotFound
+from amili_pipelines.amili.errors import ApiConflict, ApiRejection, NotFound
 from amili_pipelines.amili.mapping import to_no_invoice
 from amili_pipelines.amili.no.client import AmiliNoClient
 from amili_pipelines.amili.no.models import (
@@ -57,8 +57,8 @@ def invoice(n: int) -> InvoiceCreate:
 def test_batch_submit_poll_succeeded_and_failed_items(emulator: Any) -> None:
     org = emulator.no_org
     bad = InvoiceCreate(
-        type="NOT_A_TYPE", invoice_number="NO-bad", original_invoice_amount=10, invoice_date="2024-01-15", due_date="2024-02-15",
-        debtors=[Debtor(type="PRIVATE", name="X")], claims=[Claim(remaining_amount=10)],
+        type="NOTICE", invoice_number="NO-bad", original_invoice_amount=10, invoice_date="2024-01-15", due_date="2024-02-15",
+        debtors=[Debtor(type="PRIVATE", name="X")], claims=[Claim(type="FEE", remaining_amount=10)],
     )
 
     async def go() -> None:
@@ -71,7 +71,7 @@ def test_batch_submit_poll_succeeded_and_failed_items(emulator: Any) -> None:
             [failed] = batch.failed
             assert failed.index == 1 and failed.invoice_number == "NO-bad"
             rejection = failed.to_rejection()
-            assert any(i.field == "type" and i.code == "INVALID_VALUE" for i in rejection.issues)
+            assert any("claims" in (i.field or "") for i in rejection.issues), rejection.issues
 
             usid = idempotency_key("nordic", "NO-1", Market.NO)
             [record] = [r async for r in no.iter_invoices(organization_id=org, unique_source_invoice_id=usid)]
@@ -80,6 +80,25 @@ def test_batch_submit_poll_succeeded_and_failed_items(emulator: Any) -> None:
             assert again.id == record.id
             cases = [c async for c in no.iter_cases(organization_id=org, unique_source_invoice_id=usid)]
             assert len(cases) == 1 and cases[0].case_id == next(s.case_id for s in batch.succeeded if s.invoice_number == "NO-1")
+
+    asyncio.run(go())
+
+
+def test_an_unknown_enum_refuses_the_whole_request_naming_the_item(emulator: Any) -> None:
+    """Reference F.2.9: the request is refused as a whole; the error names the offending item's path."""
+    bad = InvoiceCreate(
+        type="NOT_A_TYPE", invoice_number="NO-bad", original_invoice_amount=10, invoice_date="2024-01-15",
+        due_date="2024-02-15", debtors=[Debtor(type="PRIVATE", name="X")], claims=[Claim(remaining_amount=10)],
+    )
+
+    async def go() -> None:
+        async with client_for(emulator) as no:
+            with pytest.raises(ApiRejection) as refused:
+                await no.submit_invoices(organization_id=emulator.no_org, invoices=[invoice(1), bad],
+                                         idempotency_key="batch-enum")
+            assert refused.value.status_code == 422
+            assert [i.field for i in refused.value.issues] == ["invoices[1].type"]
+            assert [b async for b in no.iter_batches(organization_id=emulator.no_org, idempotency_key="batch-enum")] == []
 
     asyncio.run(go())
 

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
 
-# our helper module (uniquely named, so it never collides with other folders' helpers), importable
-# under any pytest import mode
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
-
-from emulator_support import NO_ORG, make_config, se_invoice  # noqa: E402
-
 from amili_pipelines.emulator.testing import EmulatorHandle, running_emulator
+from tests.support.emulator import NO_ORG, make_config, se_invoice
 
 
 @pytest.fixture(scope="session")

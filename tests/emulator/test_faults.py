@@ -8,10 +8,16 @@ from collections import Counter
 
 import httpx
 import pytest
-from emulator_support import NO_ORG, SE_CREDITOR, make_config, no_invoice, se_invoice
 
 from amili_pipelines.emulator.config import EmulatorConfig
 from amili_pipelines.emulator.testing import running_emulator
+from tests.support.emulator import (
+    NO_ORG,
+    SE_CREDITOR,
+    make_config,
+    no_invoice,
+    se_invoice,
+)
 
 
 def _statuses(se: httpx.Client, n: int, path: str = "/cases") -> Counter:

@@ -10,10 +10,10 @@ import sys
 import time
 
 import httpx
-from emulator_support import make_config, se_invoice
 
 from amili_pipelines.emulator import EmulatorConfig, create_app
 from amili_pipelines.emulator.testing import free_port, running_emulator
+from tests.support.emulator import make_config, se_invoice
 
 
 def _register(emu, n: int, prefix: str) -> list[str]:

@@ -6,11 +6,11 @@ import json
 import time
 
 import httpx
-from emulator_support import NO_ORG, make_config, no_invoice, se_invoice
 
+from amili_pipelines.emulator.dates import parse_date
 from amili_pipelines.emulator.engine import Engine
 from amili_pipelines.emulator.testing import running_emulator
-from amili_pipelines.emulator.util import parse_date
+from tests.support.emulator import NO_ORG, make_config, no_invoice, se_invoice
 
 
 def _nobody_pays(**lc):

@@ -12,9 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from emulator_support import NO_INVOICE, NO_ORG, make_config, no_invoice
 
+from amili_pipelines.emulator.engine import Engine
+from amili_pipelines.emulator.norway.validation import UnknownEnumValues
 from amili_pipelines.emulator.testing import running_emulator
+from tests.support.emulator import NO_INVOICE, NO_ORG, make_config, no_invoice
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "traceId"}
 
@@ -88,7 +90,8 @@ def test_create_invoices_202_and_batch_success(emu, no):
 
 
 def test_per_item_validation_partial_and_failed(no):
-    bad = {**NO_INVOICE, "type": "WHATEVER", "invoiceNumber": "BAD-1", "claims": []}
+    # missing fields (unlike unknown enum values, F.2.9) fail only their item, inside the batch (F.2.3)
+    bad = {**NO_INVOICE, "type": None, "invoiceNumber": "BAD-1", "claims": [], "dueDate": "someday"}
     r = no.post("/invoices", json={"invoices": [no_invoice(), bad, no_invoice()]})
     assert r.status_code == 202
     batch = no.get(f"/batches/{r.json()['data']['batchId']}").json()["data"]
@@ -97,10 +100,70 @@ def test_per_item_validation_partial_and_failed(no):
     (failed,) = batch["failed"]
     assert failed["index"] == 1 and failed["invoiceNumber"] == "BAD-1"
     assert failed["uniqueSourceInvoiceId"] == NO_INVOICE["uniqueSourceInvoiceId"]
-    assert {e["field"] for e in failed["errors"]} >= {"type", "claims"}
+    assert {e["field"] for e in failed["errors"]} >= {"type", "claims", "dueDate"}
+    assert {e["code"] for e in failed["errors"]} == {"REQUIRED", "INVALID_VALUE"}
     assert all(set(e) == {"code", "message", "field"} for e in failed["errors"])
     r = no.post("/invoices", json={"invoices": [bad]})
     assert no.get(f"/batches/{r.json()['data']['batchId']}").json()["data"]["status"] == "FAILED"
+
+
+# ---------------------------------------------------------------- unknown enum values (F.2.9)
+
+def _nothing_stored(emu) -> None:
+    state = emu.admin.state()["no"]
+    assert {coll: docs for coll, docs in state.items() if docs} == {}
+
+
+def test_unknown_enums_refuse_the_whole_request_with_422(emu, no):
+    alien_debtor = no_invoice(debtors=[{**NO_INVOICE["debtors"][0], "type": "ALIEN"}])
+    two_bad = no_invoice(type="WHATEVER", claims=[{"type": "PRINCIPAL", "remainingAmount": 10},
+                                                  {"type": "BONUS", "remainingAmount": 5}])
+    r = no.post("/invoices", json={"invoices": [no_invoice(), alien_debtor, two_bad]},
+                headers={"IdempotencyKey": "enum-key"})
+    body = _problem(r, 422)
+    assert body["title"] == "Unprocessable Entity" and body["type"].endswith("/422")
+    assert body["errors"] == {
+        "invoices[1].debtors[0].type": ["'ALIEN' is not a valid debtor type. Allowed values: PRIVATE, COMPANY."],
+        "invoices[2].type": ["'WHATEVER' is not a valid invoice type. Allowed values: NOTICE, PAYMENT_REMINDER, "
+                             "COLLECTION_NOTICE."],
+        "invoices[2].claims[1].type": ["'BONUS' is not a valid claim type. Allowed values: PRINCIPAL, FEE, "
+                                       "INTEREST."],
+    }
+    _nothing_stored(emu)  # not even the valid first invoice
+    assert no.get("/batches", params={"IdempotencyKey": "enum-key"}).json()["data"] == []
+    # the refused request did not consume its idempotency key
+    r = no.post("/invoices", json={"invoices": [no_invoice()]}, headers={"IdempotencyKey": "enum-key"})
+    assert r.status_code == 202
+    (batch,) = no.get("/batches", params={"IdempotencyKey": "enum-key"}).json()["data"]
+    assert batch["batchId"] == r.json()["data"]["batchId"] and batch["status"] == "SUCCESS"
+
+
+def test_unknown_payment_type_refuses_the_request(emu, no):
+    ref = _one_invoice(no)
+    before = no.get(f"/invoices/{ref['invoiceId']}").json()["data"]
+    r = no.post("/payments", json={"payments": [
+        {"invoiceId": ref["invoiceId"], "type": "DIRECT_PAYMENT", "amount": 100, "currency": "NOK"},
+        {"invoiceId": ref["invoiceId"], "type": "CARD", "amount": 100, "currency": "NOK"}]})
+    assert _problem(r, 422)["errors"] == {
+        "payments[1].type": ["'CARD' is not a valid payment type. Allowed values: DIRECT_PAYMENT."]}
+    assert [b["type"] for b in no.get("/batches").json()["data"]] == ["INVOICE"]
+    assert emu.admin.state()["no"]["payments"] == []
+    assert no.get(f"/invoices/{ref['invoiceId']}").json()["data"] == before
+    # without a type a payment is a DIRECT_PAYMENT; corrections carry no enum at all
+    r = no.post("/payments", json={"payments": [{"invoiceId": ref["invoiceId"], "amount": 100, "currency": "NOK"}]})
+    assert no.get(f"/batches/{r.json()['data']['batchId']}").json()["data"]["status"] == "SUCCESS"
+    r = no.post("/corrections", json={"corrections": [{"invoiceId": ref["invoiceId"], "amount": 50,
+                                                        "currency": "NOK", "type": "ANYTHING"}]})
+    assert no.get(f"/batches/{r.json()['data']['batchId']}").json()["data"]["status"] == "SUCCESS"
+
+
+def test_enum_refusal_is_in_the_engine_too():
+    eng = Engine(make_config())
+    with pytest.raises(UnknownEnumValues) as err:
+        eng.no_create_batch(NO_ORG, "demo-client", "INVOICE", [no_invoice(), no_invoice(type="OTHER")], "k",
+                            "http://x")
+    assert list(err.value.errors) == ["invoices[1].type"]
+    assert eng.db["no"]["batches"] == {} and eng.idempotency == {} and eng.counter == 0
 
 
 def test_request_level_errors_are_problem_json(no):
@@ -274,17 +337,18 @@ def test_settlements_and_webhooks(sink):
         paged = httpx.get(f"{base}/settlements", params={"pageSize": 2}, headers=h).json()
         assert len(paged["data"]) == 2 and paged["summary"]["nextPageToken"]
         deadline = time.time() + 5
-        while time.time() < deadline and len(received) < 4:
+        while time.time() < deadline and sum(b"SETTLEMENT_CREATED" in b for _, b in received) < 3:
             time.sleep(0.05)
     events = [json.loads(b) for _, b in received]
-    kinds = [e["type"] for e in events]
+    kinds = [e.get("type") or e["eventType"] for e in events]  # case events name themselves in eventType
     assert kinds.count("BATCH_COMPLETED") == 1 and kinds.count("SETTLEMENT_CREATED") == 3
+    assert kinds.count("CASE") == 3
     for headers, body in received:
         h = {k.lower(): v for k, v in headers.items()}
         assert {"x-amili-event", "idempotencykey", "x-amili-request-id", "x-webhook-signature"} <= set(h)
         expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(h["x-webhook-signature"], expected)
-    batch_event = next(e for e in events if e["type"] == "BATCH_COMPLETED")
+    batch_event = next(e for e in events if e.get("type") == "BATCH_COMPLETED")
     assert batch_event["source"] == "COLLECTION" and batch_event["data"]["status"] == "SUCCESS"
     assert {"id", "type", "source", "timeStamp", "data"} <= set(batch_event)
 

@@ -1,6 +1,6 @@
 """Property tests: whatever happens, every case's money adds up.
 
-Per case (see engine.py):  claimed = paid_direct + paid_to_agency + credited + cancelled + remaining,
+Per case (see ledger.py):  claimed = paid_direct + paid_to_agency + credited + cancelled + remaining,
 where claimed = added capital + added costs + added interest. "paid_direct" is money the debtor paid
 the creditor (SE creditor--payments, NO DIRECT_PAYMENT); "paid_to_agency" is money the debtor paid
 Amili (simulated by the lifecycle). Only the latter is "paid out" to the creditor, through SE payout
@@ -10,12 +10,19 @@ specifications / NO settlements, and what is paid out never exceeds it (so never
 from __future__ import annotations
 
 import httpx
-from emulator_support import NO_ORG, SE_ACCOUNT, SE_CREDITOR, make_config, no_invoice, se_invoice
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from amili_pipelines.emulator.engine import Engine
-from amili_pipelines.emulator.util import to_minor
+from amili_pipelines.emulator.money import to_minor
+from tests.support.emulator import (
+    NO_ORG,
+    SE_ACCOUNT,
+    SE_CREDITOR,
+    make_config,
+    no_invoice,
+    se_invoice,
+)
 
 amounts = st.decimals(min_value="0.01", max_value="5000", places=2).map(float)
 

@@ -8,9 +8,16 @@ import time
 
 import httpx
 import pytest
-from emulator_support import COMPANY, JANE_DOE, PERSON, SE_ACCOUNT, SE_CREDITOR, se_invoice
 
-from amili_pipelines.emulator.util import parse_date
+from amili_pipelines.emulator.dates import parse_date
+from tests.support.emulator import (
+    COMPANY,
+    JANE_DOE,
+    PERSON,
+    SE_ACCOUNT,
+    SE_CREDITOR,
+    se_invoice,
+)
 
 REG_KEYS = {"_id", "_created", "_updated", "_etag", "_status", "_invoice", "_case", "_ocr_number",
             "ocr_number_ocr", "_ocr_number_ocr"}

@@ -11,9 +11,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from emulator_support import SE_ACCOUNT, SE_CREDITOR, make_config, se_invoice
 
 from amili_pipelines.emulator.testing import running_emulator
+from tests.support.emulator import SE_ACCOUNT, SE_CREDITOR, make_config, se_invoice
 
 EVE_401 = {"_status": "ERR", "_error": {"code": 401, "message": "Please provide proper credentials"}}
 

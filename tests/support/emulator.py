@@ -6,9 +6,8 @@ import copy
 import itertools
 from typing import Any
 
-from seed_bodies import seed_body as load_seed
-
 from amili_pipelines.emulator.config import EmulatorConfig
+from tests.support.seed_bodies import seed_body as load_seed
 
 SE_ACCOUNT = "674dbeaf08847b9501cc9132"
 SE_CREDITOR = "674dbeb208847b9501cc9138"

@@ -1,10 +1,14 @@
-"""Request schemas for the Swedish (Eve) resources, taken from the seed property tables."""
+"""Request schemas of the Swedish resources, taken from the seed documents' property tables.
+
+They drive :func:`~..eve.validate`; rules a schema cannot express (exactly one customer type flag,
+``car_registration`` excluding ``customer_number``) are in :func:`customer_rules`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .eve import Schema
+from ..eve import Schema
 
 S = {"type": "string"}
 B = {"type": "boolean"}
