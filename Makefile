@@ -22,9 +22,10 @@ $(INSTALLED): pyproject.toml | $(PY)
 
 install: $(INSTALLED)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster_instance.yaml
+$(DAGSTER_HOME)/dagster.yaml: dagster_instance.yaml | $(INSTALLED)
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster_instance.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster instance concurrency set duckdb_writer 1 > /dev/null
 
 # Start the emulator, run the whole pipeline on the demo data, print a summary, stop the emulator.
 demo: install $(DAGSTER_HOME)/dagster.yaml

@@ -1,13 +1,72 @@
-"""The ``amili-pipelines`` command: the emulator, headless runs, the demo and onboarding checks."""
+"""The ``amili-pipelines`` command: the emulator, headless runs, the demo and onboarding checks.
+
+Exit status of every command: 0 = all done; 1 = the run failed; 2 = unusable configuration or
+arguments (one readable message, no traceback); 3 = finished, but something needs a person.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 
-app = typer.Typer(help="Hand unpaid invoices to Amili and reconcile what became of them.", no_args_is_help=True)
+app = typer.Typer(help="Hand unpaid invoices to Amili and reconcile what became of them.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_ATTENTION = 0, 1, 2, 3
+
+
+def _settings_problem(exc: Any) -> str:
+    """A pydantic-settings error as the environment variables a person would fix."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in err.get("loc", ()))
+        lines.append(f"  - AMILI_{field.upper()}: {err.get('msg')} (found {str(err.get('input'))[:40]!r})")
+    return "The environment cannot be used:\n" + "\n".join(lines)
+
+
+def _loud(command: Callable[..., int]) -> Callable[..., None]:
+    """Run a command; turn the errors a person can fix into one message and an exit status."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        from pydantic import ValidationError
+        from rich.console import Console
+
+        from amili_pipelines.domain.creditors import CreditorsFileError
+        from amili_pipelines.warehouse import WarehouseLocked
+
+        err = Console(stderr=True)
+        try:
+            code = command(*args, **kwargs)
+        except CreditorsFileError as exc:
+            err.print(str(exc), style="red", markup=False, highlight=False)
+            code = EXIT_CONFIG
+        except ValidationError as exc:
+            err.print(_settings_problem(exc), style="red", markup=False, highlight=False)
+            code = EXIT_CONFIG
+        except WarehouseLocked as exc:  # another process holds the file, or another run the writer slot
+            err.print(f"Not run: {exc}", style="red", markup=False, highlight=False)
+            code = EXIT_FAILED
+        raise typer.Exit(code)
+
+    return wrapper
+
+
+def _creditors_error_in(exc: BaseException) -> BaseException | None:
+    """Dagster wraps errors raised while loading definitions; find a creditors-file error inside."""
+    from amili_pipelines.domain.creditors import CreditorsFileError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, CreditorsFileError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 @app.command()
@@ -24,61 +83,92 @@ def emulator(
 
 
 @app.command()
+@_loud
 def run(
     partition: str = typer.Option(None, help="Partition day (YYYY-MM-DD); default today."),
     wait_for_batches: float = typer.Option(120.0, help="Seconds to wait for Norway's batches to finish."),
-) -> None:
-    """Run the daily job (extract, validate, register, publish) headlessly, as the schedule would."""
-    from amili_pipelines.demo import print_accounting, print_outcome, print_where
+) -> int:
+    """Run the daily job (extract, validate, register, publish) headlessly, as the schedule and sensors would.
+
+    Exit 0: everything handed over. 3: finished, but something needs a person (the message says
+    what). 1: the run failed. 2: configuration or arguments unusable.
+    """
+    from amili_pipelines.demo import (
+        console,
+        print_accounting,
+        print_attention,
+        print_outcome,
+        print_where,
+    )
     from amili_pipelines.headless import run_daily_job
+    from amili_pipelines.headless.report import exit_status
     from amili_pipelines.settings import Settings
 
-    day = date.fromisoformat(partition) if partition else date.today()
-    outcome = run_daily_job(partition=day, wait_for_batches_s=wait_for_batches)
     settings = Settings()
+    settings.creditors  # noqa: B018 - a broken creditors file is reported before anything runs
+    day = date.fromisoformat(partition) if partition else date.today()
+    try:
+        outcome = run_daily_job(partition=day, wait_for_batches_s=wait_for_batches, say=console.print)
+    except Exception as exc:
+        if found := _creditors_error_in(exc):
+            raise found from None
+        raise
     print_outcome(outcome)
     print_accounting(settings)
+    print_attention(outcome)
     print_where(settings)
-    raise typer.Exit(0 if outcome.success else 1)
+    return exit_status(outcome)
 
 
 @app.command()
+@_loud
 def demo(
     days: int = typer.Option(120, help="Days of simulated time to let pass after registration."),
     fresh: bool = typer.Option(False, help="Start from an empty DuckDB file and emulator state."),
-) -> None:
+) -> int:
     """Start the emulator, run the whole pipeline on the demo data, print a summary, stop the emulator."""
     from amili_pipelines.demo import run_demo
 
-    raise typer.Exit(run_demo(days=days, fresh=fresh))
+    return run_demo(days=days, fresh=fresh)
 
 
 @app.command()
+@_loud
 def validate(
     target: str = typer.Argument(..., help="A configured source name, or a file to check."),
     creditor: str = typer.Option(None, help="Creditor key (needed for a file when several are configured)."),
     as_of: str = typer.Option(None, help="Judge 'overdue' as of this day (YYYY-MM-DD); default today."),
     rows: int = typer.Option(10, help="How many offending rows to show."),
     creditors_file: Path = typer.Option(None, help="Creditors file; default AMILI_CREDITORS_FILE or ./creditors.yaml."),
-) -> None:
-    """Dry-run a source or export: report what would be quarantined, touching neither Amili nor DuckDB."""
+) -> int:
+    """Dry-run a source or export: report what would be quarantined, touching neither Amili nor DuckDB.
+
+    Exit 0: nothing to fix. 3: rows would be quarantined or files could not be read (the report
+    names file, row, field and rule). 2: the target or the creditors file is unusable.
+    """
     from amili_pipelines.settings import Settings, load_creditors
     from amili_pipelines.sources.dry_run import dry_run_command
 
-    code = dry_run_command(
+    return dry_run_command(
         target, creditors=load_creditors(creditors_file or Settings().creditors_file), creditor=creditor,
         as_of=date.fromisoformat(as_of) if as_of else None, max_rows_shown=rows,
     )
-    raise typer.Exit(code)
 
 
 @app.command()
-def status() -> None:
-    """Show where every invoice stands: extracted, quarantined, in the outbox by state (read-only)."""
+@_loud
+def status() -> int:
+    """Show where every invoice stands (read-only; never blocks or migrates the operational file).
+
+    Exit 0: every invoice registered, quarantined or rejected. 3: invoices are pending, unclear or
+    waiting for a batch. 1: the file is locked by a writer for longer than the wait.
+    """
     from amili_pipelines.demo import print_status
     from amili_pipelines.settings import Settings
 
-    raise typer.Exit(print_status(Settings()))
+    settings = Settings()
+    settings.creditors  # noqa: B018 - a broken creditors file is reported, not half-ignored
+    return print_status(settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,14 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from amili_pipelines.alerts.attention import needs_attention
 from amili_pipelines.headless import RunOutcome, run_daily_job, run_followup_job
+from amili_pipelines.headless.report import (
+    EXIT_ATTENTION,
+    EXIT_FAILED,
+    EXIT_OK,
+    exit_status,
+)
 from amili_pipelines.settings import PROJECT_ROOT, Settings
 from amili_pipelines.warehouse import WarehouseMissing, open_warehouse
 from amili_pipelines.warehouse.status import EXAMPLE_QUERY
@@ -70,6 +77,19 @@ def print_outcome(outcome: RunOutcome) -> None:
                   + ("[green]succeeded[/green]" if outcome.success else "[red]failed[/red]"))
     for check in outcome.failed_checks:
         console.print(f"[red]failed check:[/red] {check}")
+
+
+def print_attention(outcome: RunOutcome) -> None:
+    """What needs a person after this run, or that nothing does."""
+    for run_id in outcome.recovered_runs:
+        console.print(f"[yellow]Recovered:[/yellow] run {run_id} had died; its unfinished work was done by this run.")
+    lines = needs_attention(outcome.metadata)
+    if not lines:
+        console.print("[green]Nothing needs a person.[/green]")
+        return
+    console.print("[bold yellow]Needs a person:[/bold yellow]")
+    for line in lines:
+        console.print(f"  - {line}", highlight=False)
 
 
 def _free_port() -> int:
@@ -148,6 +168,7 @@ def run_demo(*, days: int = 120, fresh: bool = False) -> int:
         new = {m: after.get(m, 0) - before.get(m, 0) for m in after}
         print_outcome(outcome)
         ok = print_accounting(settings, registered_this_run=new)
+        print_attention(outcome)
         if not any(new.values()):
             console.print("[bold]Nothing new to register[/bold]: every valid invoice was already registered "
                           "in an earlier run (none was sent again).")
@@ -156,7 +177,9 @@ def run_demo(*, days: int = 120, fresh: bool = False) -> int:
                           f"({', '.join(f'{m}: {n}' for m, n in new.items())}).")
         print_where(settings)
         followup_ok = _followup(url, days=days)
-    return 0 if (outcome.success and ok and followup_ok) else 1
+    if not (outcome.success and ok and followup_ok):
+        return EXIT_FAILED
+    return exit_status(outcome)
 
 
 def _followup(url: str, *, days: int) -> bool:
@@ -196,11 +219,16 @@ def print_status(settings: Settings) -> int:
             rows = wh.status.outbox_by_state()
     except WarehouseMissing as exc:
         console.print(f"[yellow]{exc}[/yellow]")
-        return 0
+        return EXIT_OK
     table = Table(title="Registration outbox")
     for col in ("market", "state", "invoices"):
         table.add_column(col)
     for r in rows:
         table.add_row(*map(str, r))
     console.print(table)
-    return 0 if ok else 3
+    open_rows = sum(n for _, state, n in rows if state in ("pending", "in_flight", "unknown_outcome",
+                                                            "waiting_for_batch"))
+    if open_rows:
+        console.print(f"[yellow]{open_rows} invoice(s) not yet settled with Amili[/yellow]: "
+                      "`amili-pipelines run` sends, looks up and records them.")
+    return EXIT_OK if ok and not open_rows else EXIT_ATTENTION

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from amili_pipelines.alerts.channels import Channel, SmtpChannel, WebhookChannel
 from amili_pipelines.amili.clients import NoConnection, SeConnection
 from amili_pipelines.amili.limits import NO_BATCH_SIZE, NO_LIMITS, SE_LIMITS
 from amili_pipelines.domain.creditors import (
@@ -53,6 +55,20 @@ class Settings(BaseSettings):
     no_max_concurrency: int = NO_LIMITS.max_concurrency
     no_batch_size: int = NO_BATCH_SIZE
 
+    # Alerts (off until a channel is configured) and where the Dagster UI is, for links in them.
+    alert_webhook_url: SecretStr | None = None
+    alert_webhook_format: Literal["slack", "teams"] = "slack"
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int = 25
+    alert_smtp_username: str | None = None
+    alert_smtp_password: SecretStr | None = None
+    alert_smtp_starttls: bool = False
+    alert_email_from: str = "amili-pipelines@localhost"
+    alert_email_to: str = ""  # comma-separated addresses
+    ui_url: str = "http://127.0.0.1:3000"
+    stale_registration_hours: float = 36.0
+    stale_settlement_hours: float = 36.0
+
     duckdb_path: Path = PROJECT_ROOT / "data" / "amili.duckdb"
     analytics_path: Path = PROJECT_ROOT / "data" / "amili_analytics.duckdb"
     creditors_file: Path = PROJECT_ROOT / "creditors.yaml"
@@ -76,6 +92,20 @@ class Settings(BaseSettings):
             client_secret=self.no_client_secret, requests_per_second=self.no_requests_per_second,
             max_concurrency=self.no_max_concurrency,
         )
+
+
+def alert_channels(settings: Settings) -> list[Channel]:
+    """The alert channels the environment configures (none: alerts are off)."""
+    channels: list[Channel] = []
+    if settings.alert_webhook_url is not None and settings.alert_webhook_url.get_secret_value():
+        channels.append(WebhookChannel(url=settings.alert_webhook_url, format=settings.alert_webhook_format))
+    recipients = [a.strip() for a in settings.alert_email_to.split(",") if a.strip()]
+    if settings.alert_smtp_host and recipients:
+        channels.append(SmtpChannel(
+            host=settings.alert_smtp_host, port=settings.alert_smtp_port, sender=settings.alert_email_from,
+            recipients=recipients, username=settings.alert_smtp_username, password=settings.alert_smtp_password,
+            starttls=settings.alert_smtp_starttls))
+    return channels
 
 
 def load_creditors(path: str | Path) -> CreditorsFile:

@@ -123,6 +123,13 @@ class ApiUnavailable(AmiliError):
         self.retry_after = retry_after
 
 
+class CircuitOpen(ApiUnavailable):
+    """Not sent: Amili failed too many times in a row, so this client stopped sending for a while.
+
+    ``attempts`` counts the tries this request made before the circuit opened (0: never sent).
+    """
+
+
 class AuthenticationFailed(AmiliError):
     """The credentials were refused (401 after one token refresh, or 403)."""
 

@@ -15,6 +15,9 @@ write error after connecting
 400/409/422, 404, 403                  raised at once (``ApiRejection``/``ApiConflict``/``NotFound``/…)
 =====================================  ==================  ==========================================
 
+A circuit breaker (``amili.circuit``) stops sending after a run of connection failures or 5xx
+answers, so an outage ends a run quickly instead of retrying every invoice in turn.
+
 A POST that carries an idempotency key (Norway) is retried like a GET: Amili answers a repeated
 key with the original batch.
 
@@ -32,16 +35,14 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 from aiolimiter import AsyncLimiter
 
+from amili_pipelines.amili.circuit import CircuitBreaker
 from amili_pipelines.amili.errors import (
     AmiliError,
     ApiConflict,
@@ -49,9 +50,20 @@ from amili_pipelines.amili.errors import (
     ApiRejection,
     ApiUnavailable,
     AuthenticationFailed,
+    CircuitOpen,
     NotFound,
     OutcomeUnknown,
 )
+from amili_pipelines.amili.policies import (
+    RetryPolicy,
+    TransportStats,
+    backoff_delay,
+    make_limiter,
+    parse_retry_after,
+)
+
+__all__ = ["DEFAULT_TIMEOUT", "DecodedError", "RetryPolicy", "Transport", "TransportStats", "backoff_delay",
+           "make_limiter", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -85,78 +97,26 @@ class AuthProvider(Protocol):
         ...
 
 
-@dataclass
-class RetryPolicy:
-    max_retries: int = 5
-    backoff_base: float = 0.5  # seconds; first retry waits up to this
-    backoff_cap: float = 30.0  # no single computed wait is longer
-    retry_after_cap: float = 120.0  # a server asking for more than this is treated as unavailable
-
-
-@dataclass
-class TransportStats:
-    """Counters for run metadata. Read ``snapshot()``; the fields are live."""
-
-    requests_sent: int = 0
-    retries: int = 0
-    rate_limited: int = 0  # 429 answers seen
-    token_refreshes: int = 0
-    outcome_unknown: int = 0
-    by_status: Counter[int] = field(default_factory=Counter)
-    transport_errors: Counter[str] = field(default_factory=Counter)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "requests_sent": self.requests_sent,
-            "retries": self.retries,
-            "rate_limited": self.rate_limited,
-            "token_refreshes": self.token_refreshes,
-            "outcome_unknown": self.outcome_unknown,
-            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
-            "transport_errors": dict(self.transport_errors),
-        }
-
-
-def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Full-jitter exponential backoff: uniform in ``[0, min(cap, base * 2**attempt)]``."""
-    ceiling = min(cap, base * (2 ** min(attempt, 62)))
-    return (rng or random).uniform(0.0, ceiling)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; ``None`` if absent or garbled."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if seconds == seconds else None  # NaN guard
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def make_limiter(requests_per_second: float) -> AsyncLimiter:
-    """A leaky bucket that sustains the full rate but bursts at most ~0.1 s worth of requests."""
-    if requests_per_second <= 0:
-        raise ValueError("requests_per_second must be positive")
-    per_tenth = requests_per_second / 10
-    if per_tenth >= 1:
-        return AsyncLimiter(per_tenth, 0.1)
-    return AsyncLimiter(1, 1 / requests_per_second)
-
-
 def default_error_decoder(response: httpx.Response) -> DecodedError:
     return DecodedError(message=response.reason_phrase or f"HTTP {response.status_code}")
+
+
+@dataclass
+class _Call:
+    """One logical request across its attempts."""
+
+    method: str
+    target: str | httpx.URL
+    path: str
+    safe: bool
+    idempotency_key: str | None
+    params: Mapping[str, Any] | None
+    json: Any
+    data: Mapping[str, str] | None
+    headers: dict[str, str]
+    authenticated: bool
+    attempt: int = 0
+    refreshed: bool = False
 
 
 class Transport:
@@ -177,6 +137,7 @@ class Transport:
         rng: random.Random | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
         name: str = "amili",
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -189,6 +150,7 @@ class Transport:
         self.error_decoder = error_decoder
         self.stats = TransportStats()
         self.name = name
+        self.breaker = breaker
         self._transport = transport
         self._headers = dict(headers or {})
         self._rng = rng or random.Random()
@@ -296,88 +258,102 @@ class Transport:
             path = url if url.startswith("/") else "/" + url
             target = self._absolute(path)
         safe = idempotent if idempotent is not None else method in {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"}
-        if idempotency_key is not None:
-            safe = True
         req_headers = dict(headers or {})
         if idempotency_key is not None:
+            safe = True
             req_headers[idempotency_header] = idempotency_key
-        clean_params = {k: v for k, v in (params or {}).items() if v is not None} or None
-
-        attempt = 0
-        refreshed = False
+        call = _Call(method=method, target=target, path=path, safe=safe, idempotency_key=idempotency_key,
+                     params={k: v for k, v in (params or {}).items() if v is not None} or None, json=json, data=data,
+                     headers=req_headers, authenticated=authenticated)
         while True:
-            auth_headers: dict[str, str] = {}
+            if self.breaker is not None and not self.breaker.allow():
+                raise CircuitOpen(
+                    f"{method} {path}: not sent, {self.name} failed {self.breaker.consecutive_failures} times in a row "
+                    f"(circuit open for {self.breaker.open_seconds:.0f} s)",
+                    method=method, path=path, attempts=call.attempt)
             try:
                 response, auth_headers = await self._send(
-                    method, target, path, params=clean_params, json=json, data=data, headers=req_headers,
-                    authenticated=authenticated,
-                )
+                    method, target, path, params=call.params, json=json, data=data, headers=req_headers,
+                    authenticated=authenticated)
             except httpx.TransportError as exc:
-                kind = type(exc).__name__
-                self.stats.transport_errors[kind] += 1
-                sent = not isinstance(exc, _NOT_SENT)
-                if sent and not safe:
-                    self.stats.outcome_unknown += 1
-                    log.warning("%s %s %s: %s after sending; outcome unknown", self.name, method, path, kind)
-                    raise OutcomeUnknown(
-                        f"{method} {path}: {kind} after the request was sent; it may have been applied",
-                        method=method,
-                        path=path,
-                    ) from None
-                if attempt >= self.retry.max_retries:
-                    raise self._exhausted(method, path, None, attempt, f"{kind}", idempotency_key, ambiguous=sent) from None
-                delay = backoff_delay(attempt, base=self.retry.backoff_base, cap=self.retry.backoff_cap, rng=self._rng)
-                log.info("%s %s %s: %s, retry %d in %.2fs", self.name, method, path, kind, attempt + 1, delay)
-                attempt += 1
-                self.stats.retries += 1
-                refreshed = False
-                await self._sleep(delay)
+                if self.breaker is not None:
+                    self.breaker.record_failure()
+                await self._after_transport_error(call, exc)
                 continue
-
-            status = response.status_code
-            if status == 401 and authenticated and self.auth is not None and not refreshed:
-                # The cached token expired or was revoked early: one fresh token, one more try.
-                refreshed = True
-                self.stats.token_refreshes += 1
-                self.auth.invalidate(auth_headers)
-                log.info("%s %s %s: 401, refreshing token once", self.name, method, path)
+            if self.breaker is not None:
+                if response.status_code >= 500:
+                    self.breaker.record_failure()
+                elif response.status_code != 429:
+                    self.breaker.record_success()
+            if await self._should_retry(call, response, auth_headers):
                 continue
-
-            retryable = status in _RETRY_ALWAYS_STATUS or (status in _RETRY_IF_SAFE_STATUS and safe)
-            if retryable:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                if attempt >= self.retry.max_retries or (
-                    retry_after is not None and retry_after > self.retry.retry_after_cap
-                ):
-                    ambiguous = status in _RETRY_IF_SAFE_STATUS
-                    raise self._exhausted(method, path, status, attempt, f"HTTP {status}", idempotency_key, ambiguous=ambiguous, retry_after=retry_after)
-                if retry_after is not None:
-                    # The wait happens in _send, shared with every other request of this transport.
-                    delay = retry_after
-                    self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
-                else:
-                    delay = backoff_delay(attempt, base=self.retry.backoff_base, cap=self.retry.backoff_cap, rng=self._rng)
-                log.info("%s %s %s: HTTP %d, retry %d in %.2fs", self.name, method, path, status, attempt + 1, delay)
-                attempt += 1
-                self.stats.retries += 1
-                # The token got through this time; if it expires during the wait, one more refresh is fair.
-                refreshed = False
-                if retry_after is None:
-                    await self._sleep(delay)
-                continue
-
-            if status in _RETRY_IF_SAFE_STATUS:  # a 5xx on a POST without idempotency key
-                self.stats.outcome_unknown += 1
-                log.warning("%s %s %s: HTTP %d on a non-idempotent request; outcome unknown", self.name, method, path, status)
-                raise OutcomeUnknown(
-                    f"{method} {path}: HTTP {status}; the request may have been applied",
-                    method=method,
-                    path=path,
-                    status_code=status,
-                )
-            if status >= 400:
-                raise self._error_for(method, path, response)
             return response
+
+    async def _after_transport_error(self, call: _Call, exc: httpx.TransportError) -> None:
+        """Retry a transport failure (after backoff), or raise what it means for this request."""
+        kind = type(exc).__name__
+        self.stats.transport_errors[kind] += 1
+        sent = not isinstance(exc, _NOT_SENT)
+        if sent and not call.safe:
+            self.stats.outcome_unknown += 1
+            log.warning("%s %s %s: %s after sending; outcome unknown", self.name, call.method, call.path, kind)
+            raise OutcomeUnknown(
+                f"{call.method} {call.path}: {kind} after the request was sent; it may have been applied",
+                method=call.method, path=call.path,
+            ) from None
+        if call.attempt >= self.retry.max_retries:
+            raise self._exhausted(call.method, call.path, None, call.attempt, kind, call.idempotency_key,
+                                  ambiguous=sent) from None
+        delay = backoff_delay(call.attempt, base=self.retry.backoff_base, cap=self.retry.backoff_cap, rng=self._rng)
+        log.info("%s %s %s: %s, retry %d in %.2fs", self.name, call.method, call.path, kind, call.attempt + 1, delay)
+        call.attempt += 1
+        self.stats.retries += 1
+        call.refreshed = False
+        await self._sleep(delay)
+
+    async def _should_retry(self, call: _Call, response: httpx.Response, auth_headers: dict[str, str]) -> bool:
+        """True to send again (after any wait); raises for a final failure; False for a good answer."""
+        status = response.status_code
+        if status == 401 and call.authenticated and self.auth is not None and not call.refreshed:
+            # The cached token expired or was revoked early: one fresh token, one more try.
+            call.refreshed = True
+            self.stats.token_refreshes += 1
+            self.auth.invalidate(auth_headers)
+            log.info("%s %s %s: 401, refreshing token once", self.name, call.method, call.path)
+            return True
+        if status in _RETRY_ALWAYS_STATUS or (status in _RETRY_IF_SAFE_STATUS and call.safe):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if call.attempt >= self.retry.max_retries or (
+                retry_after is not None and retry_after > self.retry.retry_after_cap
+            ):
+                raise self._exhausted(call.method, call.path, status, call.attempt, f"HTTP {status}",
+                                      call.idempotency_key, ambiguous=status in _RETRY_IF_SAFE_STATUS,
+                                      retry_after=retry_after)
+            if retry_after is not None:
+                # The wait happens in _send, shared with every other request of this transport.
+                delay = retry_after
+                self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+            else:
+                delay = backoff_delay(call.attempt, base=self.retry.backoff_base, cap=self.retry.backoff_cap,
+                                      rng=self._rng)
+            log.info("%s %s %s: HTTP %d, retry %d in %.2fs", self.name, call.method, call.path, status,
+                     call.attempt + 1, delay)
+            call.attempt += 1
+            self.stats.retries += 1
+            # The token got through this time; if it expires during the wait, one more refresh is fair.
+            call.refreshed = False
+            if retry_after is None:
+                await self._sleep(delay)
+            return True
+        if status in _RETRY_IF_SAFE_STATUS:  # a 5xx on a POST without idempotency key
+            self.stats.outcome_unknown += 1
+            log.warning("%s %s %s: HTTP %d on a non-idempotent request; outcome unknown", self.name, call.method,
+                        call.path, status)
+            raise OutcomeUnknown(f"{call.method} {call.path}: HTTP {status}; the request may have been applied",
+                                 method=call.method, path=call.path, status_code=status)
+        if status >= 400:
+            raise self._error_for(call.method, call.path, response)
+        return False
 
     def _absolute(self, path: str) -> httpx.URL:
         """``path`` joined to the base URL exactly as ``AsyncClient`` does it, parsed once per path."""

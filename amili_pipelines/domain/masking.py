@@ -1,10 +1,26 @@
-"""Masking of personal identity numbers wherever analysts or logs see them."""
+"""Masking of personal identity numbers wherever analysts, logs, alerts or the UI see them.
+
+Two functions, one rule (keep the birth-date part, hide the rest):
+
+* :func:`mask_id_number` masks a value known to be an identity number (a field that holds one);
+* :func:`mask_identity_numbers` finds identity numbers *by content* in any text (a message, a
+  value from a shifted column, a row of a file) and masks each one, whatever field it came from.
+
+By content means: a Swedish personnummer or samordningsnummer (10 or 12 digits, with or without
+century, ``-``/``+`` or a space before the last four) or a Norwegian fødselsnummer or D-nummer
+(11 digits, optionally split 6 + 5) whose date part is a real date. A wrong check digit does not
+save a number from masking: a mistyped personnummer still identifies a person.
+"""
 
 from __future__ import annotations
 
 import re
 
 _DIGITS = re.compile(r"\d")
+# Digits not glued to other digits (or to letters/digits that would make it another token).
+_SE_CANDIDATE = re.compile(r"(?<![0-9])(?:[0-9]{2})?[0-9]{6}(?: ?[-+] ?| )?[0-9]{4}(?![0-9])")
+_NO_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{6}(?: |-)?[0-9]{5}(?![0-9])")
+_MASKABLE = (None, "checksum")  # a real date in it: valid, or only the check digit is wrong
 
 
 def mask_id_number(value: str | None) -> str | None:
@@ -26,3 +42,44 @@ def mask_id_number(value: str | None) -> str | None:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _is_identity_number(candidate: str, *, norwegian: bool) -> bool:
+    # Imported here: the validation rules themselves mask the numbers they report.
+    from amili_pipelines.domain.validation.identifiers import (
+        check_no_fodselsnummer,
+        check_se_personnummer,
+    )
+
+    compact = re.sub(r"[ ]", "", candidate)
+    if norwegian:
+        digits = compact.replace("-", "")
+        return check_no_fodselsnummer(digits) in _MASKABLE and _has_birth_date(digits)
+    return check_se_personnummer(compact) in _MASKABLE
+
+
+def _has_birth_date(fnr: str) -> bool:
+    """A Norwegian number's date part is a real date (stdnum checks the digits before the date)."""
+    from stdnum.exceptions import ValidationError
+    from stdnum.no import fodselsnummer
+
+    try:
+        fodselsnummer.get_birth_date(fnr)
+    except (ValidationError, ValueError):
+        return False
+    return True
+
+
+def _mask_matches(text: str, pattern: re.Pattern[str], *, norwegian: bool) -> str:
+    def replace(m: re.Match[str]) -> str:
+        found = m.group(0)
+        return mask_id_number(found) if _is_identity_number(found, norwegian=norwegian) else found  # type: ignore[return-value]
+
+    return pattern.sub(replace, text)
+
+
+def mask_identity_numbers(text: str | None) -> str | None:
+    """``text`` with every Swedish or Norwegian personal identity number in it masked."""
+    if not text or not any(c.isdigit() for c in text):
+        return text
+    return _mask_matches(_mask_matches(text, _SE_CANDIDATE, norwegian=False), _NO_CANDIDATE, norwegian=True)

@@ -76,6 +76,7 @@ class Outcome:
     ocr_number: str | None = None
     registration_id: str | None = None
     batch_id: str | None = None
+    batch_key: str | None = None  # Norway: the IdempotencyKey the invoice was (re)sent under
     rejection: object | None = None  # the API's own issues, JSON-serialisable
     error: str | None = None  # never contains secrets: built from typed errors
     detail: str | None = None

@@ -32,6 +32,8 @@ class _FileSource(_SourceBase):
     # Each file is read once unless its content changes (sha256). Turn off for a full snapshot
     # export that must be re-read every day.
     read_once: bool = True
+    # A path or glob that matches no file is a source error, unless the source may be empty some days.
+    optional: bool = False
 
 
 class CsvSource(_FileSource):

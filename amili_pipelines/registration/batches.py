@@ -31,6 +31,7 @@ class BatchOutcome:
     registered: int = 0
     rejected: int = 0
     unmatched: int = 0  # items Amili reported that we cannot place (should be 0)
+    absent: int = 0  # our invoices a finished batch does not hold: sent again
 
     @property
     def finished(self) -> bool:
@@ -111,7 +112,24 @@ def batch_outcomes(batch: Any, rows: Sequence[BatchItemRow]) -> tuple[list[Outco
             outcomes.append(Outcome(Market.NO, key, OutboxState.REJECTED, rejection=errors, error=message,
                                     batch_id=batch.batch_id, detail=f"batch {batch.batch_id} item failed"))
             result.rejected += 1
+    placed = {o.invoice_key for o in outcomes}
+    for key in sorted(open_keys - placed - _mentioned(batch, by_number, by_key, rows)):
+        # A finished batch that does not hold the invoice proves Amili never took it: send it again.
+        outcomes.append(Outcome(Market.NO, key, OutboxState.PENDING, batch_id=batch.batch_id,
+                                detail=f"not in finished batch {batch.batch_id}; will be sent again"))
+        result.absent += 1
     return outcomes, result
+
+
+def _mentioned(batch: Any, by_number: dict[str, str], by_key: dict[str, str], rows: Sequence[BatchItemRow]) -> set[str]:
+    """Invoice keys the batch reports at all (succeeded or failed), placed or not."""
+    keys = {by_number.get(i.invoice_number) for i in batch.succeeded or []}
+    for item in batch.failed or []:
+        keys.add(by_key.get(getattr(item, "unique_source_invoice_id", None) or "") or by_number.get(item.invoice_number))
+        index = getattr(item, "index", None)
+        if index is not None and 0 <= index < len(rows):
+            keys.add(rows[index].invoice_key)
+    return {k for k in keys if k}
 
 
 async def record_batch_results(

@@ -21,13 +21,8 @@ from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import Market, SourceInvoice, idempotency_key
 from amili_pipelines.domain.outbox import UNRESOLVED, OutboxEntry, OutboxState, Outcome
-from amili_pipelines.registration.routes import (
-    NorwayRoute,
-    Route,
-    SwedenRoute,
-    batch_key,
-    registration_payload,
-)
+from amili_pipelines.registration.norway import NorwayRoute, batch_key
+from amili_pipelines.registration.routes import Route, SwedenRoute, registration_payload
 from amili_pipelines.registration.summary import RegistrationSummary
 from amili_pipelines.warehouse import Warehouse
 
@@ -95,8 +90,18 @@ async def _resolve(warehouse: Warehouse, route: Route, tally: _Tally, *, run_id,
         outcomes = await route.lookup(rows)
         warehouse.outbox.record_outcomes(outcomes, run_id=run_id)
         tally.count(outcomes, resolving=True)
-        if all(o.state in UNRESOLVED for o in outcomes):
+        if all(o.state in UNRESOLVED for o in outcomes) or route.unavailable:
             return  # Amili cannot answer now; leave them unclear rather than loop
+
+
+def _stop_if_unavailable(route: Route, tally: _Tally, progress: Progress | None) -> bool:
+    """Amili keeps failing: stop sending this run; what is left stays pending for the next one."""
+    if not route.unavailable:
+        return False
+    tally.summary.amili_unreachable = True
+    if progress:
+        progress(f"{route.market}: Amili does not answer (circuit open): stopped sending; the rest stays pending")
+    return True
 
 
 # How often one run sends the same invoice when Amili did not get it (lookups said so); the rest
@@ -119,6 +124,8 @@ async def _send_sweden(warehouse: Warehouse, route: SwedenRoute, tally: _Tally, 
         if progress:
             done = sum(o.state is OutboxState.REGISTERED for o in outcomes)
             progress(f"SE: sent {len(rows)}, registered {done}, total sent this run {tally.summary.sent}")
+        if _stop_if_unavailable(route, tally, progress):
+            return
         await _resolve(warehouse, route, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
 
 
@@ -145,6 +152,8 @@ async def _send_norway(warehouse: Warehouse, route: NorwayRoute, tally: _Tally, 
                 tally.count(outcomes, resolving=False)
                 if progress:
                     progress(f"NO: submitted batch of {len(batch)} ({key[:16]}…)")
+                if _stop_if_unavailable(route, tally, progress):
+                    return
         await _resolve(warehouse, route, tally, run_id=run_id, chunk_size=batch_size * 10, progress=progress)
 
 
@@ -165,15 +174,20 @@ async def register_pending(
     if se_client is not None:
         se = SwedenRoute(se_client, creditors)
         await _resolve(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
-        await _send_sweden(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+        if not _stop_if_unavailable(se, tally, progress):
+            await _send_sweden(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
     if no_client is not None:
         no = NorwayRoute(no_client, creditors)
         await _resolve(warehouse, no, tally, run_id=run_id, chunk_size=no_batch_size * 10, progress=progress)
-        await _send_norway(warehouse, no, tally, run_id=run_id, batch_size=no_batch_size, progress=progress)
+        if not _stop_if_unavailable(no, tally, progress):
+            await _send_norway(warehouse, no, tally, run_id=run_id, batch_size=no_batch_size, progress=progress)
     s = tally.summary
     s.seconds = time.perf_counter() - started
-    counts = warehouse.outbox.state_counts()
-    s.still_unknown = counts["unknown_outcome"] + counts["in_flight"]
+    markets = [m for m, c in ((Market.SE, se_client), (Market.NO, no_client)) if c is not None]
+    for market in markets:
+        counts = warehouse.outbox.state_counts(market=market)
+        s.still_unknown += counts["unknown_outcome"] + counts["in_flight"]
+        s.still_pending += counts["pending"]
     for client in (se_client, no_client):
         stats = getattr(client, "stats", None)
         if stats is not None:

@@ -54,6 +54,7 @@ def register_market(
                 s.registered += settled.invoices_registered
                 s.rejected += settled.invoices_rejected
                 s.waiting_for_batch = warehouse.outbox.state_counts(market=Market.NO)["waiting_for_batch"]
+                s.waited_for_batches_s = wait_for_batches_s
             return s
 
     sent = asyncio.run(_send())

@@ -18,6 +18,9 @@ class RegistrationSummary:
     unknown_resolved_registered: int = 0  # looked up after an unclear outcome: Amili had it
     unknown_resolved_pending: int = 0  # looked up after an unclear outcome: Amili did not have it
     still_unknown: int = 0
+    still_pending: int = 0  # not sent this run (Amili unreachable, or refused too often in a row)
+    amili_unreachable: bool = False  # the circuit opened: the run stopped sending
+    waited_for_batches_s: float = 0.0  # Norway: how long this run waited for its batches (headless runs)
     http_requests: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -33,6 +36,8 @@ class RegistrationSummary:
             mine = getattr(self, name)
             if isinstance(mine, list):
                 mine.extend(getattr(other, name))
+            elif isinstance(mine, bool):
+                setattr(self, name, mine or getattr(other, name))
             else:
                 setattr(self, name, mine + getattr(other, name))
 
@@ -49,6 +54,9 @@ class RegistrationSummary:
             "unknown_then_registered": self.unknown_resolved_registered,
             "unknown_then_resent": self.unknown_resolved_pending,
             "still_unknown": self.still_unknown,
+            "still_pending": self.still_pending,
+            "amili_unreachable": self.amili_unreachable,
+            "waited_for_batches_s": self.waited_for_batches_s,
             "http_requests": self.http_requests,
             "retries": self.retries,
             "rate_limited_429": self.rate_limited,

@@ -85,7 +85,8 @@ def dry_run_command(
     max_rows_shown: int = 10,
     console: Console | None = None,
 ) -> int:
-    """Print a validation report for ``target``; exit code 1 when any error rule fires (2: unusable input)."""
+    """Print a validation report for ``target``; exit code 3 when any error rule fires or a file is
+    unreadable (a person must fix the source), 2 when the target is unusable."""
     console = console or Console()
     as_of = as_of or date.today()
     spec: AnySpec | None = None
@@ -171,4 +172,4 @@ def dry_run_command(
         console.print(ot)
     failed = quarantined > 0 or bool(errors)
     console.print("[red]errors found[/red]" if failed else "[green]no errors[/green]")
-    return 1 if failed else 0
+    return 3 if failed else 0

@@ -340,7 +340,12 @@ def extract_source(
     try:
         with warehouse.transaction():
             warehouse.invoices.clear_partition(partition_date=partition_date, source=source_name)
-            for unit in iter_units(spec, base_dir=creditors.base_dir):
+            units = iter_units(spec, base_dir=creditors.base_dir)
+            if not units and not getattr(spec, "optional", True):
+                summary.files_failed += 1
+                summary.errors.append(f"{spec.path}: no file matches this path (relative to {creditors.base_dir}); "
+                                      "set 'optional: true' on the source if it may have no file some days")
+            for unit in units:
                 reader.read(unit)
             summary.check()
             warehouse.invoices.record_rule_check(partition_date=partition_date, source=source_name,

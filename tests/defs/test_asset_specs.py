@@ -1,7 +1,7 @@
 """A snapshot of everything the code location defines, in the style of dagster-open-platform.
 
 Any change to an asset's key, group, kinds, description, dependencies, partitions, backfill
-policy or pool, to a check, job, schedule or sensor shows up as a diff of
+policy, freshness or pool, to a check, job, schedule or sensor shows up as a diff of
 ``__snapshots__/test_asset_specs.ambr``: review it, then ``pytest tests/defs --snapshot-update``.
 """
 
@@ -36,6 +36,7 @@ def test_asset_specs(defs, snapshot):
                 "partitions": _partitions(spec.partitions_def),
                 "backfill_policy": str(assets_def.backfill_policy) if assets_def.backfill_policy else None,
                 "pool": assets_def.op.pool,
+                "freshness": str(spec.freshness_policy) if spec.freshness_policy else None,
                 "checks": sorted(
                     (c.name, c.blocking, c.description) for c in assets_def.check_specs
                 ),
@@ -57,7 +58,8 @@ def test_checks_jobs_schedules_and_sensors(defs, snapshot):
     }
     schedules = {s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name,
                           "default_status": str(s.default_status)} for s in repo.schedule_defs}
-    sensors = {s.name: {"job": s.job_name, "minimum_interval_seconds": s.minimum_interval_seconds,
+    sensors = {s.name: {"job": s.job_name if s.has_jobs else None,
+                        "minimum_interval_seconds": s.minimum_interval_seconds,
                         "default_status": str(s.default_status), "resources": sorted(s.required_resource_keys)}
                for s in repo.sensor_defs}
     assert {"checks": checks, "jobs": jobs, "schedules": schedules, "sensors": sensors} == snapshot

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr
 
+from amili_pipelines.amili.circuit import CircuitBreaker
 from amili_pipelines.amili.errors import AmiliError
 from amili_pipelines.amili.fields import format_iso_z
 from amili_pipelines.amili.limits import NO_LIMITS
@@ -73,6 +74,7 @@ class AmiliNoClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.auth = NoClientCredentialsAuth(auth_url=auth_url, client_id=client_id, client_secret=client_secret, scope=scope)
         self._http = Transport(
@@ -85,6 +87,7 @@ class AmiliNoClient:
             error_decoder=decode_problem,
             transport=transport,
             name="amili-no",
+            breaker=breaker if breaker is not None else CircuitBreaker.from_env("NO"),
         )
 
     async def __aenter__(self) -> AmiliNoClient:
@@ -96,6 +99,11 @@ class AmiliNoClient:
 
     def __repr__(self) -> str:
         return f"AmiliNoClient(base_url={self._http.base_url!r}, client_id={self.auth.client_id!r})"
+
+    @property
+    def unavailable(self) -> bool:
+        """True while the circuit breaker keeps requests from being sent (Amili keeps failing)."""
+        return self._http.breaker is not None and self._http.breaker.is_open
 
     @property
     def stats(self) -> TransportStats:

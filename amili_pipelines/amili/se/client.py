@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr
 
+from amili_pipelines.amili.circuit import CircuitBreaker
 from amili_pipelines.amili.errors import AmiliError
 from amili_pipelines.amili.fields import format_rfc1123
 from amili_pipelines.amili.limits import SE_LIMITS
@@ -87,6 +88,7 @@ class AmiliSeClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if private_key is None and private_key_path is not None:
             private_key = SecretStr(Path(private_key_path).read_text(encoding="utf-8"))
@@ -103,6 +105,7 @@ class AmiliSeClient:
             error_decoder=decode_eve_error,
             transport=transport,
             name="amili-se",
+            breaker=breaker if breaker is not None else CircuitBreaker.from_env("SE"),
         )
 
     async def __aenter__(self) -> AmiliSeClient:
@@ -114,6 +117,11 @@ class AmiliSeClient:
 
     def __repr__(self) -> str:
         return f"AmiliSeClient(base_url={self._http.base_url!r})"
+
+    @property
+    def unavailable(self) -> bool:
+        """True while the circuit breaker keeps requests from being sent (Amili keeps failing)."""
+        return self._http.breaker is not None and self._http.breaker.is_open
 
     @property
     def stats(self) -> TransportStats:

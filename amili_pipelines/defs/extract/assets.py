@@ -11,6 +11,8 @@ from amili_pipelines.defs.resources import CreditorsResource, WarehouseResource
 from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.sources.extract import extract_source
 
+SOURCE_READABLE_CHECK = "source_readable"
+
 
 def extract_asset_key(source_name: str) -> dg.AssetKey:
     return dg.AssetKey(["extract", source_name])
@@ -30,20 +32,38 @@ def build_extract_asset(creditor: CreditorConfig, source_name: str, description:
             "source cannot parse are stored with the reason and quarantined by validation."
         ),
         metadata={"creditor": creditor.key, "market": creditor.market.value, "source": source_name},
+        check_specs=[dg.AssetCheckSpec(
+            SOURCE_READABLE_CHECK, asset=extract_asset_key(source_name), blocking=False,
+            description="Every configured file (or the table) of the source was found and read. A source that "
+                        "cannot be read is not registered, and the run ends with exit status 3.",
+        )],
     )
     def _extract(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, creditors: CreditorsResource
     ) -> dg.MaterializeResult:
         creditors_file = creditors.load()
         totals: dict[str, int] = {}
+        errors: list[str] = []
         with warehouse.open(log=context.log.warning) as wh:
             for day in partition_dates(context):
                 summary = extract_source(wh, creditors=creditors_file, source_name=source_name, partition_date=day)
                 for k, v in summary.metadata().items():
                     if isinstance(v, int | float) and not isinstance(v, bool):
                         totals[k] = totals.get(k, 0) + v
+                errors += [f"{day}: {e}" for e in summary.errors]
                 context.log.info(f"{source_name} {day}: {summary.metadata()}")
-        return dg.MaterializeResult(metadata={**totals, "dagster/row_count": totals.get("extracted", 0)})
+        for error in errors:
+            context.log.error(f"source {source_name} could not be read: {error}")
+        error_text = "\n".join(errors)[:4000]
+        return dg.MaterializeResult(
+            metadata={**totals, "dagster/row_count": totals.get("extracted", 0),
+                      **({"source_error": error_text} if errors else {})},
+            check_results=[dg.AssetCheckResult(
+                check_name=SOURCE_READABLE_CHECK, passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"files_failed": totals.get("files_failed", 0),
+                          "errors": dg.MetadataValue.md(error_text or "none")},
+            )],
+        )
 
     return _extract
 

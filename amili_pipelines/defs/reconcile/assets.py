@@ -1,5 +1,7 @@
 """Reconciliation assets: each body opens the warehouse and the clients, calls a use case, returns metadata."""
 
+from datetime import timedelta
+
 import dagster as dg
 
 from amili_pipelines.amili.clients import AmiliClients
@@ -20,6 +22,7 @@ from amili_pipelines.reconciliation.cases import sync_cases
 from amili_pipelines.reconciliation.reconcile import reconcile
 from amili_pipelines.reconciliation.settlements import store_settlements
 from amili_pipelines.registration.batches import record_finished_batches
+from amili_pipelines.settings import Settings
 
 NORWAY_BATCH_RESULTS = dg.AssetKey(["reconcile", "norway_batch_results"])
 AMILI_CASES = dg.AssetKey(["reconcile", "amili_cases"])
@@ -100,6 +103,7 @@ def amili_cases(
 @dg.asset(
     key=SETTLEMENT_LINES,
     deps=[AMILI_CASES],
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=Settings().stale_settlement_hours)),
     description=(
         "The money Amili collected and passes on: one line per Norwegian settlement and per Swedish payout "
         "specification line, split into principal, interest, fees, Amili's commission and VAT, and the amount "

@@ -1,6 +1,8 @@
 """Registration with Amili: each valid invoice handed over exactly once, per market."""
 # No `from __future__ import annotations` in Dagster modules: Dagster inspects real annotations.
 
+from datetime import timedelta
+
 import dagster as dg
 
 from amili_pipelines.defs.partitions import (
@@ -17,12 +19,15 @@ from amili_pipelines.defs.resources import (
 from amili_pipelines.defs.validate.assets import VALIDATED_INVOICES
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.registration.run import register_market
+from amili_pipelines.settings import Settings
 
 SE_REGISTRATIONS = dg.AssetKey(["register", "amili_se_registrations"])
 NO_REGISTRATIONS = dg.AssetKey(["register", "amili_no_registrations"])
 
 _COMMON = dict(
     deps=[VALIDATED_INVOICES],
+    # No successful registration for this long shows the asset overdue in the UI (and alerts).
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=Settings().stale_registration_hours)),
     group_name="register",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),

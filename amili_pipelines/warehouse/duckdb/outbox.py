@@ -161,6 +161,7 @@ class DuckDBOutboxStore:
             "ocr_number": [o.ocr_number for o in outcomes],
             "registration_id": [o.registration_id for o in outcomes],
             "batch_id": [o.batch_id for o in outcomes],
+            "batch_key": [o.batch_key for o in outcomes],
             "rejection_json": [json.dumps(o.rejection, default=str) if o.rejection is not None else None
                                for o in outcomes],
             "last_error": [o.error for o in outcomes],
@@ -186,6 +187,7 @@ class DuckDBOutboxStore:
                     ocr_number = coalesce(t.ocr_number, o.ocr_number),
                     registration_id = coalesce(t.registration_id, o.registration_id),
                     batch_id = coalesce(t.batch_id, o.batch_id),
+                    batch_key = coalesce(t.batch_key, o.batch_key),
                     rejection_json = CASE WHEN t.state = 'rejected' THEN t.rejection_json ELSE o.rejection_json END,
                     last_error = t.last_error,
                     registered_at = CASE WHEN t.state = 'registered' THEN coalesce(o.registered_at, ?)

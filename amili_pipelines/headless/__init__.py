@@ -1,13 +1,15 @@
 """Running the Dagster jobs without the UI: the same assets, checks and resources, in this process.
 
 ``make demo`` and ``amili-pipelines run`` use this. With ``DAGSTER_HOME`` set the run is recorded
-in that instance (and takes part in its pools), so it shows up in ``make dev``'s UI afterwards.
+in that instance and takes part in its pools, so it shows up in ``make dev``'s UI afterwards. A
+run whose process died never blocks the next one (:mod:`amili_pipelines.headless.guard`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,7 +19,16 @@ import dagster as dg
 
 from amili_pipelines.defs.reconcile.jobs import FOLLOWUP_JOB
 from amili_pipelines.defs.register.jobs import EXTRACT_VALIDATE_REGISTER_JOB
+from amili_pipelines.headless.guard import (
+    Watchdog,
+    ensure_pool_limit,
+    own_tags,
+    reap_dead_runs,
+    wait_for_writer_slot,
+)
 from amili_pipelines.settings import Settings
+
+Say = Callable[[str], None]
 
 
 def export_secret_env(settings: Settings) -> None:
@@ -37,6 +48,7 @@ class RunOutcome:
     partition: str | None
     metadata: dict[str, dict] = field(default_factory=dict)  # asset key -> materialization metadata (plain values)
     failed_checks: list[str] = field(default_factory=list)
+    recovered_runs: list[str] = field(default_factory=list)  # dead runs this run marked failed first
 
 
 def _plain(value: Any) -> Any:
@@ -55,21 +67,34 @@ def _instance(instance: dg.DagsterInstance | None) -> Iterator[dg.DagsterInstanc
         own.dispose()
 
 
+def _quiet(_: str) -> None:
+    pass
+
+
 def run_job(
     job_name: str, *, partition: date | None = None, run_config: dict | None = None,
-    instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
+    instance: dg.DagsterInstance | None = None, log_level: str = "INFO", say: Say = _quiet,
 ) -> RunOutcome:
-    """Execute one job of the code location in this process and report what it materialized."""
+    """Execute one job of the code location in this process and report what it materialized.
+
+    Dead runs of this host are cleaned up first and a live holder of the writer slot is waited
+    for (bounded, with ``say`` telling who holds it); a bound passed raises ``PoolBusy``.
+    """
     from amili_pipelines.definitions import build_definitions
 
     export_secret_env(Settings())
     job = build_definitions().resolve_job_def(job_name)
     config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
     with _instance(instance) as inst:
-        result = job.execute_in_process(
-            partition_key=partition.isoformat() if partition else None, instance=inst, raise_on_error=False,
-            run_config=config,
-        )
+        ensure_pool_limit(inst)
+        recovered = reap_dead_runs(inst, say)
+        wait_for_writer_slot(inst, say)
+        run_id = str(uuid.uuid4())
+        with Watchdog(inst, run_id, say):
+            result = job.execute_in_process(
+                partition_key=partition.isoformat() if partition else None, instance=inst, raise_on_error=False,
+                run_config=config, run_id=run_id, tags=own_tags(),
+            )
     metadata: dict[str, dict] = {}
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
@@ -77,12 +102,13 @@ def run_job(
     failed = [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in result.get_asset_check_evaluations()
               if not e.passed]
     return RunOutcome(success=result.success, run_id=result.run_id, job=job_name,
-                      partition=partition.isoformat() if partition else None, metadata=metadata, failed_checks=failed)
+                      partition=partition.isoformat() if partition else None, metadata=metadata, failed_checks=failed,
+                      recovered_runs=recovered)
 
 
 def run_daily_job(
     *, partition: date, instance: dg.DagsterInstance | None = None, wait_for_batches_s: float = 0.0,
-    log_level: str = "INFO",
+    log_level: str = "INFO", say: Say = _quiet,
 ) -> RunOutcome:
     """The daily hand-over (extract, validate, register, publish) for one partition.
 
@@ -91,9 +117,10 @@ def run_daily_job(
     """
     run_config = {"ops": {"register__amili_no_registrations": {"config": {"wait_for_batches_s": wait_for_batches_s}}}}
     return run_job(EXTRACT_VALIDATE_REGISTER_JOB, partition=partition, run_config=run_config, instance=instance,
-                   log_level=log_level)
+                   log_level=log_level, say=say)
 
 
-def run_followup_job(*, instance: dg.DagsterInstance | None = None, log_level: str = "INFO") -> RunOutcome:
+def run_followup_job(*, instance: dg.DagsterInstance | None = None, log_level: str = "INFO",
+                     say: Say = _quiet) -> RunOutcome:
     """Everything after registration: batches, cases, settlements, report-back, reconciliation, publish."""
-    return run_job(FOLLOWUP_JOB, instance=instance, log_level=log_level)
+    return run_job(FOLLOWUP_JOB, instance=instance, log_level=log_level, say=say)

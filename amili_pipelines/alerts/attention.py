@@ -1,0 +1,49 @@
+"""What a finished run means for a person, read from its assets' metadata (the same everywhere:
+the CLI's exit status, the alert sensor, the UI)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _n(meta: Mapping[str, Any], key: str) -> int:
+    value = meta.get(key)
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def needs_attention(metadata: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per thing a person should know or do after a run (empty: nothing).
+
+    ``metadata`` maps asset key (``extract/…``, ``register/…``) to its materialization metadata.
+    """
+    lines: list[str] = []
+    for key, meta in sorted(metadata.items()):
+        if key.startswith("extract/") and (_n(meta, "files_failed") or meta.get("source_error")):
+            lines.append(f"source {key.split('/', 1)[1]} could not be read: {meta.get('source_error') or 'see the run'} "
+                         "(nothing of it was registered; fix it and run again)")
+        if key.startswith("register/"):
+            lines += _registration_lines(str(meta.get("market", key)), meta)
+    return lines
+
+
+def _registration_lines(market: str, meta: Mapping[str, Any]) -> list[str]:
+    lines = []
+    if meta.get("amili_unreachable"):
+        lines.append(f"{market}: Amili did not answer; {_n(meta, 'still_pending')} invoice(s) not sent, still "
+                     "pending: the next run sends them once Amili answers")
+    elif _n(meta, "still_pending"):
+        lines.append(f"{market}: {_n(meta, 'still_pending')} invoice(s) still pending after repeated failures: "
+                     "the next run tries again")
+    if _n(meta, "still_unknown"):
+        lines.append(f"{market}: {_n(meta, 'still_unknown')} invoice(s) with an unclear outcome: the next run "
+                     "looks them up at Amili before anything is sent again")
+    if _n(meta, "rejected"):
+        lines.append(f"{market}: {_n(meta, 'rejected')} invoice(s) rejected by Amili in this run: see the "
+                     "'rejections' table (Amili's own reasons); a fixed source row is sent again")
+    if _n(meta, "waiting_for_batch") and meta.get("waited_for_batches_s"):
+        # Only a run that waited for its batches (a headless run) is done too early; under the
+        # Dagster daemon the batch-status sensor records them as they finish.
+        lines.append(f"{market}: {_n(meta, 'waiting_for_batch')} invoice(s) still wait for their batch at Amili "
+                     f"after {meta['waited_for_batches_s']:.0f} s: the batch-status sensor or the next run records them")
+    return lines

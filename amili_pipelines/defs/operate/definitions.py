@@ -1,0 +1,14 @@
+"""The operate stage: alerts when a run fails, needs a person, or data goes stale."""
+
+import dagster as dg
+
+from amili_pipelines.defs.operate.alerts import (
+    alert_on_failed_run,
+    alert_on_needs_attention,
+)
+from amili_pipelines.defs.operate.stale import alert_on_stale_data
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(sensors=[alert_on_failed_run, alert_on_needs_attention, alert_on_stale_data])
