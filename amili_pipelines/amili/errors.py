@@ -117,16 +117,21 @@ class ApiUnavailable(AmiliError):
         status_code: int | None = None,
         attempts: int = 0,
         retry_after: float | None = None,
+        reached: bool = True,
     ) -> None:
         super().__init__(message, method=method, path=path, status_code=status_code)
         self.attempts = attempts
         self.retry_after = retry_after
+        # False when no attempt of this request got through to Amili (every one failed to connect):
+        # then nothing of it can have been applied.
+        self.reached = reached
 
 
 class CircuitOpen(ApiUnavailable):
-    """Not sent: Amili failed too many times in a row, so this client stopped sending for a while.
+    """Not sent (again): Amili failed too many times in a row, so this client stopped sending for a while.
 
-    ``attempts`` counts the tries this request made before the circuit opened (0: never sent).
+    ``attempts`` counts the tries this request made before the circuit opened; ``reached`` says
+    whether any of them got through to Amili.
     """
 
 

@@ -117,6 +117,7 @@ class _Call:
     authenticated: bool
     attempt: int = 0
     refreshed: bool = False
+    reached: bool = False  # some attempt got through to Amili (an answer, or a failure after sending)
 
 
 class Transport:
@@ -270,7 +271,7 @@ class Transport:
                 raise CircuitOpen(
                     f"{method} {path}: not sent, {self.name} failed {self.breaker.consecutive_failures} times in a row "
                     f"(circuit open for {self.breaker.open_seconds:.0f} s)",
-                    method=method, path=path, attempts=call.attempt)
+                    method=method, path=path, attempts=call.attempt, reached=call.reached)
             try:
                 response, auth_headers = await self._send(
                     method, target, path, params=call.params, json=json, data=data, headers=req_headers,
@@ -278,8 +279,10 @@ class Transport:
             except httpx.TransportError as exc:
                 if self.breaker is not None:
                     self.breaker.record_failure()
+                call.reached = call.reached or not isinstance(exc, _NOT_SENT)
                 await self._after_transport_error(call, exc)
                 continue
+            call.reached = True
             if self.breaker is not None:
                 if response.status_code >= 500:
                     self.breaker.record_failure()
@@ -303,7 +306,7 @@ class Transport:
             ) from None
         if call.attempt >= self.retry.max_retries:
             raise self._exhausted(call.method, call.path, None, call.attempt, kind, call.idempotency_key,
-                                  ambiguous=sent) from None
+                                  ambiguous=sent, reached=call.reached) from None
         delay = backoff_delay(call.attempt, base=self.retry.backoff_base, cap=self.retry.backoff_cap, rng=self._rng)
         log.info("%s %s %s: %s, retry %d in %.2fs", self.name, call.method, call.path, kind, call.attempt + 1, delay)
         call.attempt += 1
@@ -328,7 +331,7 @@ class Transport:
             ):
                 raise self._exhausted(call.method, call.path, status, call.attempt, f"HTTP {status}",
                                       call.idempotency_key, ambiguous=status in _RETRY_IF_SAFE_STATUS,
-                                      retry_after=retry_after)
+                                      retry_after=retry_after, reached=True)
             if retry_after is not None:
                 # The wait happens in _send, shared with every other request of this transport.
                 delay = retry_after
@@ -431,6 +434,7 @@ class Transport:
         *,
         ambiguous: bool,
         retry_after: float | None = None,
+        reached: bool = True,
     ) -> AmiliError:
         if ambiguous and idempotency_key is not None:
             self.stats.outcome_unknown += 1
@@ -448,6 +452,7 @@ class Transport:
             status_code=status,
             attempts=attempts,
             retry_after=retry_after,
+            reached=reached,
         )
 
     def _error_for(self, method: str, path: str, response: httpx.Response) -> AmiliError:

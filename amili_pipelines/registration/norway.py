@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from amili_pipelines.amili.errors import (
     AmiliError,
     ApiRejection,
+    ApiUnavailable,
     AuthenticationFailed,
     CircuitOpen,
 )
@@ -97,10 +98,12 @@ class NorwayRoute:
             raise
         except ApiRejection as exc:
             return await self._refused(rows, exc)
-        except CircuitOpen as exc:
-            state = OutboxState.PENDING if exc.attempts == 0 else OutboxState.UNKNOWN_OUTCOME
-            return [Outcome(r.market, r.invoice_key, state, error=describe(exc), batch_key=key,
-                            detail=NOT_SENT) for r in rows]
+        except ApiUnavailable as exc:
+            # Nothing reached Amili: pending again. Something may have: unclear, resolved by key later.
+            state = OutboxState.UNKNOWN_OUTCOME if exc.reached else OutboxState.PENDING
+            detail = NOT_SENT if isinstance(exc, CircuitOpen) or not exc.reached else None
+            return [Outcome(r.market, r.invoice_key, state, error=describe(exc), batch_key=key, detail=detail)
+                    for r in rows]
         except AmiliError as exc:
             return [Outcome(r.market, r.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=describe(exc), batch_key=key)
                     for r in rows]

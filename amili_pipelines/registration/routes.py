@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from amili_pipelines.amili.errors import (
     AmiliError,
     ApiRejection,
+    ApiUnavailable,
     AuthenticationFailed,
     CircuitOpen,
     OutcomeUnknown,
@@ -98,10 +99,13 @@ class SwedenRoute:
                            error=rejection_text(exc), detail="rejected by Amili")
         except OutcomeUnknown as exc:
             return Outcome(row.market, row.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=describe(exc))
-        except CircuitOpen as exc:
-            # Nothing of this request reached Amili (a POST is retried only when it was not sent).
-            return Outcome(row.market, row.invoice_key, OutboxState.PENDING, error=describe(exc),
-                           detail="not sent: Amili unreachable")
+        except ApiUnavailable as exc:
+            if not exc.reached or isinstance(exc, CircuitOpen):
+                # Nothing of it reached Amili (a POST without key is retried only when it was not
+                # processed): safe to send again later.
+                return Outcome(row.market, row.invoice_key, OutboxState.PENDING, error=describe(exc),
+                               detail="not sent: Amili unreachable")
+            return Outcome(row.market, row.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=describe(exc))
         except AuthenticationFailed:
             raise  # wrong credentials fail the run loudly; the rows stay in_flight and are looked up next run
         except AmiliError as exc:
