@@ -7,6 +7,7 @@ arguments (one readable message, no traceback); 3 = finished, but something need
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -25,7 +26,10 @@ def _settings_problem(exc: Any) -> str:
     lines = []
     for err in exc.errors(include_url=False):
         field = ".".join(str(p) for p in err.get("loc", ()))
-        lines.append(f"  - AMILI_{field.upper()}: {err.get('msg')} (found {str(err.get('input'))[:40]!r})")
+        # A secret's value is never echoed, not even the part that was wrong.
+        secret = any(word in field.lower() for word in ("key", "secret", "password", "token", "credential"))
+        found = "" if secret else f" (found {str(err.get('input'))[:40]!r})"
+        lines.append(f"  - AMILI_{field.upper()}: {err.get('msg')}{found}")
     return "The environment cannot be used:\n" + "\n".join(lines)
 
 
@@ -38,9 +42,11 @@ def _loud(command: Callable[..., int]) -> Callable[..., None]:
         from rich.console import Console
 
         from amili_pipelines.domain.creditors import CreditorsFileError
+        from amili_pipelines.domain.masking import MaskedStream, install_log_masking
         from amili_pipelines.warehouse import WarehouseLocked
 
-        err = Console(stderr=True)
+        install_log_masking()
+        err = Console(file=MaskedStream(lambda: sys.stderr))
         try:
             code = command(*args, **kwargs)
         except CreditorsFileError as exc:

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from amili_pipelines.alerts.attention import needs_attention
+from amili_pipelines.domain.masking import MaskedStream
 from amili_pipelines.headless import RunOutcome, run_daily_job, run_followup_job
 from amili_pipelines.headless.report import (
     EXIT_ATTENTION,
@@ -33,7 +34,8 @@ from amili_pipelines.settings import PROJECT_ROOT, Settings
 from amili_pipelines.warehouse import WarehouseMissing, open_warehouse
 from amili_pipelines.warehouse.status import EXAMPLE_QUERY
 
-console = Console(width=max(Console().width, 110))
+# What the demo and the CLI print is masked by content, like logs and the published file.
+console = Console(width=max(Console().width, 110), file=MaskedStream(lambda: sys.stdout))
 
 # How long the demo's daily run waits for Norway's batches (the emulator finishes them in seconds).
 DEMO_BATCH_WAIT_S = 60.0
@@ -43,7 +45,7 @@ def print_accounting(settings: Settings, *, registered_this_run: dict[str, int] 
     """Print where every invoice stands; True when every invoice is accounted for."""
     with open_warehouse(settings.duckdb_path, read_only=True) as wh:
         acc = wh.status.accounting()
-    table = Table(title="Every demo invoice, accounted for")
+    table = Table(title="Every invoice, accounted for")
     for col in ("market", "extracted", "valid", "quarantined", "registered", "rejected", "waiting", "unsent",
                 "new"):
         table.add_column(col, justify="right" if col != "market" else "left")

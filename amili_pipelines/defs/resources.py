@@ -21,6 +21,7 @@ from amili_pipelines.amili.clients import (
 )
 from amili_pipelines.amili.limits import NO_BATCH_SIZE, NO_LIMITS, SE_LIMITS
 from amili_pipelines.domain.creditors import CreditorsFile
+from amili_pipelines.domain.masking import MaskedError
 from amili_pipelines.settings import Settings, load_creditors
 from amili_pipelines.warehouse import Warehouse, open_warehouse
 
@@ -35,9 +36,18 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def open(self, *, read_only: bool = False, log: Callable[[str], None] | None = None) -> Iterator[Warehouse]:
-        """The warehouse, waiting (bounded) for another process's lock and saying who holds it."""
-        with open_warehouse(self.path, read_only=read_only, on_wait=log) as wh:
-            yield wh
+        """The warehouse, waiting (bounded) for another process's lock and saying who holds it.
+
+        Every asset body works inside this block: an error raised in it whose message quotes an
+        identity number reaches the run's event log (and the UI) masked."""
+        try:
+            with open_warehouse(self.path, read_only=read_only, on_wait=log) as wh:
+                yield wh
+        except Exception as exc:
+            masked = MaskedError.of(exc)
+            if masked is exc:
+                raise
+            raise masked from None
 
 
 class CreditorsResource(dg.ConfigurableResource):

@@ -7,13 +7,18 @@ only validates what was read and explains what is wrong in words a finance team 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from amili_pipelines.domain.invoice import Market
+from amili_pipelines.domain.masking import mask_identity_numbers
 from amili_pipelines.domain.source_specs import SourceSpec
+
+# What one claim may be at most unless the creditor's ``max_claim`` says otherwise (SEK or NOK).
+DEFAULT_MAX_CLAIM = Decimal("10000000")
 
 
 class CreditorConfig(BaseModel):
@@ -31,6 +36,8 @@ class CreditorConfig(BaseModel):
     organization_id: str | None = None
     # Days after the due date before an unpaid invoice is handed over.
     grace_days: int = Field(default=0, ge=0)
+    # The largest open balance one claim may have; a larger one is quarantined for a person to confirm.
+    max_claim: Decimal = Field(default=DEFAULT_MAX_CLAIM, gt=0, max_digits=18, decimal_places=2)
     sources: list[SourceSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -89,7 +96,12 @@ class CreditorsFile(BaseModel):
 
 
 class CreditorsFileError(ValueError):
-    """The creditors file cannot be used; the message names the file, creditor, source and key."""
+    """The creditors file cannot be used; the message names the file, creditor, source and key.
+
+    The message is masked by content: it is printed, logged and shown in the Dagster UI."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(mask_identity_numbers(message))
 
 
 def parse_creditors(data: Any, *, origin: str, base_dir: Path) -> CreditorsFile:
@@ -132,7 +144,8 @@ def _describe_error(data: dict, err: dict) -> str:
     message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     value = err.get("input")
     shown = ""
-    if keys and err.get("type") not in ("missing",) and isinstance(value, str | int | float | bool):
+    secret = any(word in keys.lower() for word in ("password", "secret", "token", "key_", "api_key", "url"))
+    if keys and not secret and err.get("type") not in ("missing",) and isinstance(value, str | int | float | bool):
         shown = f" (found {str(value)[:40]!r})"
     head = ", ".join(where) or "top level"
     return f"{head}: " + (f"key {keys!r}: " if keys else "") + message + shown

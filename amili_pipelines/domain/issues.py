@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from amili_pipelines.domain.masking import mask_identity_numbers
 
 
 class Severity(StrEnum):
@@ -16,7 +18,8 @@ class Issue(BaseModel):
     """A broken rule on one field of one invoice.
 
     ``message`` is meant for the person who fixes the source: it names the file or table, the
-    row, the field and the (masked, when it is a personal identity number) value.
+    row, the field and the value. Message and value are masked by content when built: a
+    personnummer that a shifted column put into another field is masked like one in its own.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -28,3 +31,8 @@ class Issue(BaseModel):
     value: str | None = None  # masked where it is a personal identity number
     location: str | None = None
     row: int | None = None
+
+    @field_validator("message", "value")
+    @classmethod
+    def _mask(cls, text: str | None) -> str | None:
+        return mask_identity_numbers(text)

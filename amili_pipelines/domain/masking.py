@@ -14,7 +14,10 @@ save a number from masking: a mistyped personnummer still identifies a person.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
+from typing import Any, TextIO
 
 _DIGITS = re.compile(r"\d")
 # Digits not glued to other digits (or to letters/digits that would make it another token).
@@ -83,3 +86,56 @@ def mask_identity_numbers(text: str | None) -> str | None:
     if not text or not any(c.isdigit() for c in text):
         return text
     return _mask_matches(_mask_matches(text, _SE_CANDIDATE, norwegian=False), _NO_CANDIDATE, norwegian=True)
+
+
+def install_log_masking() -> None:
+    """Mask identity numbers in every log record this process creates from now on: ours, Dagster's
+    (``context.log`` ends in the run's event log) and libraries'. Idempotent."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "masks_identity_numbers", False):
+        return
+
+    def masking_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is the logging module's to report
+            return record
+        masked = mask_identity_numbers(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return record
+
+    masking_factory.masks_identity_numbers = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masking_factory)
+
+
+class MaskedStream:
+    """A text stream that masks identity numbers in everything written through it (a console's
+    file). The target is looked up on every write, so a replaced ``sys.stdout`` is followed."""
+
+    def __init__(self, target: Callable[[], TextIO]) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        return self._target().write(mask_identity_numbers(text) or "")
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno: the target's
+        return getattr(self._target(), name)
+
+
+class MaskedError(Exception):
+    """An error whose message held an identity number, re-raised with the number masked (the
+    original type is named in the message; the traceback is kept, the unmasked cause is not)."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> BaseException:
+        """``exc`` itself when its message is clean, else a masked copy carrying its traceback."""
+        text = str(exc)
+        masked = mask_identity_numbers(text)
+        if masked == text:
+            return exc
+        return cls(f"{type(exc).__name__}: {masked}").with_traceback(exc.__traceback__)

@@ -25,6 +25,9 @@ class _SourceBase(BaseModel):
     payment_reference_scheme: ReferenceScheme | None = None
     # Values written into every record when the source has no column for them (e.g. currency: SEK).
     defaults: dict[str, str] = Field(default_factory=dict)
+    # A source without an open-balance column: say explicitly that its invoice totals are what is
+    # still owed (nothing was ever paid on them). Otherwise a missing balance column is an error.
+    totals_are_open_balances: bool = False
 
 
 class _FileSource(_SourceBase):

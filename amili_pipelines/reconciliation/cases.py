@@ -130,10 +130,12 @@ def no_case_row(case: Any, *, organization_id: str, creditor_key: str | None) ->
     if remaining_total is not None and remaining_principal is not None:
         remaining_other = remaining_total - remaining_principal
     first = invoices[0] if invoices else None
-    customer_name = None
+    customer_name = customer_id_number = None
     if case.debtors:
         d = case.debtors[0]
         customer_name = d.full_name or " ".join(p for p in (d.first_name, d.last_name) if p) or None
+        # A case without it takes the number of the invoice as extracted (the case store fills it in).
+        customer_id_number = d.identification_number or d.organization_number or None
     return CaseRecord(
         market="NO",
         case_id=case.case_id,
@@ -159,7 +161,7 @@ def no_case_row(case: Any, *, organization_id: str, creditor_key: str | None) ->
         paid_amount=paid,
         credited_amount=credited,
         customer_name=customer_name,
-        customer_id_number=None,
+        customer_id_number=customer_id_number,
         registered_at=naive_utc(case.registered_at),
         api_updated_at=naive_utc(case.closed_at or case.registered_at),
         raw_json=to_json(case),

@@ -73,6 +73,9 @@ def _digest(parts: list[str], n: int = 12) -> str:
     return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:n]
 
 
+NO_CASES_DIGEST = _digest([], 16)
+
+
 def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -364,11 +367,12 @@ async def poll_cases(
                 continue
             prints = [_no_case_fingerprint(c) for c in result["items"]]
             digest = _digest(prints, 16)
-            if digest != st.get("digest"):
+            # Never polled reads as "no cases": a first tick that finds none has nothing to react to.
+            changed = digest != st.get("digest", NO_CASES_DIGEST)
+            if changed:
                 tokens.append(f"NO:{org}:{digest}")
             no_state[org] = {"digest": digest, "count": len(prints)}
-            changed = "changed" if digest != st.get("digest") else "unchanged"
-            poll.seen.append(f"NO cases: {len(prints)} read, {changed}")
+            poll.seen.append(f"NO cases: {len(prints)} read, {'changed' if changed else 'unchanged'}")
         poll.cursor["no_cases"] = no_state
     if tokens:
         poll.triggers.append(Trigger(

@@ -41,7 +41,9 @@ def register_market(
     summary = RegistrationSummary()
     for day in partition_dates:
         invoices = warehouse.invoices.valid_invoices(partition_date=day, creditors=keys)
-        summary.add(enqueue_valid_invoices(warehouse, invoices, creditors=creditors, run_id=run_id))
+        queued = enqueue_valid_invoices(warehouse, invoices, creditors=creditors, run_id=run_id)
+        summary.add(queued)
+        summary.queued_by_day[day] = queued.queued()
 
     async def _send() -> RegistrationSummary:
         async with client as opened:
@@ -60,4 +62,5 @@ def register_market(
     sent = asyncio.run(_send())
     sent.enqueued_new, sent.requeued_after_fix, sent.already_in_outbox = (
         summary.enqueued_new, summary.requeued_after_fix, summary.already_in_outbox)
+    sent.queued_by_day = summary.queued_by_day
     return sent

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
+
+from amili_pipelines.domain.masking import mask_identity_numbers
+
+# What a partition day put in the outbox. Sending is not per day: a run sends every pending invoice.
+QUEUE_FIELDS = ("enqueued_new", "requeued_after_fix", "already_in_outbox")
 
 
 @dataclass
@@ -26,6 +32,7 @@ class RegistrationSummary:
     rate_limited: int = 0
     seconds: float = 0.0
     rejections: list[tuple[str, str]] = field(default_factory=list)  # (invoice_key, API message)
+    queued_by_day: dict[date | None, dict[str, int]] = field(default_factory=dict)  # partition day -> QUEUE_FIELDS
 
     @property
     def throughput(self) -> float:
@@ -36,10 +43,15 @@ class RegistrationSummary:
             mine = getattr(self, name)
             if isinstance(mine, list):
                 mine.extend(getattr(other, name))
+            elif isinstance(mine, dict):
+                mine.update(getattr(other, name))
             elif isinstance(mine, bool):
                 setattr(self, name, mine or getattr(other, name))
             else:
                 setattr(self, name, mine + getattr(other, name))
+
+    def queued(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in QUEUE_FIELDS}
 
     def metadata(self) -> dict[str, int | float]:
         return {
@@ -69,7 +81,8 @@ class RegistrationSummary:
             return "No rejections."
         lines = ["| invoice | Amili's reason |", "|---|---|"]
         for key, msg in self.rejections[:limit]:
-            lines.append(f"| {key} | {msg.replace('|', '/')} |")
+            # Amili's reason may quote the debtor's identity number back
+            lines.append(f"| {mask_identity_numbers(key)} | {mask_identity_numbers(msg.replace('|', '/'))} |")
         if len(self.rejections) > limit:
             lines.append(f"| … | {len(self.rejections) - limit} more |")
         return "\n".join(lines)

@@ -30,8 +30,8 @@ from amili_pipelines.sources.columns import (
     HEADER_FIELDS,
     LINE_FIELDS,
 )
-from amili_pipelines.sources.parsing import ParseError, ValueParser, text
-from amili_pipelines.sources.readers import RECORD_ERROR
+from amili_pipelines.sources.parsing import ParseError, ValueParser, nfc, text
+from amili_pipelines.sources.readers import RECORD_ERROR, snippet
 
 _ADDRESS = {"address_line1": "line1", "address_line2": "line2", "address_line3": "line3",
             "zip_code": "zip_code", "city": "city", "country": "country"}
@@ -68,6 +68,7 @@ class InvoiceAssembler:
         parser: ValueParser,
         columns: Mapping[str, str] | None = None,
         defaults: Mapping[str, str] | None = None,
+        totals_are_open_balances: bool = False,
     ) -> None:
         self.source = source
         self.creditor = creditor
@@ -75,6 +76,7 @@ class InvoiceAssembler:
         self.parser = parser
         self.columns = dict(columns or {})
         self.defaults = dict(defaults or {})
+        self.totals_are_open_balances = totals_are_open_balances
 
     # -- issues -----------------------------------------------------------------------------
     def _issue(self, rule: str, field: str, raw: object, why: str, location: str, row: int) -> Issue:
@@ -87,6 +89,23 @@ class InvoiceAssembler:
             value=shown, location=location, row=row,
         )
 
+    def _disagreements(self, group: list[tuple[int, Mapping[str, object]]], location: str) -> list[Issue]:
+        """A multi-line invoice takes its header from its first line: a later line that says another
+        currency, customer or due date would otherwise be silently overruled."""
+        out = []
+        number = text(group[0][1].get("invoice_number"))
+        for f, values in _disagreeing(self.parser, group):
+            col = self.columns.get(f)
+            col_txt = f" (column {col!r})" if col and col != f else ""
+            shown = ", ".join(f"row {r}: {snippet(_shown(f, raw), 40)!r}" for r, raw in values)
+            rows = ", ".join(str(r) for r, _ in values)
+            out.append(Issue(rule="invoice.lines.disagree", severity=Severity.ERROR, field=f,
+                             message=f"{location} rows {rows}: {f}{col_txt}: the lines of invoice "
+                                     f"{snippet(number, 40)!r} disagree ({shown}); fix the export so every line "
+                                     "of an invoice carries the same value",
+                             location=location, row=values[0][0]))
+        return out
+
     # -- grouping ---------------------------------------------------------------------------
     def invoices(self, records: Iterable[tuple[int, Mapping[str, object]]], *, location: str) -> Iterator[SourceInvoice]:
         """``records`` yields (1-based row number, record) in file order."""
@@ -95,16 +114,36 @@ class InvoiceAssembler:
         for row, rec in records:
             number = text(rec.get("invoice_number"))
             if group and (number is None or number != current):
-                yield self.build(group, location=location)
+                yield self.build_or_report(group, location=location)
                 group = []
             group.append((row, rec))
             current = number
             if number is None:  # no number: an invoice of its own
-                yield self.build(group, location=location)
+                yield self.build_or_report(group, location=location)
                 group = []
                 current = None
         if group:
-            yield self.build(group, location=location)
+            yield self.build_or_report(group, location=location)
+
+    def build_or_report(self, group: list[tuple[int, Mapping[str, object]]], *, location: str) -> SourceInvoice:
+        """:meth:`build`, or, when one record breaks it, an invoice carrying that as its issue: the
+        rest of the file is still read, and this record is quarantined with its row, not lost."""
+        try:
+            return self.build(group, location=location)
+        except Exception as exc:  # noqa: BLE001 - any failure on one record stays on that record
+            row = group[0][0]
+            rows = ", ".join(str(r) for r, _ in group)
+            try:
+                number = text(group[0][1].get("invoice_number"))
+            except Exception:  # noqa: BLE001
+                number = None
+            issue = Issue(rule="parse.record", severity=Severity.ERROR, field="record", location=location, row=row,
+                          message=f"{location} row {rows}: the record could not be read ({type(exc).__name__}: "
+                                  f"{snippet(exc)})")
+            key = hashlib.blake2b(f"{location}\x1f{rows}".encode("utf-8", "replace"), digest_size=16).hexdigest()
+            return _invoice({"source": self.source, "location": location, "row": row, "creditor": self.creditor,
+                             "market": self.market, "invoice_number": number if number and len(number) <= 100 else None,
+                             "lines": (), "content_hash": key, "parse_issues": (issue,)})
 
     def build(self, group: list[tuple[int, Mapping[str, object]]], *, location: str) -> SourceInvoice:
         """One invoice from its records. Values are typed here, so the models are built with
@@ -118,6 +157,8 @@ class InvoiceAssembler:
             v = get(f)
             if v is not None:
                 v = v.strip() or None if type(v) is str else text(v)  # noqa: E721 - exact str is the hot path
+                if v is not None and not v.isascii():
+                    v = nfc(v)
             if v is None:
                 v = defaults.get(f)
             if v is not None:
@@ -145,9 +186,9 @@ class InvoiceAssembler:
                 a = None
             if a is not None:
                 values[f] = a
-        # A source without a balance column delivers the full amount as the open balance; a
-        # source WITH the column but an empty cell does not (that is quarantined instead).
-        if "open_balance" not in self.columns and "open_balance" not in values and "total_amount" in values:
+        # Only a source that says so delivers the full amount as the open balance; an empty balance
+        # cell is quarantined instead (a paid invoice must never be claimed at its total).
+        if self.totals_are_open_balances and "open_balance" not in values and "total_amount" in values:
             values["open_balance"] = values["total_amount"]
         raw_kind = text(get("customer_kind")) or defaults.get("customer_kind")
         if raw_kind is not None:
@@ -205,11 +246,41 @@ class InvoiceAssembler:
                     if isinstance(v, str) and "\ufffd" in v:
                         issues.append(self._issue("parse.encoding", k, v, "text contains undecodable bytes "
                                                   "(check the source's encoding)", location, row))
+        if len(group) > 1:
+            issues.extend(self._disagreements(group, location))
         if joined:
             digest.update(joined.encode("utf-8", "surrogatepass"))
         values.update(source=self.source, location=location, row=row, creditor=self.creditor, market=self.market,
                       lines=tuple(lines), content_hash=digest.hexdigest(), parse_issues=tuple(issues))
         return _invoice(values)
+
+
+def _comparable(parser: ValueParser, field: str, raw: object) -> object:
+    """What two lines must share for ``field``: the parsed value where there is one."""
+    try:
+        if field in DATE_FIELDS:
+            return parser.date(raw)
+        if field in AMOUNT_FIELDS:
+            return parser.amount(raw)
+    except ParseError:
+        pass  # reported as a parse issue already; compare the text
+    value = text(raw)
+    return value.casefold() if field == "customer_kind" and value else value
+
+
+def _disagreeing(parser: ValueParser, group: list[tuple[int, Mapping[str, object]]],
+                 ) -> Iterator[tuple[str, list[tuple[int, object]]]]:
+    """(field, [(row, raw value)]) for every invoice-level field whose lines say different things.
+    An empty cell on a later line says nothing, so it does not disagree."""
+    for f in HEADER_FIELDS:
+        seen: dict[object, tuple[int, object]] = {}
+        for row, rec in group:
+            raw = rec.get(f)
+            value = _comparable(parser, f, raw) if raw is not None else None
+            if value is not None and value not in seen:
+                seen[value] = (row, raw)
+        if len(seen) > 1:
+            yield f, list(seen.values())
 
 
 def _construct(model: type[BaseModel]):  # type: ignore[no-untyped-def]

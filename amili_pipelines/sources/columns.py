@@ -21,6 +21,13 @@ LINE_FIELDS: tuple[str, ...] = (
 )
 CANONICAL_FIELDS: tuple[str, ...] = HEADER_FIELDS + LINE_FIELDS
 
+# Without one of these columns every invoice of a file would be quarantined, or (open balance)
+# claimed at the wrong amount: a file lacking one is a source error, not a thousand bad rows.
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "invoice_number", "invoice_date", "due_date", "currency", "open_balance", "customer_kind", "customer_name",
+    "customer_id_number",
+)
+
 DATE_FIELDS = frozenset({"invoice_date", "due_date", "delivery_date"})
 AMOUNT_FIELDS = frozenset({"total_amount", "open_balance", "vat_amount", "line_unit_price", "line_units",
                            "line_total_excl_vat", "line_vat_percent"})

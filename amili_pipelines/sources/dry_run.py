@@ -6,16 +6,19 @@ touches Amili or the operational DuckDB file: invoices are validated in memory.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.issues import Issue, Severity
+from amili_pipelines.domain.masking import MaskedStream, mask_identity_numbers
 from amili_pipelines.domain.source_specs import (
     FILE_KINDS,
     CsvSource,
@@ -24,14 +27,36 @@ from amili_pipelines.domain.source_specs import (
     ParquetSource,
     PeppolSource,
 )
+from amili_pipelines.domain.validated import ValidatedInvoice
 from amili_pipelines.domain.validation import validate_invoices
+from amili_pipelines.domain.validation.plausibility import ClaimRow, plausibility_issues
 from amili_pipelines.sources.extract import NOT_DUE, PAID, UNPAID, unpaid_status
+from amili_pipelines.sources.readers import snippet
 from amili_pipelines.sources.reading import (
     AnySpec,
     SourceFileError,
     iter_units,
     read_unit,
 )
+
+
+def _shown(text: str) -> str:
+    """For the terminal: masked by content, and never read as rich markup (a file name with [..])."""
+    return escape(mask_identity_numbers(text) or "")
+
+
+def _with_ceiling(validated: list[ValidatedInvoice], creditor: CreditorConfig) -> list[ValidatedInvoice]:
+    """The claim ceiling as the pipeline applies it (there is no history here for the outlier rule)."""
+    claims = [ClaimRow(v.invoice.source, v.invoice.creditor, v.invoice.invoice_key, v.invoice.location,
+                       v.invoice.row, v.invoice.open_balance, v.invoice.currency)
+              for v in validated if v.invoice.open_balance is not None]
+    at = [i for i, v in enumerate(validated) if v.invoice.open_balance is not None]
+    found = plausibility_issues(claims, max_claims={creditor.key: creditor.max_claim}, history={})
+    out = list(validated)
+    for i, issues in found.items():
+        v = out[at[i]]
+        out[at[i]] = ValidatedInvoice(v.invoice, v.issues + tuple(issues))
+    return out
 
 
 def _guess_csv(path: Path, *, name: str) -> CsvSource:
@@ -87,7 +112,7 @@ def dry_run_command(
 ) -> int:
     """Print a validation report for ``target``; exit code 3 when any error rule fires or a file is
     unreadable (a person must fix the source), 2 when the target is unusable."""
-    console = console or Console()
+    console = console or Console(file=MaskedStream(lambda: sys.stdout))
     as_of = as_of or date.today()
     spec: AnySpec | None = None
     cred: CreditorConfig | None = None
@@ -99,7 +124,7 @@ def dry_run_command(
         if spec is None:
             path = Path(target)
             if not path.exists():
-                console.print(f"[red]{target}: neither a configured source nor an existing file[/red]")
+                console.print(f"[red]{_shown(target)}: neither a configured source nor an existing file[/red]")
                 return 2
             cred = _pick_creditor(creditors, creditor)
             spec = _spec_for_file(path.resolve(), creditor=cred)
@@ -107,7 +132,7 @@ def dry_run_command(
         else:
             base = creditors.base_dir
     except (ValueError, KeyError) as exc:
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{_shown(str(exc))}[/red]")
         return 2
     assert cred is not None
 
@@ -123,9 +148,11 @@ def dry_run_command(
                 if st == UNPAID:
                     unpaid.append(inv)
         except (SourceFileError, Exception) as exc:  # noqa: BLE001 - report, never crash
-            errors.append(str(exc) if isinstance(exc, SourceFileError) else f"{unit.location}: {exc}")
+            errors.append(str(exc) if isinstance(exc, SourceFileError)
+                          else f"{unit.location}: {type(exc).__name__}: {snippet(exc)}")
 
-    validated = validate_invoices(unpaid, reference_schemes={spec.name: spec.payment_reference_scheme})
+    validated = _with_ceiling(validate_invoices(unpaid, reference_schemes={spec.name: spec.payment_reference_scheme}),
+                              cred)
     by_rule: Counter[str] = Counter()
     severity: dict[str, Severity] = {}
     offending: list[Issue] = []
@@ -140,7 +167,7 @@ def dry_run_command(
             if i.severity is Severity.ERROR and len(offending) < max_rows_shown:
                 offending.append(i)
 
-    console.rule(f"[bold]Dry run: {target}[/bold] (creditor {cred.key}, {cred.market.value}, as of {as_of})")
+    console.rule(f"[bold]Dry run: {_shown(target)}[/bold] (creditor {cred.key}, {cred.market.value}, as of {as_of})")
     t = Table(title="Counts", show_header=False)
     t.add_row("files / tables", str(len(units)))
     t.add_row("invoices read", str(sum(statuses.values())))
@@ -151,7 +178,7 @@ def dry_run_command(
     t.add_row("  quarantined", f"[red]{quarantined}[/red]" if quarantined else "0")
     console.print(t)
     for e in errors:
-        console.print(f"[red]unreadable:[/red] {e}")
+        console.print(f"[red]unreadable:[/red] {_shown(e)}")
     if by_rule:
         rt = Table(title="Issues per rule")
         rt.add_column("rule")
@@ -167,8 +194,8 @@ def dry_run_command(
         for col in ("location", "row", "field", "value", "rule", "message"):
             ot.add_column(col, overflow="fold")
         for i in offending:
-            ot.add_row(i.location or "", str(i.row or ""), i.field, i.value or "", i.rule,
-                       i.message.split(": ", 2)[-1])
+            ot.add_row(_shown(i.location or ""), str(i.row or ""), escape(i.field), escape(i.value or ""), i.rule,
+                       escape(i.message.split(": ", 2)[-1]))
         console.print(ot)
     failed = quarantined > 0 or bool(errors)
     console.print("[red]errors found[/red]" if failed else "[green]no errors[/green]")

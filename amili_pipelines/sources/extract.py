@@ -24,11 +24,13 @@ import pyarrow as pa
 
 from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.invoice import SourceInvoice
+from amili_pipelines.domain.masking import mask_identity_numbers
 from amili_pipelines.domain.source_specs import PeppolSource
 from amili_pipelines.domain.validated import ValidatedInvoice
 from amili_pipelines.domain.validation import RULES_VERSION, validate_invoice
 from amili_pipelines.sources.assemble import InvoiceAssembler
 from amili_pipelines.sources.parsing import text
+from amili_pipelines.sources.readers import snippet
 from amili_pipelines.sources.reading import (
     AnySpec,
     SourceFileError,
@@ -123,6 +125,11 @@ class _Chunk:
     error: str | None = None  # the unit could not be read on from here (message for the summary)
 
 
+def _unreadable(location: str, exc: BaseException) -> str:
+    return (f"{location}: reading stopped: {type(exc).__name__}: {snippet(exc)}; the rest of this file was not "
+            "read (the invoices before it were kept)")
+
+
 def _process(job: _Job, invoices: Iterable[SourceInvoice], location: str) -> _Chunk:
     """Classify, validate (single-invoice rules) and tabulate invoices. A failure while reading
     keeps what was read before it, as the unit's error.
@@ -168,9 +175,11 @@ def _process_gc_paused(job: _Job, invoices: Iterable[SourceInvoice], location: s
         out.error = str(exc)
         log.warning("source %s: %s", source, exc)
     except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
-        # e.g. a file that vanished, an unknown codec, a corrupt sheet inside an .xlsx
-        out.error = f"{location}: {type(exc).__name__}: {exc}"
-        log.exception("source %s: reading %s failed", source, location)
+        # e.g. a file that vanished, an unknown codec, a corrupt sheet inside an .xlsx. The text of
+        # the exception may quote the file: only a short masked snippet of it is kept.
+        out.error = _unreadable(location, exc)
+        log.warning("source %s: %s", source, out.error)
+        log.debug("source %s: reading %s failed", source, location, exc_info=True)
     out.invoices, out.issues = extraction_tables(partition_date=partition_date, source=source, validated=validated,
                                                  extracted_at=extracted_at)
     out.balances = balances_table(balances)
@@ -348,6 +357,9 @@ def extract_source(
             for unit in units:
                 reader.read(unit)
             summary.check()
+            # Messages name files, and a file may be named after a debtor: masked before anyone sees them.
+            summary.errors = [mask_identity_numbers(e) or "" for e in summary.errors]
+            summary.warnings = [mask_identity_numbers(w) or "" for w in summary.warnings]
             warehouse.invoices.record_rule_check(partition_date=partition_date, source=source_name,
                                                  rules_version=RULES_VERSION, reference_scheme=job.scheme)
             warehouse.invoices.record_extraction(partition_date=partition_date, source=source_name,
@@ -418,8 +430,9 @@ class _UnitReader:
             error = str(exc)
             log.warning("source %s: %s", self.job.source, exc)
         except Exception as exc:  # noqa: BLE001 - one broken file must not stop the others
-            error = f"{unit.location}: {type(exc).__name__}: {exc}"
-            log.exception("source %s: reading %s failed", self.job.source, unit.location)
+            error = _unreadable(unit.location, exc)
+            log.warning("source %s: %s", self.job.source, error)
+            log.debug("source %s: reading %s failed", self.job.source, unit.location, exc_info=True)
         return error
 
     def _keep(self, chunk: _Chunk) -> None:

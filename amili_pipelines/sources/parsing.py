@@ -6,6 +6,7 @@ issue on the invoice (the row is kept, validation quarantines it).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -18,6 +19,12 @@ _CACHE_MAX = 50_000  # distinct texts kept per parser (bounded memory on million
 
 class ParseError(ValueError):
     pass
+
+
+def _quoted(raw: object) -> str:
+    """The cell for a message: a hostile 1 MB cell must not become a 1 MB message."""
+    s = str(raw)
+    return repr(s if len(s) <= 40 else s[:39] + "…")
 
 
 class ValueParser:
@@ -73,23 +80,23 @@ class ValueParser:
             return None
         if isinstance(raw, Decimal):
             if not raw.is_finite() or abs(raw) >= _LIMIT:
-                raise ParseError(f"amount out of range: {raw!r}")
+                raise ParseError(f"amount out of range: {_quoted(raw)}")
             return raw
         if isinstance(raw, bool):  # bool is an int; a True amount is a mistake, not 1
-            raise ParseError(f"not an amount: {raw!r}")
+            raise ParseError(f"not an amount: {_quoted(raw)}")
         if isinstance(raw, int):
             if abs(raw) >= 10**15:
-                raise ParseError(f"amount out of range: {raw!r}")
+                raise ParseError(f"amount out of range: {_quoted(raw)}")
             return Decimal(raw)
         if isinstance(raw, float):
             if raw != raw or raw in (float("inf"), float("-inf")):
-                raise ParseError(f"not an amount: {raw!r}")
+                raise ParseError(f"not an amount: {_quoted(raw)}")
             if abs(raw) >= 1e15:
-                raise ParseError(f"amount out of range: {raw!r}")
+                raise ParseError(f"amount out of range: {_quoted(raw)}")
             # repr gives the shortest round-tripping text: 12.3 stays 12.3, not 12.2999...
             return Decimal(repr(raw))
         if not isinstance(raw, str):
-            raise ParseError(f"not an amount: {raw!r}")
+            raise ParseError(f"not an amount: {_quoted(raw)}")
         s = raw.strip()
         if not s:
             return None
@@ -109,9 +116,9 @@ class ValueParser:
         try:
             value = Decimal(s)
         except InvalidOperation:
-            raise ParseError(f"cannot read amount {raw!r}") from None
+            raise ParseError(f"cannot read amount {_quoted(raw)}") from None
         if not value.is_finite() or abs(value) >= _LIMIT:
-            raise ParseError(f"cannot read amount {raw!r}")
+            raise ParseError(f"cannot read amount {_quoted(raw)}")
         return -value if negative else value
 
     def _date(self, raw: object) -> date | None:
@@ -122,7 +129,7 @@ class ValueParser:
         if isinstance(raw, date):
             return raw
         if not isinstance(raw, str):
-            raise ParseError(f"not a date: {raw!r}")
+            raise ParseError(f"not a date: {_quoted(raw)}")
         s = raw.strip()
         if not s:
             return None
@@ -142,16 +149,21 @@ class ValueParser:
                 return date.fromisoformat(s[:10])
         except ValueError:
             pass
-        raise ParseError(f"cannot read date {raw!r}" + (f" (expected {self.date_format})" if self.date_format else ""))
+        raise ParseError(f"cannot read date {_quoted(raw)}" + (f" (expected {self.date_format})" if self.date_format else ""))
+
+
+def nfc(s: str) -> str:
+    """Unicode NFC: "Å" typed as A + ring and "Å" as one character must be the same name."""
+    return s if s.isascii() else unicodedata.normalize("NFC", s)
 
 
 def text(raw: object) -> str | None:
-    """Cell -> stripped text, or None when empty. Numbers typed by a spreadsheet come back as text."""
+    """Cell -> stripped NFC text, or None when empty. Numbers typed by a spreadsheet come back as text."""
     if raw is None:
         return None
     if isinstance(raw, str):
         s = raw.strip()
-        return s or None
+        return nfc(s) if s else None
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))  # an invoice number 1001 stored as 1001.0
     if isinstance(raw, (datetime, date)):

@@ -18,10 +18,10 @@ from amili_pipelines.domain.source_specs import (
     SqlSource,
 )
 from amili_pipelines.sources.assemble import InvoiceAssembler
-from amili_pipelines.sources.columns import resolve_columns
+from amili_pipelines.sources.columns import REQUIRED_FIELDS, resolve_columns
 from amili_pipelines.sources.parsing import ValueParser
-from amili_pipelines.sources.readers import RecordStream
-from amili_pipelines.sources.readers.csv_reader import SourceFileError, read_csv
+from amili_pipelines.sources.readers import RecordStream, SourceFileError
+from amili_pipelines.sources.readers.csv_reader import read_csv
 
 AnySpec = CsvSource | ExcelSource | JsonlSource | ParquetSource | SqlSource | PeppolSource
 
@@ -99,12 +99,40 @@ def open_records(spec: AnySpec, unit: Unit, *, creditor: str, market: Market) ->
     else:  # pragma: no cover - the union is closed
         raise SourceFileError(f"unsupported source kind {spec.kind!r}")
     unit.missing_columns = stream.missing_columns
-    # Columns the source does not have are not "mapped": the assembler then e.g. takes the
-    # invoice total as the open balance when there is no balance column at all.
+    problems = missing_column_problems(spec, columns, stream.missing_columns)
+    if problems:
+        stream.close()
+        raise SourceFileError(f"{unit.location}: " + "; ".join(problems)
+                              + ". Nothing of this file was registered; fix the export or the source's 'columns'.")
     present = {f: c for f, c in columns.items() if f not in set(stream.missing_columns)}
     assembler = InvoiceAssembler(source=spec.name, creditor=creditor, market=market, parser=_parser(spec),
-                                 columns=present, defaults=spec.defaults)
+                                 columns=present, defaults=spec.defaults,
+                                 totals_are_open_balances=spec.totals_are_open_balances)
     return stream, assembler
+
+
+def missing_column_problems(spec: AnySpec, columns: dict[str, str], missing: list[str]) -> list[str]:
+    """Why a file cannot be used although it was read: a column every invoice needs is absent, or a
+    column the source's own ``columns`` names is not there (a typo there must not pass silently)."""
+    absent = set(missing)
+    defaults = spec.defaults
+    problems = []
+    for f in REQUIRED_FIELDS:
+        if f not in absent or f in defaults:
+            continue
+        if f == "open_balance" and spec.totals_are_open_balances and "total_amount" not in absent:
+            continue
+        names = {"customer_first_name", "customer_last_name"}
+        if f == "customer_name" and names <= set(columns) and not names & absent:
+            continue
+        if f == "customer_id_number" and defaults.get("customer_kind") == "foreign":
+            continue
+        hint = (" (if nothing was paid on any invoice of this source, say so with 'totals_are_open_balances: true')"
+                if f == "open_balance" else "")
+        problems.append(f"column {columns[f]!r} ({f}) not found{hint}")
+    for f in sorted(set(spec.columns) & absent - set(REQUIRED_FIELDS)):
+        problems.append(f"column {spec.columns[f]!r}, configured for {f}, not found")
+    return problems
 
 
 def read_unit(spec: AnySpec, unit: Unit, *, creditor: str, market: Market) -> Iterator[SourceInvoice]:

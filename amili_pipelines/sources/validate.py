@@ -14,6 +14,11 @@ from amili_pipelines.domain.validation import (
     cross_invoice_issues,
     validate_invoice,
 )
+from amili_pipelines.domain.validation.plausibility import (
+    PLAUSIBILITY_RULES,
+    plausibility_issues,
+    review_threshold,
+)
 from amili_pipelines.warehouse import Warehouse
 
 
@@ -79,6 +84,20 @@ def _revalidate_source(warehouse: Warehouse, *, partition_date: date, source: st
                             reference_scheme=scheme)
 
 
+def _check_plausibility(warehouse: Warehouse, *, creditors: CreditorsFile, partition_date: date) -> None:
+    """Claim ceilings and outliers: per partition, because both depend on the creditor (its
+    ``max_claim`` may change between runs, its history grows), not on the invoice alone."""
+    store = warehouse.invoices
+    max_claims = {c.key: c.max_claim for c in creditors.creditors}
+    history = store.claim_history(before=partition_date)
+    thresholds = {key: review_threshold(limit, history.get(key)) for key, limit in max_claims.items()}
+    rows = store.claims_above(partition_date=partition_date, thresholds=thresholds)
+    found = plausibility_issues(rows, max_claims=max_claims, history=history)
+    if found:
+        store.append_issues(partition_date=partition_date, source=None,
+                            issues=[(rows[i].source, rows[i].invoice_key, x) for i in sorted(found) for x in found[i]])
+
+
 def validate_partition(warehouse: Warehouse, *, creditors: CreditorsFile, partition_date: date) -> ValidationSummary:
     """Validate every extracted invoice of ``partition_date`` (all sources together, for the
     cross-source and per-creditor uniqueness rules); replace the partition's issues and verdicts.
@@ -96,13 +115,14 @@ def validate_partition(warehouse: Warehouse, *, creditors: CreditorsFile, partit
     with warehouse.transaction():
         for source in _stale_sources(warehouse, partition_date=partition_date, schemes=schemes):
             _revalidate_source(warehouse, partition_date=partition_date, source=source, scheme=schemes.get(source))
-        store.delete_issues(partition_date=partition_date, rules=CROSS_RULES)
+        store.delete_issues(partition_date=partition_date, rules=CROSS_RULES + PLAUSIBILITY_RULES)
         keys = store.duplicate_number_rows(partition_date=partition_date)
         if keys:
             extra = cross_invoice_issues(keys)  # type: ignore[arg-type]
             store.append_issues(partition_date=partition_date, source=None,
                                 issues=[(keys[i].source, keys[i].invoice_key, x) for i in sorted(extra)
                                         for x in extra[i]])
+        _check_plausibility(warehouse, creditors=creditors, partition_date=partition_date)
         store.set_verdicts_from_issues(partition_date=partition_date)
         per_source, per_rule, summary.warnings = store.verdict_summary(partition_date=partition_date)
     for source, extracted, valid in per_source:

@@ -14,6 +14,7 @@ class CaseStore(Protocol):
     def upsert_cases(self, cases: Sequence[CaseRecord]) -> tuple[int, int, int]:
         """Insert or update cases by (market, case id), matched to their invoices.
 
+        A case without the debtor's identity number takes the one of its invoice as extracted.
         Returns (inserted, updated, unmatched).
         """
 

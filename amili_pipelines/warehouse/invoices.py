@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from amili_pipelines.domain.invoice import SourceInvoice, invoice_key
 from amili_pipelines.domain.issues import Issue
+from amili_pipelines.domain.validation.plausibility import ClaimHistory, ClaimRow
 
 
 class DuplicateNumberRow(NamedTuple):
@@ -85,6 +86,13 @@ class InvoiceStore(Protocol):
                       issues: Iterable[tuple[str, Issue]] | Iterable[tuple[str, str, Issue]]) -> int: ...
 
     def duplicate_number_rows(self, *, partition_date: date) -> list[DuplicateNumberRow]: ...
+
+    def claims_above(self, *, partition_date: date, thresholds: dict[str, Decimal]) -> list[ClaimRow]:
+        """The partition's invoices whose open balance is above their creditor's threshold."""
+
+    def claim_history(self, *, before: date, days: int = 365) -> dict[str, ClaimHistory]:
+        """Per creditor: distinct valid invoices of the ``days`` before ``before`` and their 95th
+        percentile open balance."""
 
     def set_verdicts_from_issues(self, *, partition_date: date) -> None: ...
 

@@ -203,6 +203,26 @@ def test_case_status_sensor_reacts_to_changed_cases(followup):
     assert not fs.tick(followup, case_status_sensor, changed.cursor, instance).run_requests
 
 
+def test_case_status_sensor_starts_no_run_until_there_is_a_case(followup):
+    """A first tick (no cursor) with no case at Amili is not a change; the first cases are, once."""
+    emu = followup.emulator
+    instance = dg.DagsterInstance.ephemeral()
+    assert not emu.admin.state()["no"].get("cases") and not emu.admin.state()["se"].get("cases")
+
+    first = fs.tick(followup, case_status_sensor, None, instance)
+    assert not first.run_requests
+    assert "NO cases: 0 read, unchanged" in first.skip_reason.skip_message
+    assert not fs.tick(followup, case_status_sensor, first.cursor, instance).run_requests
+
+    with open_warehouse(followup.db_path) as wh:
+        fs.register(wh, emu, followup.creditors, fs.make_invoices(Market.SE, 2) + fs.make_invoices(Market.NO, 3))
+    cases = fs.tick(followup, case_status_sensor, first.cursor, instance)
+    assert len(cases.run_requests) == 1 and cases.run_requests[0].run_key.startswith("cases:")
+    assert load_cursor(cases.cursor)["no_cases"][emu.no_org]["count"] == 3
+    quiet = fs.tick(followup, case_status_sensor, cases.cursor, instance)
+    assert not quiet.run_requests and "NO cases: 3 read, unchanged" in quiet.skip_reason.skip_message
+
+
 def test_sensors_never_touch_the_warehouse(followup, tmp_path):
     """Their state is the cursor and the API: every sensor ticks while another process holds the
     DuckDB file locked, and none of them creates, opens or migrates it."""

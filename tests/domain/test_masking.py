@@ -77,3 +77,31 @@ def test_shapes_people_write():
     assert mask_identity_numbers("fnr 999999 12345") == "fnr 999999 12345", "no date in it: not a person"
     assert mask_identity_numbers(None) is None
     assert mask_id_number("19900101-1234") == "19900101-****"
+
+
+@settings(max_examples=100, deadline=None)
+@given(swedish(), _AROUND, _AROUND)
+def test_every_place_people_look_uses_the_one_masking_function(number, left, right) -> None:
+    """An issue's message and value, a log record, a console line: each is masked by content."""
+    import io
+    import logging
+
+    from amili_pipelines.domain.issues import Issue, Severity
+    from amili_pipelines.domain.masking import MaskedStream, install_log_masking
+
+    written, digits = number
+    left, right = _glue(left, written, right)
+    text = f"{left}{written}{right}"
+    expected = mask_identity_numbers(text)
+    issue = Issue(rule="parse.record", severity=Severity.ERROR, field="customer_email", message=text, value=text)
+    assert issue.message == expected and issue.value == expected and digits not in issue.message.replace("-", "")
+
+    install_log_masking()
+    install_log_masking()  # idempotent: one wrapper, not two
+    record = logging.getLogger("amili.test").makeRecord("amili.test", logging.WARNING, __file__, 1, "row: %s",
+                                                          (text,), None)
+    assert record.getMessage() == "row: " + expected
+
+    out = io.StringIO()
+    MaskedStream(lambda: out).write(text)
+    assert out.getvalue() == expected

@@ -62,7 +62,9 @@ def test_good_row_is_valid(tmp_path, warehouse) -> None:
     ("huge amount", _csv(GOOD.replace(";2 375,00;1234574", ";99999999999999999999;1234574")), "parse.amount"),
     ("bad date", _csv(GOOD.replace("2026-04-01", "2026-13-45")), "parse.date"),
     ("truncated row", _csv(GOOD, GOOD.replace("100001", "100002")[:60]), "parse.record"),
-    ("wrong encoding", _csv(GOOD.replace("Anna Berg", "Åsa Öberg"), encoding="cp1252"), "parse.encoding"),
+    ("wrong encoding in a row", _csv(GOOD.replace("Anna Berg", "Åsa Öberg")).replace("Åsa Öberg".encode(),
+                                                                                      "Åsa Öberg".encode("cp1252")),
+     "parse.encoding"),
     ("samordningsnummer ok, bad OCR", _csv(GOOD.replace("1234574", "1234575")), "se.ocr.checksum"),
 ])
 def test_csv_cases(tmp_path, warehouse, case, content, rule) -> None:
@@ -73,19 +75,22 @@ def test_csv_cases(tmp_path, warehouse, case, content, rule) -> None:
         assert v.quarantined >= 1
 
 
-def test_csv_cp1252_header_with_utf8_config_still_counts_every_row(tmp_path, warehouse) -> None:
-    # The header's "Förfallodatum" is undecodable in UTF-8 -> the column is missing, rows are quarantined.
+def test_csv_cp1252_header_with_utf8_config_is_a_source_error_naming_the_encoding(tmp_path, warehouse) -> None:
+    # The header's "Förfallodatum" is undecodable in UTF-8: the file cannot be matched to its columns.
     s, v = _run(tmp_path, warehouse, "csv", "a.csv", _csv(GOOD, GOOD.replace("100001", "100002"), encoding="cp1252"))
-    assert s.rows_read == 2 and v.quarantined == 2
-    assert any("due_date" in w for w in s.warnings)
+    assert (s.files_failed, s.rows_read, s.extracted) == (1, 0, 0)
+    assert "a.csv: the header is not valid utf-8-sig" in s.errors[0] and "cp1252" in s.errors[0]
 
 
-def test_missing_columns(tmp_path, warehouse) -> None:
+def test_missing_balance_column_is_a_source_error_unless_the_source_says_totals_are_open(tmp_path, warehouse) -> None:
     head = HEADER.replace(";Restbelopp", "").replace(";OCR", "")
     row = GOOD.replace(";2 375,00;1234574", "")
-    s, v = _run(tmp_path, warehouse, "csv", "a.csv", f"{head}\r\n{row}\r\n".encode("utf-8-sig"))
-    # no balance column: the invoice total is the open balance
-    assert (s.rows_read, v.valid) == (1, 1)
+    content = f"{head}\r\n{row}\r\n".encode("utf-8-sig")
+    s, v = _run(tmp_path, warehouse, "csv", "a.csv", content)
+    assert (s.files_failed, s.extracted) == (1, 0)
+    assert "column 'Restbelopp' (open_balance) not found" in s.errors[0] and "totals_are_open_balances" in s.errors[0]
+    s, v = _run(tmp_path, warehouse, "csv", "a.csv", content, extra="        totals_are_open_balances: true\n")
+    assert (s.files_failed, s.rows_read, v.valid) == (0, 1, 1)
 
 
 def test_empty_and_headerless_files(tmp_path, warehouse) -> None:

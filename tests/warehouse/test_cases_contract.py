@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.outbox import OutboxState, Outcome
-from tests.support.records import NOW, D, case, entry, line, payout
+from amili_pipelines.warehouse.tables import extraction_tables
+from tests.support.records import NOW, D, case, entry, invoice, line, payout, validated
 
 
 def _registered(wh, number, case_id, *, market=Market.SE, creditor="demo-se", invoice_id=None):
@@ -27,6 +29,21 @@ def test_cases_are_upserted_and_matched_to_their_invoices(warehouse):
     assert warehouse.cases.closed_count() == 1
     assert warehouse.cases.se_cases_updated_until() == later
     assert warehouse.cases.case("SE", "nope") is None
+
+
+def test_a_case_without_the_debtors_number_takes_the_one_of_its_invoice(warehouse):
+    extracted = [invoice(n, creditor="demo-no", market=Market.NO, pin=pin, row=i)
+                 for i, (n, pin) in enumerate([("N1", "01019012345"), ("N2", "15057512345")], start=1)]
+    invoices, _ = extraction_tables(partition_date=date(2026, 5, 1), source="erp",
+                                    validated=[validated(i) for i in extracted])
+    warehouse.invoices.insert(invoices=invoices)
+    for n in ("N1", "N2"):
+        _registered(warehouse, n, f"c-{n}", market=Market.NO, creditor="demo-no")
+    without = dataclasses.replace(case("c-N1", "N1", market="NO", creditor="demo-no"), customer_id_number=None)
+    own = dataclasses.replace(case("c-N2", "N2", market="NO", creditor="demo-no"), customer_id_number="31129912345")
+    warehouse.cases.upsert_cases([without, own])
+    assert warehouse.cases.case("NO", "c-N1").customer_id_number == "01019012345"
+    assert warehouse.cases.case("NO", "c-N2").customer_id_number == "31129912345", "Amili's own number wins"
 
 
 def test_the_same_case_twice_in_one_read_is_stored_once(warehouse):

@@ -99,3 +99,28 @@ def test_rule_checks_and_stored_invoices_can_be_read_back_in_batches(warehouse):
                                     "parse_issue_count": 0})
     assert store.extraction_errors(partition_date=DAY1) == {"erp": ["x.csv: unreadable"]}
     assert store.extraction_errors(partition_date=DAY2) == {}
+
+
+def test_claims_above_a_creditors_threshold_and_the_history_they_are_judged_against(warehouse):
+    from decimal import Decimal
+    from datetime import timedelta
+
+    store = warehouse.invoices
+    history = [invoice(str(n), row=n, balance=f"{100 + n}.00") for n in range(1, 41)]
+    for d in range(1, 4):  # an unpaid invoice is extracted again every day: it counts once
+        _extract(warehouse, DAY1 - timedelta(days=d), "erp", *history)
+    _extract(warehouse, DAY1 - timedelta(days=400), "old", invoice("999", balance="99999.00"))  # outside the window
+    store.set_verdicts_from_issues(partition_date=DAY1 - timedelta(days=400))
+    for d in range(1, 4):
+        store.set_verdicts_from_issues(partition_date=DAY1 - timedelta(days=d))
+    seen = store.claim_history(before=DAY1)
+    assert seen["demo-se"].invoices == 40
+    assert Decimal("135") < seen["demo-se"].p95 < Decimal("141")
+    assert store.claim_history(before=DAY1 - timedelta(days=3)) == {}
+
+    _extract(warehouse, DAY1, "erp", invoice("a", balance="50.00"), invoice("b", row=2, balance="5000.00"),
+             invoice("c", row=3, creditor="demo-no", market=Market.NO, pin="01019012345", balance="5000.00"))
+    above = store.claims_above(partition_date=DAY1, thresholds={"demo-se": Decimal("1000"), "demo-no": Decimal("9000")})
+    assert [(r.invoice_key, r.open_balance, r.row, r.currency) for r in above] == [
+        ("demo-se/b", Decimal("5000.00"), 2, "SEK")]
+    assert store.claims_above(partition_date=DAY1, thresholds={}) == []

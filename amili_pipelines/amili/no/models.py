@@ -243,6 +243,9 @@ class CaseDebtor(_Read):
     first_name: str | None = None
     last_name: str | None = None
     full_name: str | None = None
+    # Echoed from the debtor as registered (B.4): a person's fødselsnummer, a company's organisasjonsnummer.
+    identification_number: str | None = None
+    organization_number: str | None = None
 
 
 class Case(_Read):

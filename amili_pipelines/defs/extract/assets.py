@@ -9,7 +9,7 @@ from amili_pipelines.defs.partitions import (
 )
 from amili_pipelines.defs.resources import CreditorsResource, WarehouseResource
 from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
-from amili_pipelines.sources.extract import extract_source
+from amili_pipelines.sources.extract import ExtractSummary, extract_source
 
 SOURCE_READABLE_CHECK = "source_readable"
 
@@ -42,30 +42,33 @@ def build_extract_asset(creditor: CreditorConfig, source_name: str, description:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, creditors: CreditorsResource
     ) -> dg.MaterializeResult:
         creditors_file = creditors.load()
-        totals: dict[str, int] = {}
         errors: list[str] = []
+        files_failed = 0
         with warehouse.open(log=context.log.warning) as wh:
             for day in partition_dates(context):
                 summary = extract_source(wh, creditors=creditors_file, source_name=source_name, partition_date=day)
-                for k, v in summary.metadata().items():
-                    if isinstance(v, int | float) and not isinstance(v, bool):
-                        totals[k] = totals.get(k, 0) + v
+                # A single-run backfill covers several days: each day's materialization shows its own read.
+                context.add_asset_metadata(_day_metadata(summary), partition_key=day.isoformat())
                 errors += [f"{day}: {e}" for e in summary.errors]
+                files_failed += summary.files_failed
                 context.log.info(f"{source_name} {day}: {summary.metadata()}")
         for error in errors:
             context.log.error(f"source {source_name} could not be read: {error}")
         error_text = "\n".join(errors)[:4000]
         return dg.MaterializeResult(
-            metadata={**totals, "dagster/row_count": totals.get("extracted", 0),
-                      **({"source_error": error_text} if errors else {})},
             check_results=[dg.AssetCheckResult(
                 check_name=SOURCE_READABLE_CHECK, passed=not errors, severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"files_failed": totals.get("files_failed", 0),
-                          "errors": dg.MetadataValue.md(error_text or "none")},
+                metadata={"files_failed": files_failed, "errors": dg.MetadataValue.md(error_text or "none")},
             )],
         )
 
     return _extract
+
+
+def _day_metadata(summary: ExtractSummary) -> dict[str, object]:
+    counts = {k: v for k, v in summary.metadata().items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    error_text = "\n".join(summary.errors)[:4000]
+    return {**counts, "dagster/row_count": summary.extracted, **({"source_error": error_text} if error_text else {})}
 
 
 def extract_asset_keys(creditors: CreditorsFile) -> list[dg.AssetKey]:

@@ -19,6 +19,7 @@ from amili_pipelines.defs.resources import (
 from amili_pipelines.defs.validate.assets import VALIDATED_INVOICES
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.registration.run import register_market
+from amili_pipelines.registration.summary import QUEUE_FIELDS, RegistrationSummary
 from amili_pipelines.settings import Settings
 
 SE_REGISTRATIONS = dg.AssetKey(["register", "amili_se_registrations"])
@@ -42,10 +43,16 @@ class NorwayRegistrationConfig(dg.Config):
     wait_for_batches_s: float = 0.0
 
 
-def _result(summary, market: Market) -> dg.MaterializeResult:
+def _result(context: dg.AssetExecutionContext, summary: RegistrationSummary, market: Market) -> dg.MaterializeResult:
+    """What each partition day queued on its own materialization; what the run sent (every pending
+    invoice, earlier days' retries included, so it belongs to no single day) on each of them."""
+    for day, queued in summary.queued_by_day.items():
+        if day is not None:
+            context.add_asset_metadata(queued, partition_key=day.isoformat())
+    sending = {k: v for k, v in summary.metadata().items() if k not in QUEUE_FIELDS}
     return dg.MaterializeResult(
         metadata={
-            **summary.metadata(),
+            **sending,
             "market": market.value,
             "rejections": dg.MetadataValue.md(summary.rejections_markdown()),
         }
@@ -71,7 +78,7 @@ def amili_se_registrations(
             wh, creditors=creditors.load(), market=Market.SE, client=amili_se.connection().client(),
             partition_dates=partition_dates(context), run_id=context.run.run_id, progress=context.log.info,
         )
-    return _result(summary, Market.SE)
+    return _result(context, summary, Market.SE)
 
 
 @dg.asset(
@@ -94,4 +101,4 @@ def amili_no_registrations(
             partition_dates=partition_dates(context), run_id=context.run.run_id, progress=context.log.info,
             no_batch_size=amili_no.batch_size, wait_for_batches_s=config.wait_for_batches_s,
         )
-    return _result(summary, Market.NO)
+    return _result(context, summary, Market.NO)

@@ -17,7 +17,7 @@ from amili_pipelines.domain.validation.rules import validate_invoice
 
 # Bump when a single-invoice rule changes what it finds: extractions checked under another version
 # are re-validated by validate_partition instead of trusting the issues stored at extract time.
-_RULES_REVISION = "2"
+_RULES_REVISION = "3"
 # The rules that look across invoices of a partition (validate_partition re-runs only these).
 CROSS_RULES = ("invoice.number.unique", "invoice.conflict_across_sources", "invoice.duplicate_across_sources")
 RULES_VERSION = _RULES_REVISION + ":" + hashlib.sha256(

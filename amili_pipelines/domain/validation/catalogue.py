@@ -25,6 +25,8 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("parse.record", E, "a record could not be read at all (bad JSON line, truncated CSV row)"),
     Rule("peppol.namespace", E, "the XML document is not a UBL 2.1 Invoice (wrong root element or namespace)"),
     Rule("peppol.document", E, "the XML document cannot be parsed (truncated, not XML)"),
+    Rule("peppol.currency.mismatch", E, "every amount's currencyID is the document's DocumentCurrencyCode"),
+    Rule("peppol.totals.consistent", E, "line amounts, tax total and payable amount of a Peppol document add up"),
     # the invoice
     Rule("invoice.number.required", E, "an invoice number is present"),
     Rule("invoice.number.unique", E, "the invoice number occurs once per creditor and source in a partition"),
@@ -34,16 +36,25 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("invoice.due_date.required", E, "a due date is present"),
     Rule("invoice.due_date.before_invoice_date", E, "the due date is not before the invoice date"),
     Rule("invoice.currency.market", E, "the currency is the market's (SEK for SE, NOK for NO)"),
+    Rule("invoice.lines.disagree", E, "every invoice-level field (currency, customer, identity number, dates, "
+         "references, amounts) is the same on all lines of a multi-line invoice"),
     Rule("invoice.lines.required", W, "the invoice has at least one line"),
     Rule("invoice.total.consistent_with_lines", W, "the invoice total equals the lines plus VAT (within 1.00)"),
     # amounts
     Rule("amount.open_balance.positive", E, "the open balance is present and greater than zero"),
     Rule("amount.total.positive", E, "the invoice total, when given, is greater than zero"),
+    Rule("amount.open_balance.ceiling", E, "the open balance is not above the creditor's ceiling for one claim "
+         "(max_claim, default 10 000 000)"),
+    Rule("amount.open_balance.outlier", W, "the open balance is not far above what the creditor usually claims"),
     Rule("amount.open_balance.exceeds_total", W, "the open balance is not larger than the invoice total"),
     Rule("line.total.consistent", E, "each line total equals unit price x units (within 0.01)"),
     Rule("line.vat_rate.market", E, "each line's VAT rate is one of the market's (SE 25/12/6/0, NO 25/15/12/0)"),
     Rule("line.units.positive", W, "each line's units are greater than zero"),
     # the customer
+    Rule("text.invisible_only", E, "a name, address line or reference that is present is not made only of "
+         "invisible characters (zero-width spaces, direction marks, control characters)"),
+    Rule("text.control_characters", E, "names, addresses and references contain no control or format characters "
+         "(e.g. a right-to-left override, a zero-width space)"),
     Rule("customer.kind.required", E, "exactly one of person / company / foreign is given"),
     Rule("customer.name.required", E, "the customer's name is present"),
     Rule("customer.id_number.required", E, "domestic persons carry an identity number, companies an organisation number"),

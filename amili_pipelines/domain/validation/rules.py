@@ -7,6 +7,7 @@ message and the stored value.
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from functools import lru_cache
 
@@ -181,6 +182,47 @@ def _id_rules(inv: SourceInvoice, out: list[Issue]) -> None:
                                  f"not a valid Norwegian organisasjonsnummer: {_REASON_TEXT[reason]}", sensitive=True))
 
 
+# Texts a person reads on a letter or matches a payment with. "Present" must mean visible: a name of
+# zero-width spaces passes a non-empty check and reaches the debtor's letter as a blank.
+_TEXT_FIELDS = ("invoice_number", "customer_name", "customer_first_name", "customer_last_name", "payment_reference",
+                "your_reference", "our_reference", "contract_reference", "order_reference", "customer_number")
+_ADDRESS_TEXT = ("line1", "line2", "line3", "zip_code", "city")
+_WHITESPACE_CONTROLS = frozenset("\t\n\r")
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co"})  # controls, format (bidi, zero-width), surrogates, private use
+
+
+def _hidden_characters(value: str) -> tuple[bool, list[str]]:
+    """(whether anything visible remains, the code points of control/format characters found)."""
+    visible = False
+    hidden: list[str] = []
+    for ch in value:
+        cat = unicodedata.category(ch)
+        if cat in _HIDDEN:
+            if ch not in _WHITESPACE_CONTROLS and len(hidden) < 5:
+                hidden.append(f"U+{ord(ch):04X}")
+        elif cat[0] != "Z" and not ch.isspace():
+            visible = True
+    return visible, hidden
+
+
+def _text_rules(inv: SourceInvoice, out: list[Issue]) -> None:
+    addr = inv.customer_address
+    values = [(f, getattr(inv, f)) for f in _TEXT_FIELDS]
+    values += [(f"customer_address.{f}", getattr(addr, f)) for f in _ADDRESS_TEXT]
+    for field, value in values:
+        # printable and not only spaces: the common case, decided without looking at each character
+        if not value or (value.isprintable() and not value.isspace()):
+            continue
+        visible, hidden = _hidden_characters(value)
+        if not visible:
+            out.append(issue("text.invisible_only", inv, field, None,
+                             "made only of invisible characters" + (f" ({', '.join(hidden)})" if hidden else "")))
+        elif hidden:
+            out.append(issue("text.control_characters", inv, field, None,
+                             f"contains control or format characters ({', '.join(hidden)}), which print as nothing "
+                             "or reorder the text; remove them in the source"))
+
+
 def _reference_rules(inv: SourceInvoice, scheme: str, out: list[Issue]) -> None:
     ref = inv.payment_reference
     if not ref or scheme == "none":
@@ -293,5 +335,6 @@ def validate_invoice(inv: SourceInvoice, *, reference_scheme: str | None = None)
     if inv.customer_email and not _EMAIL.match(inv.customer_email):
         out.append(issue("customer.email.format", inv, "customer_email", inv.customer_email, "not an e-mail address"))
 
+    _text_rules(inv, out)
     _reference_rules(inv, reference_scheme or DEFAULT_REFERENCE_SCHEME[market], out)
     return out

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from amili_pipelines.sources.readers import RECORD_ERROR, RecordStream, header_index
+from amili_pipelines.sources.readers import (
+    RECORD_ERROR,
+    RecordStream,
+    SourceFileError,
+    header_index,
+    snippet,
+)
 
-
-class SourceFileError(Exception):
-    """The file as a whole cannot be read (empty, not the expected format)."""
+__all__ = ["SourceFileError", "read_csv"]
 
 
 def read_csv(path: Path, *, columns: Mapping[str, str], delimiter: str, encoding: str) -> RecordStream:
@@ -27,15 +30,26 @@ def read_csv(path: Path, *, columns: Mapping[str, str], delimiter: str, encoding
         raise SourceFileError(f"{path}: empty file (no header row)") from None
     except csv.Error as exc:
         fh.close()
-        raise SourceFileError(f"{path}: not a readable CSV header: {exc}") from None
+        raise SourceFileError(f"{path}: not a readable CSV header: {snippet(exc)}") from None
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
-    found, missing = header_index(header, columns)
+    try:
+        found, missing = header_index(header, columns, where=str(path))
+    except SourceFileError:
+        fh.close()
+        raise
+    garbled = [h for h in header if "\ufffd" in h]
+    if garbled and (missing or not found):
+        # A header that is not valid in the configured encoding hides columns: say why, not just
+        # "column not found" (the usual cause is a Windows-1252 export read as UTF-8).
+        fh.close()
+        raise SourceFileError(f"{path}: the header is not valid {encoding} (e.g. column {snippet(garbled[0], 40)!r}), "
+                              "so expected columns cannot be matched; set the source's 'encoding' (e.g. cp1252 for a Windows "
+                              "export, utf-16 for Excel's Unicode text)")
     if not found:
         fh.close()
-        raise SourceFileError(
-            f"{path}: none of the expected columns found (delimiter {delimiter!r}? header starts {header[:5]!r})"
-        )
+        raise SourceFileError(f"{path}: none of the expected columns found in the first line; "
+                              + _delimiter_hint(header, delimiter))
     width = len(header)
 
     def records() -> Iterator[tuple[int, Mapping[str, object]]]:
@@ -48,7 +62,7 @@ def read_csv(path: Path, *, columns: Mapping[str, str], delimiter: str, encoding
                     return
                 except csv.Error as exc:
                     row += 1
-                    yield row, {RECORD_ERROR: f"unreadable CSV row: {exc}"}
+                    yield row, {RECORD_ERROR: f"unreadable CSV row: {snippet(exc)}"}
                     continue
                 if not values or (len(values) == 1 and not values[0].strip()):
                     continue  # blank line: not a record
@@ -61,10 +75,15 @@ def read_csv(path: Path, *, columns: Mapping[str, str], delimiter: str, encoding
         finally:
             fh.close()
 
-    return RecordStream(records=records(), missing_columns=missing)
+    return RecordStream(records=records(), missing_columns=missing, close=fh.close)
 
 
-def sniff_text(path: Path) -> str:
-    """First bytes as text, for error messages."""
-    with open(path, "rb") as fh:
-        return io.TextIOWrapper(io.BytesIO(fh.read(200)), encoding="utf-8", errors="replace").read()
+def _delimiter_hint(header: list[str], delimiter: str) -> str:
+    """Why the header may not match, without quoting the line (it may be anything, e.g. a system file)."""
+    line = delimiter.join(header)
+    counts = {d: line.count(d) for d in (",", ";", "\t", "|") if d != delimiter}
+    likely = max(counts, key=counts.__getitem__)
+    if counts[likely] >= 2:
+        return (f"split at {delimiter!r} it has {len(header)} column(s), but it holds {counts[likely]} "
+                f"{likely!r}: is the source's delimiter {likely!r}?")
+    return f"split at {delimiter!r} it has {len(header)} column(s); it does not look like this export's header"

@@ -6,8 +6,12 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from amili_pipelines.sources.readers import RecordStream, header_index
-from amili_pipelines.sources.readers.csv_reader import SourceFileError
+from amili_pipelines.sources.readers import (
+    RecordStream,
+    SourceFileError,
+    header_index,
+    snippet,
+)
 
 
 def read_excel(path: Path, *, columns: Mapping[str, str], sheet: str | None, header_row: int) -> RecordStream:
@@ -18,7 +22,7 @@ def read_excel(path: Path, *, columns: Mapping[str, str], sheet: str | None, hea
         # data_only: a formula cell gives its cached value (None if never calculated), never the formula.
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise SourceFileError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
+        raise SourceFileError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__}: {snippet(exc)})") from None
     try:
         ws = wb[sheet] if sheet else wb.worksheets[0]
     except (KeyError, IndexError):
@@ -30,10 +34,15 @@ def read_excel(path: Path, *, columns: Mapping[str, str], sheet: str | None, hea
     except StopIteration:
         wb.close()
         raise SourceFileError(f"{path}: empty sheet {ws.title!r}") from None
-    found, missing = header_index(header, columns)
+    try:
+        found, missing = header_index(header, columns, where=str(path))
+    except SourceFileError:
+        wb.close()
+        raise
     if not found:
         wb.close()
-        raise SourceFileError(f"{path}: none of the expected columns in row {header_row} (found {header[:6]!r})")
+        found_text = snippet(", ".join(str(h) for h in header[:6]))
+        raise SourceFileError(f"{path}: none of the expected columns in row {header_row} (found {found_text!r})")
 
     def records() -> Iterator[tuple[int, Mapping[str, object]]]:
         row = 0
@@ -47,4 +56,4 @@ def read_excel(path: Path, *, columns: Mapping[str, str], sheet: str | None, hea
         finally:
             wb.close()
 
-    return RecordStream(records=records(), missing_columns=missing)
+    return RecordStream(records=records(), missing_columns=missing, close=wb.close)

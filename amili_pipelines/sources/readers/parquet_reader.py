@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from amili_pipelines.sources.readers import RecordStream, header_index
-from amili_pipelines.sources.readers.csv_reader import SourceFileError
+from amili_pipelines.sources.readers import (
+    RecordStream,
+    SourceFileError,
+    header_index,
+    snippet,
+)
 
 
 def read_parquet(path: Path, *, columns: Mapping[str, str], batch_size: int = 50_000) -> RecordStream:
@@ -16,11 +20,11 @@ def read_parquet(path: Path, *, columns: Mapping[str, str], batch_size: int = 50
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceFileError(f"{path}: not a readable Parquet file ({exc})") from None
+        raise SourceFileError(f"{path}: not a readable Parquet file ({snippet(exc)})") from None
     names = pf.schema_arrow.names
-    found, missing = header_index(names, columns)
+    found, missing = header_index(names, columns, where=str(path))
     if not found:
-        raise SourceFileError(f"{path}: none of the expected columns (found {names[:6]!r})")
+        raise SourceFileError(f"{path}: none of the expected columns (found {snippet(', '.join(names[:6]))!r})")
     wanted = sorted({names[i] for _, i in found})
     pairs = [(f, names[i]) for f, i in found]
 

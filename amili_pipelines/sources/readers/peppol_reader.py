@@ -1,14 +1,18 @@
 """Peppol BIS Billing 3.0 (UBL 2.1 Invoice) documents -> one SourceInvoice per file.
 
 Parsed with defusedxml (documents come from outside). A document that is not a UBL Invoice (a
-CreditNote, another namespace) or not XML at all still becomes an invoice record with a clear
-issue, so it shows in quarantine instead of vanishing.
+CreditNote, another namespace), not XML at all, or that breaks the reader in any other way still
+becomes an invoice record with a clear issue, so it shows in quarantine instead of vanishing.
+The currency of every amount and the document's own totals are checked here (peppol_checks):
+the canonical invoice keeps too little of the document for validation to do it later.
 """
 
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as DET
@@ -22,63 +26,104 @@ from amili_pipelines.domain.invoice import (
     SourceInvoice,
 )
 from amili_pipelines.domain.issues import Issue, Severity
-from amili_pipelines.sources.parsing import ParseError, ValueParser
+from amili_pipelines.sources.parsing import ParseError, ValueParser, text
+from amili_pipelines.sources.readers import snippet
+from amili_pipelines.sources.readers.peppol_checks import (
+    CAC,
+    CBC,
+    DOCUMENT,
+    ZERO,
+    Report,
+    Totals,
+    currency_issues,
+    duplicate_issues,
+    totals_issues,
+    vat_totals,
+)
 
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
-CAC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2}"
-CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
 ROOT = f"{{{INVOICE_NS}}}Invoice"
+LMT = f"{CAC}LegalMonetaryTotal"
 GLN_SCHEME = "0088"
 ORGNR_SCHEMES = {"0007": "SE", "0192": "NO"}
 _PARSER = ValueParser(decimal=".")
+_MAX_NUMBER = 100  # a longer "invoice number" in a broken document is not worth keeping as its key
 
 
 def _t(el: Element | None, path: str) -> str | None:
     if el is None:
         return None
     found = el.find(path)
-    if found is None or found.text is None:
+    if found is None:
         return None
-    return found.text.strip() or None
+    return text(found.text)
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
+def _shown_path(path: str) -> str:
+    return path.replace(CAC, "cac:").replace(CBC, "cbc:")
+
+
 def read_peppol_file(path: Path, *, location: str, source: str, creditor: str, market: Market) -> SourceInvoice:
     data = path.read_bytes()
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    base = {"source": source, "location": location, "row": 1, "creditor": creditor, "market": market,
-            "content_hash": digest}
+    base: dict[str, Any] = {"source": source, "location": location, "row": 1, "creditor": creditor,
+                            "market": market, "content_hash": digest}
+    seen: dict[str, str | None] = {}
+    try:
+        return _read_document(data, base, location=location, market=market, seen=seen)
+    except Exception as exc:  # noqa: BLE001 - a hostile document stays one quarantined record
+        # Only the exception type: its text may quote the document.
+        number = seen.get("number")
+        return _failed(base, location, f"could not be read: {type(exc).__name__}",
+                       number if number and len(number) <= _MAX_NUMBER else None)
 
-    def fail(rule: str, why: str, number: str | None = None) -> SourceInvoice:
-        issue = Issue(rule=rule, severity=Severity.ERROR, field="document", message=f"{location}: {why}",
-                      location=location, row=1)
-        return SourceInvoice(**base, invoice_number=number, parse_issues=(issue,))
 
+def _failed(base: dict[str, Any], location: str, why: str, number: str | None = None,
+            rule: str = DOCUMENT) -> SourceInvoice:
+    issue = Issue(rule=rule, severity=Severity.ERROR, field="document", message=f"{location}: {why}",
+                  location=location, row=1)
+    return SourceInvoice(**base, invoice_number=number, parse_issues=(issue,))
+
+
+def _read_document(data: bytes, base: dict[str, Any], *, location: str, market: Market,
+                   seen: dict[str, str | None]) -> SourceInvoice:
     try:
         root = DET.fromstring(data)
     except (DET.ParseError, DefusedXmlException, ValueError) as exc:
-        return fail("peppol.document", f"not a readable XML document ({exc})")
+        return _failed(base, location, f"not a readable XML document ({snippet(exc, 100)})")
     if root.tag != ROOT:
-        number = next((c.text.strip() for c in root if _local(c.tag) == "ID" and c.text), None)
+        number = next((text(c.text) for c in root if _local(c.tag) == "ID" and c.text), None)
         ns = root.tag[1:].split("}")[0] if root.tag.startswith("{") else "(none)"
-        return fail("peppol.namespace", f"root element {_local(root.tag)!r} in namespace {ns!r} is not a "
-                    f"UBL 2.1 Invoice ({{{INVOICE_NS}}}Invoice); credit notes and other documents are not claims",
-                    number)
+        return _failed(base, location, f"root element {snippet(_local(root.tag), 40)!r} in namespace "
+                       f"{snippet(ns, 80)!r} is not a UBL 2.1 Invoice ({{{INVOICE_NS}}}Invoice); credit notes "
+                       "and other documents are not claims",
+                       number if number and len(number) <= _MAX_NUMBER else None, rule="peppol.namespace")
+    seen["number"] = _t(root, f"{CBC}ID")
 
     issues: list[Issue] = []
 
-    def amount(path_: str, field: str, el: Element | None = root):
+    def read_amount(el: Element | None, path_: str, field: str) -> tuple[bool, Decimal | None]:
+        """(readable, value); an absent amount is readable, with value None."""
         raw = _t(el, path_)
         try:
-            return _PARSER.amount(raw)
+            return True, _PARSER.amount(raw)
         except ParseError as exc:
             issues.append(Issue(rule="parse.amount", severity=Severity.ERROR, field=field,
-                                message=f"{location}: {field} ({path_.replace(CAC, 'cac:').replace(CBC, 'cbc:')}): {exc}",
-                                value=raw, location=location, row=1))
-            return None
+                                message=f"{location}: {field} ({_shown_path(path_)}): {snippet(exc)}",
+                                value=snippet(raw), location=location, row=1))
+            return False, None
+
+    def amount(path_: str, field: str, el: Element | None = root) -> Decimal | None:
+        return read_amount(el, path_, field)[1]
+
+    def optional(path_: str, field: str) -> Decimal | None:
+        """An amount the document may leave out, which then counts as 0; None only when unreadable."""
+        ok, value = read_amount(root, path_, field)
+        return (ZERO if value is None else value) if ok else None
 
     def day(path_: str, field: str):
         raw = _t(root, path_)
@@ -86,19 +131,20 @@ def read_peppol_file(path: Path, *, location: str, source: str, creditor: str, m
             return _PARSER.date(raw)
         except ParseError as exc:
             issues.append(Issue(rule="parse.date", severity=Severity.ERROR, field=field,
-                                message=f"{location}: {field}: {exc}", value=raw, location=location, row=1))
+                                message=f"{location}: {field}: {snippet(exc)}", value=snippet(raw),
+                                location=location, row=1))
             return None
 
     party = root.find(f"{CAC}AccountingCustomerParty/{CAC}Party")
     legal = party.find(f"{CAC}PartyLegalEntity") if party is not None else None
     company_el = legal.find(f"{CBC}CompanyID") if legal is not None else None
-    company_id = company_el.text.strip() if company_el is not None and company_el.text else None
+    company_id = text(company_el.text) if company_el is not None else None
     scheme = company_el.get("schemeID") if company_el is not None else None
     gln = None
     if party is not None:
         for el in [party.find(f"{CBC}EndpointID"), *party.findall(f"{CAC}PartyIdentification/{CBC}ID")]:
-            if el is not None and el.get("schemeID") == GLN_SCHEME and el.text:
-                gln = el.text.strip()
+            if el is not None and el.get("schemeID") == GLN_SCHEME and text(el.text):
+                gln = text(el.text)
                 break
     addr_el = party.find(f"{CAC}PostalAddress") if party is not None else None
     country = _t(addr_el, f"{CAC}Country/{CBC}IdentificationCode")
@@ -130,17 +176,46 @@ def read_peppol_file(path: Path, *, location: str, source: str, creditor: str, m
             vat_percent=lamount(f"{CAC}Item/{CAC}ClassifiedTaxCategory/{CBC}Percent", "vat_percent"),
         ))
 
-    total = amount(f"{CAC}LegalMonetaryTotal/{CBC}TaxInclusiveAmount", "total_amount")
-    payable = amount(f"{CAC}LegalMonetaryTotal/{CBC}PayableAmount", "open_balance")
+    currency = _t(root, f"{CBC}DocumentCurrencyCode")
+    tax_currency = _t(root, f"{CBC}TaxCurrencyCode")
+    # The VAT of the claim is never the TaxTotal in the seller's accounting currency, wherever it stands.
+    vat_candidates = vat_totals(root, currency, tax_currency)
+    vat_total = vat_candidates[0] if vat_candidates else None
+    vat = amount(f"{CBC}TaxAmount", "vat_amount", vat_total)
+    vat_el = vat_total.find(f"{CBC}TaxAmount") if vat_total is not None else None
+    # BR-CO-15 only with one unambiguous TaxTotal in the document currency (else another issue says why).
+    vat_for_totals = (vat if len(vat_candidates) == 1 and vat_el is not None
+                      and text(vat_el.get("currencyID")) == currency else None)
+
+    total = amount(f"{LMT}/{CBC}TaxInclusiveAmount", "total_amount")
+    payable = amount(f"{LMT}/{CBC}PayableAmount", "open_balance")
+    totals = Totals(
+        lines=[ln.total_excl_vat for ln in lines],
+        line_extension=amount(f"{LMT}/{CBC}LineExtensionAmount", "cbc:LineExtensionAmount"),
+        allowance=optional(f"{LMT}/{CBC}AllowanceTotalAmount", "cbc:AllowanceTotalAmount"),
+        charge=optional(f"{LMT}/{CBC}ChargeTotalAmount", "cbc:ChargeTotalAmount"),
+        tax_exclusive=amount(f"{LMT}/{CBC}TaxExclusiveAmount", "cbc:TaxExclusiveAmount"),
+        tax=vat_for_totals,
+        tax_inclusive=total,
+        prepaid=optional(f"{LMT}/{CBC}PrepaidAmount", "cbc:PrepaidAmount"),
+        rounding=optional(f"{LMT}/{CBC}PayableRoundingAmount", "cbc:PayableRoundingAmount"),
+        payable=payable,
+    )
+    report = Report(location)
+    currency_issues(root, doc=currency, tax=tax_currency, report=report)
+    duplicate_issues(root, doc=currency, tax=tax_currency, report=report)
+    totals_issues(totals, report)
+    issues.extend(report.done())
+
     return SourceInvoice(
         **base,
-        invoice_number=_t(root, f"{CBC}ID"),
+        invoice_number=seen["number"],
         invoice_date=day(f"{CBC}IssueDate", "invoice_date"),
         due_date=day(f"{CBC}DueDate", "due_date") or day(f"{CAC}PaymentMeans/{CBC}PaymentDueDate", "due_date"),
-        currency=_t(root, f"{CBC}DocumentCurrencyCode"),
+        currency=currency,
         total_amount=total,
         open_balance=payable,
-        vat_amount=amount(f"{CAC}TaxTotal/{CBC}TaxAmount", "vat_amount"),
+        vat_amount=vat,
         payment_reference=_t(root, f"{CAC}PaymentMeans/{CBC}PaymentID"),
         your_reference=_t(root, f"{CBC}BuyerReference"),
         order_reference=_t(root, f"{CAC}OrderReference/{CBC}ID"),

@@ -6,8 +6,12 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 
-from amili_pipelines.sources.readers import RecordStream, header_index
-from amili_pipelines.sources.readers.csv_reader import SourceFileError
+from amili_pipelines.sources.readers import (
+    RecordStream,
+    SourceFileError,
+    header_index,
+    snippet,
+)
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -31,10 +35,11 @@ def describe(url: str) -> str:
 def read_sql(url: str, *, query: str | None, table: str | None, columns: Mapping[str, str],
              batch_size: int = 10_000) -> RecordStream:
     from sqlalchemy import MetaData, Table, create_engine, select, text
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
     if not query and (not table or not _IDENT.match(table)):
-        raise SourceFileError(f"sql source needs a query or a plain table name, got table={table!r}")
+        raise SourceFileError(f"{describe(url)}: a sql source needs a query or a plain table name "
+                              f"(letters, digits, _ and a schema dot), got table={snippet(table, 40)!r}")
     try:
         engine = create_engine(expand_url(url))
         conn = engine.connect()
@@ -45,14 +50,21 @@ def read_sql(url: str, *, query: str | None, table: str | None, columns: Mapping
             schema, _, name = str(table).rpartition(".")
             statement = select(Table(name, MetaData(), schema=schema or None, autoload_with=conn))
         result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(statement)
+    except NoSuchTableError as exc:
+        raise SourceFileError(f"{describe(url)}: table {snippet(exc, 60)!r} not found") from None
     except SQLAlchemyError as exc:
-        raise SourceFileError(f"{describe(url)}: query failed: {str(exc).splitlines()[0]}") from None
+        raise SourceFileError(f"{describe(url)}: query failed: {snippet(str(exc).splitlines()[0], 200)}") from None
     names = list(result.keys())
-    found, missing = header_index(names, columns)
+    try:
+        found, missing = header_index(names, columns, where=describe(url))
+    except SourceFileError:
+        conn.close()
+        engine.dispose()
+        raise
     if not found:
         conn.close()
         engine.dispose()
-        raise SourceFileError(f"{describe(url)}: none of the expected columns (got {names[:6]!r})")
+        raise SourceFileError(f"{describe(url)}: none of the expected columns (got {snippet(', '.join(names[:6]))!r})")
 
     def records() -> Iterator[tuple[int, Mapping[str, object]]]:
         row = 0
@@ -65,4 +77,8 @@ def read_sql(url: str, *, query: str | None, table: str | None, columns: Mapping
             conn.close()
             engine.dispose()
 
-    return RecordStream(records=records(), missing_columns=missing)
+    def close() -> None:
+        conn.close()
+        engine.dispose()
+
+    return RecordStream(records=records(), missing_columns=missing, close=close)

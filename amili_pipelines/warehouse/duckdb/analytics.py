@@ -9,7 +9,9 @@ instead, rebuilt at the end of every writing run:
 3. a reader who still holds the old file open keeps reading the old copy (its lock is on the
    old file, not on the name), so it never blocks the pipeline.
 
-Personal identity numbers are masked here (``19900101-****``); nothing else leaves unmasked.
+Personal identity numbers are masked here (``19900101-****``): the identity-number columns by
+rule, and every other text column by content (a number that a shifted column or a message
+carried elsewhere), except the identifiers listed in ``IDENTIFIER_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
+from amili_pipelines.domain.masking import mask_identity_numbers
 from amili_pipelines.warehouse.duckdb.connection import Session
 
 # Tables in the published file, in order, with the SQL that builds each from the operational file.
@@ -111,6 +115,39 @@ CREATE OR REPLACE TEMP MACRO {name}(v) AS CASE WHEN v IS NULL THEN NULL ELSE arr
 """
 
 
+# Identifiers analysts join on, left as they are: assigned by Amili (cases, lines, payouts) or the
+# number of an invoice that passed validation. A quarantined invoice's number is masked by content
+# (it may be a personnummer that a shifted column put there).
+IDENTIFIER_COLUMNS = frozenset({"market", "creditor", "currency", "case_id", "case_number", "line_id", "payout_id",
+                                "payout_reference", "invoice_number", "customer_id_number"})
+MASKED_IDENTIFIERS = {"quarantine": frozenset({"invoice_number"})}
+# Every identity number has six digits in a row (the date part): only such values are looked at.
+_CANDIDATE = "[0-9]{6}"
+
+
+def _mask_text_columns(conn: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Mask identity numbers by content in every text column of ``pub.<table>`` but identifiers."""
+    columns = [c for (c,) in conn.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'pub' AND table_name = ? "
+        "AND data_type = 'VARCHAR'", [table]).fetchall()]
+    keep = IDENTIFIER_COLUMNS - MASKED_IDENTIFIERS.get(table, frozenset())
+    for col in columns:
+        if col in keep:
+            continue
+        found = conn.execute(f'SELECT DISTINCT "{col}" FROM pub."{table}" WHERE regexp_matches("{col}", ?)',
+                             [_CANDIDATE]).fetchall()
+        changes = [(v, m) for (v,) in found if (m := mask_identity_numbers(v)) != v]
+        if not changes:
+            continue
+        masks = pa.table({"original": [v for v, _ in changes], "masked": [m for _, m in changes]})
+        view = f"mask_{uuid.uuid4().hex[:8]}"
+        conn.register(view, masks)
+        try:
+            conn.execute(f'UPDATE pub."{table}" t SET "{col}" = m.masked FROM {view} m WHERE t."{col}" = m.original')
+        finally:
+            conn.unregister(view)
+
+
 class DuckDBAnalyticsStore:
     def __init__(self, session: Session) -> None:
         self.db = session
@@ -136,6 +173,7 @@ class DuckDBAnalyticsStore:
                     .replace("{as_of}", f"DATE '{as_of.isoformat()}'")
                 )
                 conn.execute(f"CREATE TABLE pub.{name} AS {body}")
+                _mask_text_columns(conn, name)
                 counts[name] = self.db.scalar(f"SELECT count(*) FROM pub.{name}")
             conn.execute(
                 "CREATE TABLE pub.publish_info AS SELECT ?::TIMESTAMP AS published_at, ?::DATE AS as_of, ? AS tables",

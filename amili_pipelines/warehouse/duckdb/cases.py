@@ -87,6 +87,14 @@ class DuckDBCaseStore:
                 WHERE invoice_key IS NULL AND creditor IS NOT NULL AND invoice_number IS NOT NULL
                 """
             )
+            # Amili's case model does not promise the debtor's identity number (reference B.6).
+            self.db.execute(
+                """
+                UPDATE _cases_in c SET customer_id_number = nullif(i.customer_id_number, '')
+                FROM latest_invoices i
+                WHERE c.customer_id_number IS NULL AND i.invoice_key = c.invoice_key
+                """
+            )
             unmatched = self.db.scalar(
                 """SELECT count(*) FROM _cases_in c WHERE NOT EXISTS (
                        SELECT 1 FROM registration_outbox o WHERE o.market = c.market AND o.invoice_key = c.invoice_key)"""

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.issues import Issue
+from amili_pipelines.domain.validation.plausibility import ClaimHistory, ClaimRow
 from amili_pipelines.warehouse.duckdb.connection import Session
 from amili_pipelines.warehouse.invoices import (
     DuplicateNumberRow,
@@ -179,6 +180,37 @@ class DuckDBInvoiceStore:
         ).fetchall()
         return [DuplicateNumberRow(s, c, n, loc, row, None if bal is None else Decimal(bal), idn, due, cur)
                 for s, c, n, loc, row, bal, idn, due, cur in rows]
+
+    def claims_above(self, *, partition_date: date, thresholds: dict[str, Decimal]) -> list[ClaimRow]:
+        if not thresholds:
+            return []
+        creditors, limits = zip(*sorted(thresholds.items()), strict=True)
+        rows = self.db.execute(
+            """
+            SELECT e.source, e.creditor, e.invoice_key, e.location, e.row_number, e.open_balance, e.currency
+            FROM extracted_invoices e
+            JOIN (SELECT unnest(?::VARCHAR[]) AS creditor, unnest(?::DECIMAL(18, 2)[]) AS threshold) t
+              USING (creditor)
+            WHERE e.partition_date = ? AND e.open_balance > t.threshold
+            ORDER BY e.source, e.location, e.row_number
+            """,
+            [list(creditors), list(limits), partition_date],
+        ).fetchall()
+        return [ClaimRow(*r) for r in rows]
+
+    def claim_history(self, *, before: date, days: int = 365) -> dict[str, ClaimHistory]:
+        rows = self.db.execute(
+            """
+            SELECT creditor, count(*), quantile_cont(open_balance, 0.95)::DECIMAL(18, 2)
+            FROM (SELECT creditor, invoice_key, max(open_balance) AS open_balance FROM extracted_invoices
+                  WHERE partition_date < ? AND partition_date >= ? - to_days(?) AND is_valid
+                    AND open_balance IS NOT NULL
+                  GROUP BY creditor, invoice_key)
+            GROUP BY creditor
+            """,
+            [before, before, days],
+        ).fetchall()
+        return {c: ClaimHistory(invoices=n, p95=p95) for c, n, p95 in rows}
 
     def set_verdicts_from_issues(self, *, partition_date: date) -> None:
         """is_valid = no error-severity issue on the (source, invoice key), for the whole partition."""
