@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export AMILI_SE_API_CODE ?= demo-api-code
 export AMILI_NO_CLIENT_SECRET ?= demo-secret
 
-.PHONY: install demo test dev check emulator bench clean
+.PHONY: install demo test dev check emulator bench clean prod-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 	AMILI_NO_BASE_URL=http://127.0.0.1:$(EMULATOR_PORT)/collection/v1 \
 	AMILI_NO_AUTH_URL=http://127.0.0.1:$(EMULATOR_PORT)/token \
 	$(VENV)/bin/dg dev --port 3000
+
+# The production profile locally: PostgreSQL (installed if missing), code server, daemon and
+# webserver as separate processes, 6 daily runs at once, one SIGKILLed; ends with
+# "prod-check: runs=N failed=N duplicates=N lost=N" (exit 0 only with 0 duplicates and 0 lost).
+prod-check: install
+	$(PY) deploy/prod_check.py
 
 emulator: install
 	$(VENV)/bin/amili-pipelines emulator --port $(EMULATOR_PORT)

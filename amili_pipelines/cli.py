@@ -177,5 +177,35 @@ def status() -> int:
     return print_status(settings)
 
 
+@app.command("move-store")
+@_loud
+def move_store(
+    to: str = typer.Option(..., "--to", help="The empty PostgreSQL database, postgresql://user:password@host/db "
+                                              "(or set AMILI_DATABASE_URL and pass --to env)."),
+) -> int:
+    """Move the embedded installation's DuckDB file (AMILI_DUCKDB_PATH) into PostgreSQL, the production store.
+
+    Every table is copied in one transaction and counted before it commits; the target must be
+    empty. Afterwards set AMILI_DATABASE_URL: the next run continues where the last one stopped.
+    Exit 0: moved. 1: refused (target not empty, counts differ, file locked); nothing changed.
+    """
+    from amili_pipelines.demo import console
+    from amili_pipelines.settings import Settings
+    from amili_pipelines.warehouse.transfer import TransferRefused, transfer_store
+
+    settings = Settings()
+    url = settings.warehouse_location if to == "env" else to
+    try:
+        counts = transfer_store(settings.duckdb_path, url, progress=lambda line: console.print(f"  {line}"))
+    except TransferRefused as exc:
+        from rich.markup import escape
+
+        console.print(f"[red]Not moved:[/red] {escape(str(exc))}", highlight=False)
+        return EXIT_FAILED
+    console.print(f"Moved {sum(counts.values())} rows in {len(counts)} tables. Now set AMILI_DATABASE_URL to that "
+                  "database for every process (code server, daemon, webserver, runs).")
+    return EXIT_OK
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

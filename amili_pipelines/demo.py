@@ -43,7 +43,7 @@ DEMO_BATCH_WAIT_S = 60.0
 
 def print_accounting(settings: Settings, *, registered_this_run: dict[str, int] | None = None) -> bool:
     """Print where every invoice stands; True when every invoice is accounted for."""
-    with open_warehouse(settings.duckdb_path, read_only=True) as wh:
+    with open_warehouse(settings.warehouse_location, read_only=True) as wh:
         acc = wh.status.accounting()
     table = Table(title="Every invoice, accounted for")
     for col in ("market", "extracted", "valid", "quarantined", "registered", "rejected", "waiting", "unsent",
@@ -136,7 +136,7 @@ def emulator_process(state_path: Path, *, timeout_s: float = 30.0) -> Iterator[s
 
 def _registered_by_market(settings: Settings) -> dict[str, int]:
     try:
-        with open_warehouse(settings.duckdb_path, read_only=True) as wh:
+        with open_warehouse(settings.warehouse_location, read_only=True) as wh:
             return wh.status.registered_by_market()
     except WarehouseMissing:
         return {}
@@ -217,7 +217,7 @@ def print_status(settings: Settings) -> int:
     """``amili-pipelines status``: where every invoice stands and the outbox by state (read-only)."""
     try:
         ok = print_accounting(settings)
-        with open_warehouse(settings.duckdb_path, read_only=True) as wh:
+        with open_warehouse(settings.warehouse_location, read_only=True) as wh:
             rows = wh.status.outbox_by_state()
     except WarehouseMissing as exc:
         console.print(f"[yellow]{exc}[/yellow]")

@@ -70,9 +70,25 @@ class Settings(BaseSettings):
     stale_settlement_hours: float = 36.0
 
     duckdb_path: Path = PROJECT_ROOT / "data" / "amili.duckdb"
+    # The production profile: the operational store on PostgreSQL (postgresql://...). Unset: the
+    # embedded profile, one DuckDB file at duckdb_path.
+    database_url: SecretStr | None = None
+    # Production: how many steps may write the store at once (Dagster pool "warehouse_writer").
+    writer_pool_limit: int = 8
     analytics_path: Path = PROJECT_ROOT / "data" / "amili_analytics.duckdb"
     creditors_file: Path = PROJECT_ROOT / "creditors.yaml"
     timezone: str = "Europe/Stockholm"
+
+    @property
+    def profile(self) -> Literal["embedded", "production"]:
+        return "production" if self.database_url is not None and self.database_url.get_secret_value() else "embedded"
+
+    @property
+    def warehouse_location(self) -> str:
+        """What ``open_warehouse`` takes: the PostgreSQL URL (production) or the DuckDB file (embedded)."""
+        if self.profile == "production":
+            return self.database_url.get_secret_value()  # type: ignore[union-attr]
+        return str(self.duckdb_path)
 
     @cached_property
     def creditors(self) -> CreditorsFile:

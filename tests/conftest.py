@@ -56,3 +56,12 @@ def followup(fresh_emulator, tmp_path: Path):
     from tests.support import followup as fs
 
     return fs.make_env(fresh_emulator, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A real PostgreSQL server in a throwaway cluster (installed with apt-get when missing)."""
+    from tests.support.postgres import LocalPostgres
+
+    with LocalPostgres(tmp_path_factory.mktemp("pg")) as pg:
+        yield pg

@@ -62,7 +62,7 @@ from amili_pipelines.amili.policies import (
     parse_retry_after,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "DecodedError", "RetryPolicy", "Transport", "TransportStats", "backoff_delay",
+__all__ = ["DEFAULT_TIMEOUT", "DecodedError", "RetryPolicy", "SharedRateLimit", "Transport", "TransportStats", "backoff_delay",
            "make_limiter", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,11 @@ class _Call:
     reached: bool = False  # some attempt got through to Amili (an answer, or a failure after sending)
 
 
+# Reserve n requests of a rate shared with other processes; returns the seconds to wait before
+# sending them (0: send now).
+SharedRateLimit = Callable[[int], float]
+
+
 class Transport:
     """Shared async HTTP machinery. Use as an async context manager (it owns the ``AsyncClient``)."""
 
@@ -164,6 +169,8 @@ class Transport:
         self._semaphore: asyncio.Semaphore | None = None
         self._limiter: AsyncLimiter | None = None
         self._paused_until = 0.0  # monotonic time before which no request is sent (after Retry-After)
+        # Runs in parallel (production profile) share the market's rate limit through the store.
+        self.shared_limit: SharedRateLimit | None = None
 
     async def __aenter__(self) -> Transport:
         await self.open()
@@ -399,6 +406,10 @@ class Transport:
                 if wait > 0:
                     await self._sleep(wait)
                 async with self._limiter:
+                    if self.shared_limit is not None:
+                        wait = self.shared_limit(1)
+                        if wait > 0:
+                            await self._sleep(wait)
                     if self.auth is not None:
                         auth_headers = await self.auth.headers(self)
                     response = await self._on_wire(

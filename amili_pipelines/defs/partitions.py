@@ -13,8 +13,17 @@ daily_partitions = dg.DailyPartitionsDefinition(
     start_date="2026-01-01", timezone=Settings().timezone, end_offset=1
 )
 
-# Only one process may write the operational DuckDB file at a time: every writer joins this pool.
-DUCKDB_WRITER_POOL = "duckdb_writer"
+# Every step that writes the operational store joins this pool. Embedded: one process may write
+# the DuckDB file at a time (limit 1). Production: PostgreSQL takes many writers; the pool only
+# bounds how many steps write at once (AMILI_WRITER_POOL_LIMIT).
+EMBEDDED_WRITER_POOL, PRODUCTION_WRITER_POOL = "duckdb_writer", "warehouse_writer"
+
+
+def writer_pool(settings: Settings | None = None) -> str:
+    return PRODUCTION_WRITER_POOL if (settings or Settings()).profile == "production" else EMBEDDED_WRITER_POOL
+
+
+WRITER_POOL = writer_pool()
 
 
 def partition_dates(context: dg.AssetExecutionContext) -> list[date]:

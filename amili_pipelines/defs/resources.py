@@ -33,6 +33,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str = Field(description="Path of the operational DuckDB file (AMILI_DUCKDB_PATH)")
     analytics_path: str = Field(description="Path of the published analytics copy (AMILI_ANALYTICS_PATH)")
+    database_url: str | None = Field(
+        default=None, description="Production profile: the operational PostgreSQL database (AMILI_DATABASE_URL); "
+                                  "when set, it is the store instead of the DuckDB file")
 
     @contextmanager
     def open(self, *, read_only: bool = False, log: Callable[[str], None] | None = None) -> Iterator[Warehouse]:
@@ -41,7 +44,7 @@ class WarehouseResource(dg.ConfigurableResource):
         Every asset body works inside this block: an error raised in it whose message quotes an
         identity number reaches the run's event log (and the UI) masked."""
         try:
-            with open_warehouse(self.path, read_only=read_only, on_wait=log) as wh:
+            with open_warehouse(self.database_url or self.path, read_only=read_only, on_wait=log) as wh:
                 yield wh
         except Exception as exc:
             masked = MaskedError.of(exc)
@@ -112,7 +115,11 @@ def run_with_clients(
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
-        "warehouse": WarehouseResource(path=str(settings.duckdb_path), analytics_path=str(settings.analytics_path)),
+        "warehouse": WarehouseResource(
+            path=str(settings.duckdb_path), analytics_path=str(settings.analytics_path),
+            # the URL may carry a password: resolved when a run starts, never shown in the UI
+            database_url=dg.EnvVar("AMILI_DATABASE_URL") if settings.profile == "production" else None,
+        ),
         "creditors": CreditorsResource(path=str(settings.creditors_file)),
         "amili_se": AmiliSeResource(
             base_url=settings.se_base_url,

@@ -19,10 +19,10 @@ import dagster as dg
 
 from amili_pipelines.defs.reconcile.jobs import FOLLOWUP_JOB
 from amili_pipelines.defs.register.jobs import EXTRACT_VALIDATE_REGISTER_JOB
+from amili_pipelines.defs.run_tags import own_tags
 from amili_pipelines.headless.guard import (
     Watchdog,
     ensure_pool_limit,
-    own_tags,
     reap_dead_runs,
     wait_for_writer_slot,
 )

@@ -27,10 +27,16 @@ from pathlib import Path
 
 import dagster as dg
 
-from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL
+from amili_pipelines.defs.partitions import WRITER_POOL
+from amili_pipelines.defs.run_tags import (
+    TAG_HOST,
+    TAG_PID,
+    TAG_PID_START,
+    process_start,
+)
+from amili_pipelines.settings import Settings
 from amili_pipelines.warehouse import WarehouseLocked
 
-TAG_HOST, TAG_PID, TAG_PID_START = "amili/host", "amili/pid", "amili/pid_start"
 DEFAULT_POOL_WAIT_S = 120.0
 _SAY_EVERY_S = 10.0
 _ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED,
@@ -48,36 +54,28 @@ def pool_wait_bound() -> float:
     return float(env) if env else DEFAULT_POOL_WAIT_S
 
 
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of a process (clock ticks since boot), or None when it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22 counted after the command name
-
-
-def own_tags() -> dict[str, str]:
-    pid = os.getpid()
-    return {TAG_HOST: socket.gethostname(), TAG_PID: str(pid), TAG_PID_START: _process_start(pid) or ""}
-
-
 def _is_dead(run: dg.DagsterRun) -> bool:
     tags = run.tags
     if tags.get(TAG_HOST) != socket.gethostname() or not tags.get(TAG_PID):
         return False  # not provably ours: the daemon's run monitoring watches it
-    started = _process_start(int(tags[TAG_PID]))
+    started = process_start(int(tags[TAG_PID]))
     return started is None or (bool(tags.get(TAG_PID_START)) and started != tags[TAG_PID_START])
 
 
+def writer_slots() -> int:
+    """One slot for the embedded DuckDB file; the configured limit for PostgreSQL."""
+    settings = Settings()
+    return settings.writer_pool_limit if settings.profile == "production" else 1
+
+
 def ensure_pool_limit(instance: dg.DagsterInstance) -> None:
-    """The writer pool has exactly one slot (set on the named pool, never as a default for all pools)."""
+    """The writer pool has its slots set (on the named pool, never as a default for all pools)."""
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
         return
-    info = storage.get_concurrency_info(DUCKDB_WRITER_POOL)
-    if info.slot_count != 1:
-        storage.set_concurrency_slots(DUCKDB_WRITER_POOL, 1)
+    slots = writer_slots()
+    if storage.get_concurrency_info(WRITER_POOL).slot_count != slots:
+        storage.set_concurrency_slots(WRITER_POOL, slots)
 
 
 def reap_dead_runs(instance: dg.DagsterInstance, say: Say) -> list[str]:
@@ -93,7 +91,7 @@ def reap_dead_runs(instance: dg.DagsterInstance, say: Say) -> list[str]:
             reaped.append(run.run_id)
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
-        for slot in storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots:
+        for slot in storage.get_concurrency_info(WRITER_POOL).claimed_slots:
             run = instance.get_run_by_id(slot.run_id)
             if run is None or run.is_finished:
                 storage.free_concurrency_slots_for_run(slot.run_id)
@@ -113,7 +111,7 @@ def _partition(run: dg.DagsterRun) -> str:
 def describe_holders(instance: dg.DagsterInstance, *, besides: str | None = None) -> list[str]:
     """Who holds the writer slot: run id, partition, since when, pid."""
     out = []
-    for slot in instance.event_log_storage.get_concurrency_info(DUCKDB_WRITER_POOL).claimed_slots:
+    for slot in instance.event_log_storage.get_concurrency_info(WRITER_POOL).claimed_slots:
         if slot.run_id == besides:
             continue
         record = instance.get_run_record_by_id(slot.run_id)
@@ -127,8 +125,9 @@ def describe_holders(instance: dg.DagsterInstance, *, besides: str | None = None
 
 
 def wait_for_writer_slot(instance: dg.DagsterInstance, say: Say, *, bound_s: float | None = None) -> None:
-    """Wait (bounded, never silently) until no live run holds the writer slot."""
-    if not instance.event_log_storage.supports_global_concurrency_limits:
+    """Wait (bounded, never silently) until no live run holds the writer slot (embedded profile:
+    with PostgreSQL, runs write side by side and the pool's queue orders them)."""
+    if not instance.event_log_storage.supports_global_concurrency_limits or writer_slots() > 1:
         return
     bound = pool_wait_bound() if bound_s is None else bound_s
     deadline = time.monotonic() + bound
@@ -136,7 +135,7 @@ def wait_for_writer_slot(instance: dg.DagsterInstance, say: Say, *, bound_s: flo
     while holders := describe_holders(instance):
         now = time.monotonic()
         if now >= deadline:
-            raise PoolBusy(f"The writer slot (pool {DUCKDB_WRITER_POOL}) is still held after {bound:.0f} s by "
+            raise PoolBusy(f"The writer slot (pool {WRITER_POOL}) is still held after {bound:.0f} s by "
                            + "; ".join(holders) + ". Let that run finish, or, if its process is gone on another "
                            "machine, mark it failed in the Dagster UI. Raise AMILI_POOL_WAIT_S to wait longer.")
         if now - told >= _SAY_EVERY_S:
@@ -165,7 +164,7 @@ class Watchdog:
     def _watch(self) -> None:
         storage = self.instance.event_log_storage
         while not self._stop.wait(2.0):
-            pending = [p for p in storage.get_concurrency_info(DUCKDB_WRITER_POOL).pending_steps
+            pending = [p for p in storage.get_concurrency_info(WRITER_POOL).pending_steps
                        if p.run_id == self.run_id]
             waited = max((time.time() - p.enqueued_timestamp.timestamp() for p in pending), default=0.0)
             if waited > self.bound:

@@ -319,10 +319,12 @@ async def send_pending_actions(
     """Drive every action as far as it goes in this run (exactly once at Amili)."""
     started = time.perf_counter()
     s = ActionSummary()
-    if se_client is not None:
-        await _send_sweden(warehouse.actions, se_client, creditors, s)
-    if no_client is not None:
-        await _send_norway(warehouse, no_client, creditors, s)
+    # Actions have no per-row claims: one run at a time sends them (parallel runs on PostgreSQL).
+    with warehouse.exclusive("case-actions"):
+        if se_client is not None:
+            await _send_sweden(warehouse.actions, se_client, creditors, s)
+        if no_client is not None:
+            await _send_norway(warehouse, no_client, creditors, s)
     s.seconds = round(time.perf_counter() - started, 3)
     return s
 

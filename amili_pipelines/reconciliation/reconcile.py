@@ -75,8 +75,9 @@ def reconcile(warehouse: Warehouse, *, as_of: date | None = None) -> Reconciliat
     """Rebuild the reconciliation and its discrepancies from the stored facts; summarise them."""
     started = time.perf_counter()
     as_of = as_of or utcnow().date()
-    warehouse.reconciliation.rebuild(as_of=as_of)
-    totals = warehouse.reconciliation.totals()
+    with warehouse.exclusive("reconciliation"):  # rebuilt as a whole: one run at a time
+        warehouse.reconciliation.rebuild(as_of=as_of)
+        totals = warehouse.reconciliation.totals()
     s = ReconciliationSummary(as_of=as_of.isoformat())
     for status, n in totals.cases_by_status.items():
         setattr(s, status, n)

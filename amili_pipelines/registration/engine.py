@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -82,7 +83,8 @@ class _Tally:
 
 async def _resolve(warehouse: Warehouse, route: Route, tally: _Tally, *, run_id, chunk_size: int, progress: Progress | None) -> None:
     while True:
-        rows = warehouse.outbox.rows_in_state(UNRESOLVED, market=route.market, limit=chunk_size)
+        # In flight under another live run's claim is not unclear: that run is sending it now.
+        rows = warehouse.outbox.claim(UNRESOLVED, market=route.market, run_id=run_id, limit=chunk_size)
         if not rows:
             return
         if progress:
@@ -112,8 +114,8 @@ MAX_SENDS_PER_RUN = 3
 async def _send_sweden(warehouse: Warehouse, route: SwedenRoute, tally: _Tally, *, run_id, chunk_size, progress) -> None:
     started = utcnow()
     while True:
-        rows = warehouse.outbox.rows_in_state([OutboxState.PENDING], market=Market.SE, limit=chunk_size,
-                                    sent_since=started, max_sends=MAX_SENDS_PER_RUN)
+        rows = warehouse.outbox.claim([OutboxState.PENDING], market=Market.SE, run_id=run_id, limit=chunk_size,
+                                      sent_since=started, max_sends=MAX_SENDS_PER_RUN)
         if not rows:
             return
         warehouse.outbox.mark_in_flight(rows, run_id=run_id)
@@ -132,8 +134,8 @@ async def _send_sweden(warehouse: Warehouse, route: SwedenRoute, tally: _Tally, 
 async def _send_norway(warehouse: Warehouse, route: NorwayRoute, tally: _Tally, *, run_id, batch_size, progress) -> None:
     started = utcnow()
     while True:
-        rows = warehouse.outbox.rows_in_state([OutboxState.PENDING], market=Market.NO, limit=batch_size * 10,
-                                    sent_since=started, max_sends=MAX_SENDS_PER_RUN)
+        rows = warehouse.outbox.claim([OutboxState.PENDING], market=Market.NO, run_id=run_id, limit=batch_size * 10,
+                                      sent_since=started, max_sends=MAX_SENDS_PER_RUN)
         if not rows:
             return
         by_creditor: dict[str, list] = {}
@@ -168,9 +170,37 @@ async def register_pending(
     no_batch_size: int = 100,
     progress: Progress | None = None,
 ) -> RegistrationSummary:
-    """Drive every outbox row of the given markets as far as it can go in this run."""
+    """Drive every outbox row of the given markets as far as it can go in this run.
+
+    Rows are claimed for this run before they are touched, so runs in parallel (the production
+    store) share the work and never send one invoice twice."""
     started = time.perf_counter()
     tally = _Tally()
+    run_id = run_id or f"local-{uuid.uuid4()}"
+    try:
+        await _drive(warehouse, tally, creditors=creditors, se_client=se_client, no_client=no_client, run_id=run_id,
+                     chunk_size=chunk_size, no_batch_size=no_batch_size, progress=progress)
+    finally:
+        # Rows claimed but not sent (Amili stopped answering) are free for the next run at once.
+        warehouse.outbox.release_claims(run_id=run_id)
+    s = tally.summary
+    s.seconds = time.perf_counter() - started
+    markets = [m for m, c in ((Market.SE, se_client), (Market.NO, no_client)) if c is not None]
+    for market in markets:
+        counts = warehouse.outbox.state_counts(market=market, unclaimed=True)
+        s.still_unknown += counts["unknown_outcome"] + counts["in_flight"]
+        s.still_pending += counts["pending"]
+    for client in (se_client, no_client):
+        stats = getattr(client, "stats", None)
+        if stats is not None:
+            s.http_requests += getattr(stats, "requests_sent", 0)
+            s.retries += getattr(stats, "retries", 0)
+            s.rate_limited += getattr(stats, "rate_limited", 0)
+    return s
+
+
+async def _drive(warehouse: Warehouse, tally: _Tally, *, creditors: CreditorsFile, se_client, no_client, run_id: str,
+                 chunk_size: int, no_batch_size: int, progress: Progress | None) -> None:
     if se_client is not None:
         se = SwedenRoute(se_client, creditors)
         await _resolve(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
@@ -181,17 +211,3 @@ async def register_pending(
         await _resolve(warehouse, no, tally, run_id=run_id, chunk_size=no_batch_size * 10, progress=progress)
         if not _stop_if_unavailable(no, tally, progress):
             await _send_norway(warehouse, no, tally, run_id=run_id, batch_size=no_batch_size, progress=progress)
-    s = tally.summary
-    s.seconds = time.perf_counter() - started
-    markets = [m for m, c in ((Market.SE, se_client), (Market.NO, no_client)) if c is not None]
-    for market in markets:
-        counts = warehouse.outbox.state_counts(market=market)
-        s.still_unknown += counts["unknown_outcome"] + counts["in_flight"]
-        s.still_pending += counts["pending"]
-    for client in (se_client, no_client):
-        stats = getattr(client, "stats", None)
-        if stats is not None:
-            s.http_requests += getattr(stats, "requests_sent", 0)
-            s.retries += getattr(stats, "retries", 0)
-            s.rate_limited += getattr(stats, "rate_limited", 0)
-    return s

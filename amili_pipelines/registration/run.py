@@ -47,6 +47,10 @@ def register_market(
 
     async def _send() -> RegistrationSummary:
         async with client as opened:
+            rate = opened.requests_per_second
+            # Other runs may be sending to the same market right now (production profile).
+            opened.share_rate_limit(lambda n: warehouse.rate_limits.reserve(
+                f"amili-{market.value}", tokens=n, per_second=rate, burst=max(1.0, rate)))
             kwargs = {"se_client": opened} if market is Market.SE else {"no_client": opened}
             s = await register_pending(warehouse, creditors=creditors, run_id=run_id, no_batch_size=no_batch_size,
                                        progress=progress, **kwargs)

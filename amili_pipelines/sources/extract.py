@@ -347,7 +347,8 @@ def extract_source(
     reader = _UnitReader(warehouse, job=job, spec=spec, creditor=creditor, summary=summary,
                          chunk_size=max(1, chunk_size))
     try:
-        with warehouse.transaction():
+        # The source's rows of the day are replaced as a whole: one run at a time per source and day.
+        with warehouse.exclusive(f"extract/{source_name}/{partition_date}"), warehouse.transaction():
             warehouse.invoices.clear_partition(partition_date=partition_date, source=source_name)
             units = iter_units(spec, base_dir=creditors.base_dir)
             if not units and not getattr(spec, "optional", True):

@@ -112,7 +112,8 @@ def validate_partition(warehouse: Warehouse, *, creditors: CreditorsFile, partit
     summary = ValidationSummary(partition_date=partition_date)
     schemes = _schemes(creditors)
     store = warehouse.invoices
-    with warehouse.transaction():
+    # The partition's issues and verdicts are replaced as a whole: one run at a time per day.
+    with warehouse.exclusive(f"validate/{partition_date}"), warehouse.transaction():
         for source in _stale_sources(warehouse, partition_date=partition_date, schemes=schemes):
             _revalidate_source(warehouse, partition_date=partition_date, source=source, scheme=schemes.get(source))
         store.delete_issues(partition_date=partition_date, rules=CROSS_RULES + PLAUSIBILITY_RULES)

@@ -22,6 +22,7 @@ from amili_pipelines.warehouse.duckdb.connection import (
 )
 from amili_pipelines.warehouse.invoices import InvoiceStore
 from amili_pipelines.warehouse.outbox import OutboxStore
+from amili_pipelines.warehouse.rate_limits import RateLimitStore
 from amili_pipelines.warehouse.reconciliation import ReconciliationStore
 from amili_pipelines.warehouse.status import StatusStore
 
@@ -38,23 +39,41 @@ class Warehouse(Protocol):
     reconciliation: ReconciliationStore
     analytics: AnalyticsStore
     status: StatusStore
+    rate_limits: RateLimitStore
 
     def transaction(self) -> AbstractContextManager[None]:
         """Make every store call inside the block one atomic unit (calls nest)."""
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """One process at a time inside the block for ``name`` (a partition being replaced, the
+        reconciliation being rebuilt); a dead holder's turn ends with its connection."""
+
+
+def is_database_url(location: str | Path) -> bool:
+    """A PostgreSQL URL (production profile) rather than a DuckDB file path (embedded profile)."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://", "postgresql+"))
 
 
 @contextmanager
 def open_warehouse(location: str | Path, *, read_only: bool = False,
                    on_wait: Callable[[str], None] | None = None) -> Iterator[Warehouse]:
-    """Open the operational store at ``location`` (a DuckDB file path) and close it afterwards.
+    """Open the operational store at ``location`` and close it afterwards: a DuckDB file path
+    (the embedded profile) or a ``postgresql://`` URL (the production profile).
 
-    Writers migrate the schema forward and wait (bounded) for another process's lock, calling
-    ``on_wait`` once with who holds it; read-only opens never migrate and never create the file.
+    Writers migrate the schema forward; a DuckDB writer waits (bounded) for another process's
+    lock, calling ``on_wait`` once with who holds it; read-only opens never migrate and never
+    create the file.
     """
+    if is_database_url(location):
+        from amili_pipelines.warehouse.postgres import open_pg_warehouse
+
+        with open_pg_warehouse(str(location), read_only=read_only) as pg:
+            yield pg
+        return
     from amili_pipelines.warehouse.duckdb import open_duckdb_warehouse
 
     with open_duckdb_warehouse(location, read_only=read_only, on_wait=on_wait) as wh:
         yield wh
 
 
-__all__ = ["Warehouse", "WarehouseLocked", "WarehouseMissing", "open_warehouse"]
+__all__ = ["Warehouse", "WarehouseLocked", "WarehouseMissing", "is_database_url", "open_warehouse"]

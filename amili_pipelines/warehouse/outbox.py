@@ -2,14 +2,15 @@
 
 ``OutboxStore`` is what the registration use case calls; the states and row types live in
 :mod:`amili_pipelines.domain.outbox`. A production implementation must keep the same
-guarantees: the intent (``in_flight``) is durable before a request leaves, and a registered
-invoice is never handed out for sending again.
+guarantees: the intent (``in_flight``) is durable before a request leaves, a registered invoice
+is never handed out for sending again, and a row is worked on by one run at a time (``claim``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from amili_pipelines.domain.invoice import Market
@@ -23,6 +24,16 @@ from amili_pipelines.domain.outbox import (
     Outcome,
     WaitingBatch,
 )
+
+
+# How long a run's claim on an outbox row holds before another run may take it over (the claiming
+# run died): longer than one chunk can take to send, retries and timeouts included.
+DEFAULT_LEASE_S = 600.0
+
+
+def outbox_lease() -> timedelta:
+    env = os.environ.get("AMILI_OUTBOX_LEASE_S")
+    return timedelta(seconds=float(env) if env else DEFAULT_LEASE_S)
 
 
 class OutboxStore(Protocol):
@@ -39,6 +50,17 @@ class OutboxStore(Protocol):
         """Rows in the given states in key order; with ``sent_since``/``max_sends`` only rows sent
         fewer than ``max_sends`` times since then."""
 
+    def claim(
+        self, states: Iterable[OutboxState], *, market: Market, run_id: str, limit: int, creditor: str | None = None,
+        sent_since: datetime | None = None, max_sends: int | None = None,
+    ) -> list[OutboxRow]:
+        """Up to ``limit`` rows in ``states`` that no live run holds, now held by ``run_id`` until its
+        outcomes are recorded (or its lease passes: then it is taken to be dead). Two runs working
+        at the same time never get the same row."""
+
+    def release_claims(self, *, run_id: str) -> int:
+        """Drop every claim of ``run_id`` (a run known to be dead, or one stopping early)."""
+
     def mark_in_flight(self, rows: Sequence[OutboxRow], *, run_id: str | None = None,
                        batch_key: str | None = None) -> None:
         """Durably record the intent to send these rows (attempts + 1) before any request leaves."""
@@ -52,7 +74,9 @@ class OutboxStore(Protocol):
     def events(self, market: Market, invoice_key: str) -> list[OutboxEvent]:
         """Its state changes, oldest first."""
 
-    def state_counts(self, *, market: Market | None = None) -> dict[str, int]: ...
+    def state_counts(self, *, market: Market | None = None, unclaimed: bool = False) -> dict[str, int]:
+        """Rows per state; ``unclaimed``: only rows no live run holds (what is left for a person or
+        the next run, not what a parallel run is working on right now)."""
 
     def invoices_with_several_cases(self, *, market: Market | None = None) -> list[tuple[str, str, int]]: ...
 

@@ -1,12 +1,13 @@
 """A registration run in its own process, so a test can SIGKILL it mid-flight.
 
-usage: python -m tests.registration.register_worker DUCKDB_PATH SE_BASE_URL NO_BASE_URL NO_AUTH_URL N_PER_MARKET
+usage: python -m tests.registration.register_worker STORE (DuckDB path or PostgreSQL URL) SE_BASE_URL NO_BASE_URL NO_AUTH_URL N_PER_MARKET
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 from pydantic import SecretStr
 
@@ -31,13 +32,17 @@ async def main(db: str, se_url: str, no_url: str, auth_url: str, n: int) -> None
                           client_secret=SecretStr("demo-secret"), requests_per_second=50, max_concurrency=4,
                           max_retries=8, backoff_base=0.02, backoff_cap=0.5) as no,
         ):
-            for _ in range(5):
+            # Until every invoice is registered: other runs may hold some rows for a while (parallel
+            # runs on PostgreSQL), or a dead run's rows wait for their lease to pass.
+            deadline = time.monotonic() + 240
+            while True:
                 await register_pending(wh, creditors=creditors, se_client=se, no_client=no, chunk_size=100,
                                        no_batch_size=25)
                 await settle_waiting_batches(wh, creditors=creditors, no_client=no, timeout_s=30, poll_s=0.1)
                 left = wh.connection.execute("SELECT count(*) FROM registration_outbox WHERE state <> 'registered'").fetchone()[0]
-                if not left:
+                if not left or time.monotonic() > deadline:
                     break
+                await asyncio.sleep(0.5)
     print("done", flush=True)
 
 

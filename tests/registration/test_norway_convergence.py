@@ -56,8 +56,9 @@ def test_a_batch_interrupted_mid_post_is_replayed_when_its_lookup_is_not_answere
                                          invoices=[InvoiceCreate.model_validate(r.payload) for r in arrived])
 
         asyncio.run(crash_after_post())
-        emu.admin.set_faults(error_rates={"404": 1.0}, path_prefixes=[f"/collection/v1/orgs/{org}/batches"],
-                             methods=["GET"])
+    emu.admin.set_faults(error_rates={"404": 1.0}, path_prefixes=[f"/collection/v1/orgs/{org}/batches"],
+                         methods=["GET"])
+    with open_warehouse(tmp_path / "amili.duckdb") as wh:  # the next run: another process
 
         async def next_run():
             async with no_client(emu) as no:

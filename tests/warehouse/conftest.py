@@ -14,23 +14,31 @@ import pytest
 
 from amili_pipelines.warehouse import Warehouse, open_warehouse
 
-IMPLEMENTATIONS = ["duckdb"]
+IMPLEMENTATIONS = ["duckdb", "postgres"]
 
 
-def _open(kind: str, tmp_path: Path):
+def _location(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if kind == "duckdb":
-        return open_warehouse(tmp_path / "contract.duckdb")
+        return str(tmp_path / "contract.duckdb")
+    if kind == "postgres":
+        server = request.getfixturevalue("postgres_server")
+        return server.create_database(f"contract_{abs(hash(str(tmp_path))) % 10**12}")
     raise AssertionError(f"unknown store implementation {kind}")
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    with _open(request.param, tmp_path) as wh:
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a fresh, empty store of the implementation lives (a DuckDB file or a new database)."""
+    return _location(request.param, request, tmp_path)
+
+
+@pytest.fixture()
+def warehouse(store_location: str) -> Iterator[Warehouse]:
+    with open_warehouse(store_location) as wh:
         yield wh
 
 
 @pytest.fixture()
-def reopen(request: pytest.FixtureRequest, tmp_path: Path):
+def reopen(store_location: str):
     """Open the same store again (a second run of the pipeline, after the first one closed it)."""
-    kind = request.node.callspec.params["warehouse"]
-    return lambda: _open(kind, tmp_path)
+    return lambda: open_warehouse(store_location)

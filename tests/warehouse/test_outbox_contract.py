@@ -120,3 +120,47 @@ def test_a_failed_transaction_leaves_nothing_behind(warehouse):
         raise RuntimeError("crash after enqueue")
     assert warehouse.outbox.record(SE, "demo-se/1") is None
     assert warehouse.outbox.state_counts()["pending"] == 0
+
+
+def test_runs_working_at_once_never_get_the_same_row(warehouse):
+    warehouse.outbox.enqueue([entry(str(n)) for n in range(10)])
+    first = warehouse.outbox.claim([OutboxState.PENDING], market=SE, run_id="run-a", limit=4)
+    second = warehouse.outbox.claim([OutboxState.PENDING], market=SE, run_id="run-b", limit=10)
+    assert len(first) == 4 and len(second) == 6
+    assert not {r.invoice_key for r in first} & {r.invoice_key for r in second}
+    assert warehouse.outbox.claim([OutboxState.PENDING], market=SE, run_id="run-c", limit=10) == []
+    assert warehouse.outbox.state_counts(market=SE, unclaimed=True)["pending"] == 0
+    assert warehouse.outbox.state_counts(market=SE)["pending"] == 10
+    assert warehouse.outbox.release_claims(run_id="run-a") == 4
+    taken_over = warehouse.outbox.claim([OutboxState.PENDING], market=SE, run_id="run-c", limit=10)
+    assert {r.invoice_key for r in taken_over} == {r.invoice_key for r in first}
+
+
+def test_a_row_in_flight_for_a_live_run_is_not_unclear_to_another(warehouse):
+    warehouse.outbox.enqueue([entry("1"), entry("2")])
+    rows = warehouse.outbox.claim([OutboxState.PENDING], market=SE, run_id="run-a", limit=10)
+    warehouse.outbox.mark_in_flight(rows, run_id="run-a")
+    unclear = [OutboxState.IN_FLIGHT, OutboxState.UNKNOWN_OUTCOME]
+    assert warehouse.outbox.claim(unclear, market=SE, run_id="run-b", limit=10) == [], "run-a is sending them"
+    warehouse.outbox.record_outcomes([Outcome(SE, rows[0].invoice_key, OutboxState.REGISTERED, case_id="c1"),
+                                      Outcome(SE, rows[1].invoice_key, OutboxState.UNKNOWN_OUTCOME, error="timeout")],
+                                     run_id="run-a")
+    # an outcome ends the claim: the unclear one is now any run's to look up
+    [left] = warehouse.outbox.claim(unclear, market=SE, run_id="run-b", limit=10)
+    assert left.invoice_key == rows[1].invoice_key and left.state is OutboxState.UNKNOWN_OUTCOME
+
+
+def test_a_claim_whose_lease_passed_is_taken_over(store_location, monkeypatch):
+    from amili_pipelines.warehouse import open_warehouse
+
+    monkeypatch.setenv("AMILI_OUTBOX_LEASE_S", "0.2")
+    with open_warehouse(store_location) as wh:
+        wh.outbox.enqueue([entry("1")])
+        rows = wh.outbox.claim([OutboxState.PENDING], market=SE, run_id="dead-run", limit=10)
+        wh.outbox.mark_in_flight(rows, run_id="dead-run")  # ... and the run dies here
+        assert wh.outbox.claim([OutboxState.IN_FLIGHT], market=SE, run_id="next", limit=10) == []
+        import time
+
+        time.sleep(0.3)
+        [row] = wh.outbox.claim([OutboxState.IN_FLIGHT], market=SE, run_id="next", limit=10)
+        assert row.invoice_key == "demo-se/1" and row.state is OutboxState.IN_FLIGHT, "looked up, never resent blindly"

@@ -36,6 +36,7 @@ from amili_pipelines.amili.no.models import (
 from amili_pipelines.amili.transport import (
     DEFAULT_TIMEOUT,
     RetryPolicy,
+    SharedRateLimit,
     Transport,
     TransportStats,
 )
@@ -109,6 +110,14 @@ class AmiliNoClient:
     def stats(self) -> TransportStats:
         """Request counters for run metadata (sent, retries, 429s, by status)."""
         return self._http.stats
+
+    @property
+    def requests_per_second(self) -> float:
+        return self._http.requests_per_second
+
+    def share_rate_limit(self, reserve: SharedRateLimit) -> None:
+        """Respect a rate limit shared with other processes as well as this client's own."""
+        self._http.shared_limit = reserve
 
     async def authenticate(self) -> NoToken:
         """Fetch a fresh bearer token now (normally implicit); the token stays masked."""

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from amili_pipelines.defs.partitions import (
-    DUCKDB_WRITER_POOL,
+    WRITER_POOL,
     daily_partitions,
     partition_dates,
 )
@@ -25,7 +25,7 @@ def build_extract_asset(creditor: CreditorConfig, source_name: str, description:
         kinds={"duckdb", "python"},
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=DUCKDB_WRITER_POOL,
+        pool=WRITER_POOL,
         description=(
             f"Unpaid, overdue invoices of {creditor.name} ({creditor.market.value}) read from source "
             f"'{source_name}'{': ' + description if description else ''}. Every row read is kept: rows the "

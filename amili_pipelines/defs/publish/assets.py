@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL
+from amili_pipelines.defs.partitions import WRITER_POOL
 from amili_pipelines.defs.reconcile.assets import NORWAY_BATCH_RESULTS, RECONCILIATION
 from amili_pipelines.defs.register.assets import NO_REGISTRATIONS, SE_REGISTRATIONS
 from amili_pipelines.defs.resources import WarehouseResource
@@ -16,7 +16,7 @@ ANALYTICS_SNAPSHOT = dg.AssetKey(["publish", "analytics_snapshot"])
     deps=[RECONCILIATION, SE_REGISTRATIONS, NO_REGISTRATIONS, NORWAY_BATCH_RESULTS],
     group_name="publish",
     kinds={"duckdb"},
-    pool=DUCKDB_WRITER_POOL,
+    pool=WRITER_POOL,
     description=(
         "The database finance analysts read (AMILI_ANALYTICS_PATH): open cases, settlements, payouts, "
         "reconciliation per case, per creditor and per month, discrepancies, quarantine, rejections and "

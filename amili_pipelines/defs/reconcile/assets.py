@@ -5,7 +5,7 @@ from datetime import timedelta
 import dagster as dg
 
 from amili_pipelines.amili.clients import AmiliClients
-from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL
+from amili_pipelines.defs.partitions import WRITER_POOL
 from amili_pipelines.defs.register.assets import NO_REGISTRATIONS, SE_REGISTRATIONS
 from amili_pipelines.defs.resources import (
     AmiliNoResource,
@@ -30,7 +30,7 @@ SETTLEMENT_LINES = dg.AssetKey(["reconcile", "settlement_lines"])
 CASE_ACTIONS = dg.AssetKey(["reconcile", "case_actions"])
 RECONCILIATION = dg.AssetKey(["reconcile", "reconciliation"])
 
-_COMMON = dict(group_name="reconcile", kinds={"duckdb", "amili"}, pool=DUCKDB_WRITER_POOL)
+_COMMON = dict(group_name="reconcile", kinds={"duckdb", "amili"}, pool=WRITER_POOL)
 
 
 class BatchRefConfig(dg.Config):

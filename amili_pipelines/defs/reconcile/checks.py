@@ -8,7 +8,7 @@ the case) are a WARN check: someone should look, nothing is provably lost.
 
 import dagster as dg
 
-from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL
+from amili_pipelines.defs.partitions import WRITER_POOL
 from amili_pipelines.defs.reconcile.assets import RECONCILIATION
 from amili_pipelines.defs.resources import WarehouseResource
 from amili_pipelines.warehouse.reconciliation import WARNING_REASONS
@@ -31,7 +31,7 @@ def _check(warehouse: WarehouseResource, reasons: tuple[str, ...], severity: dg.
 
 
 @dg.asset_check(
-    asset=RECONCILIATION, blocking=True, pool=DUCKDB_WRITER_POOL,
+    asset=RECONCILIATION, blocking=True, pool=WRITER_POOL,
     description="Amili never paid out more capital for a case than we claimed (paid out + paid directly + credited ≤ claimed).",
 )
 def settlements_within_claimed(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -40,7 +40,7 @@ def settlements_within_claimed(warehouse: WarehouseResource) -> dg.AssetCheckRes
 
 
 @dg.asset_check(
-    asset=RECONCILIATION, blocking=True, pool=DUCKDB_WRITER_POOL,
+    asset=RECONCILIATION, blocking=True, pool=WRITER_POOL,
     description="Every settlement / payout line belongs to a case we registered.",
 )
 def settlements_for_known_cases(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -49,7 +49,7 @@ def settlements_for_known_cases(warehouse: WarehouseResource) -> dg.AssetCheckRe
 
 
 @dg.asset_check(
-    asset=RECONCILIATION, blocking=True, pool=DUCKDB_WRITER_POOL,
+    asset=RECONCILIATION, blocking=True, pool=WRITER_POOL,
     description="No invoice has two cases at Amili (the debtor would be chased twice).",
 )
 def no_invoice_with_two_cases(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -58,7 +58,7 @@ def no_invoice_with_two_cases(warehouse: WarehouseResource) -> dg.AssetCheckResu
 
 
 @dg.asset_check(
-    asset=RECONCILIATION, blocking=False, pool=DUCKDB_WRITER_POOL,
+    asset=RECONCILIATION, blocking=False, pool=WRITER_POOL,
     description="Cases closed while the source still shows the invoice unpaid, and amounts that do not match the case.",
 )
 def reconciliation_warnings(warehouse: WarehouseResource) -> dg.AssetCheckResult:

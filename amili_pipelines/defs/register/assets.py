@@ -6,7 +6,7 @@ from datetime import timedelta
 import dagster as dg
 
 from amili_pipelines.defs.partitions import (
-    DUCKDB_WRITER_POOL,
+    WRITER_POOL,
     daily_partitions,
     partition_dates,
 )
@@ -16,6 +16,7 @@ from amili_pipelines.defs.resources import (
     CreditorsResource,
     WarehouseResource,
 )
+from amili_pipelines.defs.run_tags import tag_run_with_this_process
 from amili_pipelines.defs.validate.assets import VALIDATED_INVOICES
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.registration.run import register_market
@@ -32,7 +33,7 @@ _COMMON = dict(
     group_name="register",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=DUCKDB_WRITER_POOL,
+    pool=WRITER_POOL,
 )
 
 
@@ -73,6 +74,7 @@ def amili_se_registrations(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, creditors: CreditorsResource,
     amili_se: AmiliSeResource,
 ) -> dg.MaterializeResult:
+    tag_run_with_this_process(context)  # a killed run is then recognisably dead
     with warehouse.open(log=context.log.warning) as wh:
         summary = register_market(
             wh, creditors=creditors.load(), market=Market.SE, client=amili_se.connection().client(),
@@ -95,6 +97,7 @@ def amili_no_registrations(
     context: dg.AssetExecutionContext, config: NorwayRegistrationConfig, warehouse: WarehouseResource,
     creditors: CreditorsResource, amili_no: AmiliNoResource,
 ) -> dg.MaterializeResult:
+    tag_run_with_this_process(context)  # a killed run is then recognisably dead
     with warehouse.open(log=context.log.warning) as wh:
         summary = register_market(
             wh, creditors=creditors.load(), market=Market.NO, client=amili_no.connection().client(),

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from amili_pipelines.defs.partitions import DUCKDB_WRITER_POOL
+from amili_pipelines.defs.partitions import WRITER_POOL
 from amili_pipelines.defs.register.assets import NO_REGISTRATIONS, SE_REGISTRATIONS
 from amili_pipelines.defs.resources import WarehouseResource
 from amili_pipelines.domain.invoice import Market
@@ -24,7 +24,7 @@ def _two_cases_check(warehouse: WarehouseResource, market: Market) -> dg.AssetCh
 @dg.asset_check(
     asset=SE_REGISTRATIONS,
     blocking=True,
-    pool=DUCKDB_WRITER_POOL,
+    pool=WRITER_POOL,
     description="No invoice has more than one case at Amili (a debtor must never be chased twice).",
 )
 def se_no_invoice_with_two_cases(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -34,7 +34,7 @@ def se_no_invoice_with_two_cases(warehouse: WarehouseResource) -> dg.AssetCheckR
 @dg.asset_check(
     asset=NO_REGISTRATIONS,
     blocking=True,
-    pool=DUCKDB_WRITER_POOL,
+    pool=WRITER_POOL,
     description="No invoice has more than one case at Amili (a debtor must never be chased twice).",
 )
 def no_no_invoice_with_two_cases(warehouse: WarehouseResource) -> dg.AssetCheckResult:

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from amili_pipelines.defs.partitions import (
-    DUCKDB_WRITER_POOL,
+    WRITER_POOL,
     daily_partitions,
     partition_dates,
 )
@@ -22,7 +22,7 @@ def build_validate_asset(extract_keys: list[dg.AssetKey]) -> dg.AssetsDefinition
         kinds={"duckdb", "python"},
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=DUCKDB_WRITER_POOL,
+        pool=WRITER_POOL,
         description=(
             "Every extracted invoice checked against the rules Amili and Nordic law impose (identity numbers, "
             "amounts, dates, currency, duplicates). Valid invoices go on to registration; the others wait in "

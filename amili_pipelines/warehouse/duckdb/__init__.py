@@ -8,17 +8,16 @@ from pathlib import Path
 
 import duckdb
 
-from amili_pipelines.warehouse.duckdb.actions import DuckDBActionStore
+from amili_pipelines.warehouse.common.actions import SqlActionStore
+from amili_pipelines.warehouse.common.cases import SqlCaseStore, SqlSettlementStore
+from amili_pipelines.warehouse.common.reconciliation import SqlReconciliationStore
+from amili_pipelines.warehouse.common.status import SqlStatusStore
 from amili_pipelines.warehouse.duckdb.analytics import DuckDBAnalyticsStore
-from amili_pipelines.warehouse.duckdb.cases import (
-    DuckDBCaseStore,
-    DuckDBSettlementStore,
-)
 from amili_pipelines.warehouse.duckdb.connection import Session, connect
 from amili_pipelines.warehouse.duckdb.invoices import DuckDBInvoiceStore
 from amili_pipelines.warehouse.duckdb.outbox import DuckDBOutboxStore
-from amili_pipelines.warehouse.duckdb.reconciliation import DuckDBReconciliationStore
-from amili_pipelines.warehouse.duckdb.status import DuckDBStatusStore
+from amili_pipelines.warehouse.outbox import outbox_lease
+from amili_pipelines.warehouse.rate_limits import InProcessRateLimits
 
 
 class DuckDBWarehouse:
@@ -28,13 +27,16 @@ class DuckDBWarehouse:
         self.session = Session(conn, read_only=read_only)
         self.location = location
         self.invoices = DuckDBInvoiceStore(self.session)
-        self.outbox = DuckDBOutboxStore(self.session)
-        self.cases = DuckDBCaseStore(self.session)
-        self.settlements = DuckDBSettlementStore(self.session)
-        self.actions = DuckDBActionStore(self.session)
-        self.reconciliation = DuckDBReconciliationStore(self.session)
+        self.outbox = DuckDBOutboxStore(self.session, lease=outbox_lease())
+        self.cases = SqlCaseStore(self.session)
+        self.settlements = SqlSettlementStore(self.session)
+        self.actions = SqlActionStore(self.session)
+        self.reconciliation = SqlReconciliationStore(self.session)
         self.analytics = DuckDBAnalyticsStore(self.session)
-        self.status = DuckDBStatusStore(self.session)
+        self.status = SqlStatusStore(self.session)
+        self.rate_limits = InProcessRateLimits()
+        if not read_only:
+            self.outbox.release_dead_claims()
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -44,6 +46,11 @@ class DuckDBWarehouse:
     def transaction(self) -> Iterator[None]:
         with self.session.transaction():
             yield
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        # The file itself admits one writing process: nobody else can be inside the block.
+        yield
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 # DuckDB caches up to 80 % of RAM by default; a pipeline step needs far less and spills to disk
@@ -193,6 +194,15 @@ class Session:
         # fetchall, not fetchone: DuckDB refuses new work on a connection with an unfinished result.
         rows = self.execute(sql, params).fetchall()
         return rows[0][0] if rows else None
+
+    def stage(self, name: str, data: pa.Table, *, like: str | None = None) -> None:
+        """A temporary table ``name`` holding ``data`` (Arrow's types are DuckDB's; ``like`` unused)."""
+        view = f"_arrow_{name}"
+        self.conn.register(view, data)
+        try:
+            self.conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
+        finally:
+            self.conn.unregister(view)
 
     def table_exists(self, name: str) -> bool:
         return bool(self.scalar(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 
@@ -39,8 +39,9 @@ def _row(r: tuple) -> OutboxRow:
 
 
 class DuckDBOutboxStore:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, lease: timedelta = timedelta(minutes=10)) -> None:
         self.db = session
+        self.lease = lease
 
     def enqueue(self, entries: Sequence[OutboxEntry], *, run_id: str | None = None) -> dict[str, int]:
         """Add valid invoices to the outbox. Returns counts: new, requeued, already (in the outbox).
@@ -109,6 +110,12 @@ class DuckDBOutboxStore:
     ) -> list[OutboxRow]:
         """Rows in the given states, in key order. With ``sent_since``/``max_sends``: only rows sent fewer
         than ``max_sends`` times since then, so one run cannot resend an invoice Amili keeps refusing."""
+        sql, params = self._select(states, market=market, creditor=creditor, limit=limit, sent_since=sent_since,
+                                   max_sends=max_sends, claimable_at=None)
+        return [_row(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def _select(self, states: Iterable[OutboxState], *, market: Market, creditor: str | None, limit: int | None,
+                sent_since: datetime | None, max_sends: int | None, claimable_at: datetime | None) -> tuple[str, list]:
         values = [s.value for s in states]
         sql = (f"SELECT {_ROW_COLUMNS} FROM registration_outbox o WHERE market = ?"
                f" AND state IN ({', '.join('?' * len(values))})")
@@ -116,6 +123,9 @@ class DuckDBOutboxStore:
         if creditor:
             sql += " AND creditor = ?"
             params.append(creditor)
+        if claimable_at is not None:
+            sql += " AND (lease_until IS NULL OR lease_until < ?)"
+            params.append(claimable_at)
         if sent_since is not None and max_sends is not None:
             sql += (" AND (SELECT count(*) FROM registration_events e WHERE e.market = o.market"
                     " AND e.invoice_key = o.invoice_key AND e.to_state = 'in_flight' AND e.occurred_at >= ?) < ?")
@@ -123,7 +133,43 @@ class DuckDBOutboxStore:
         sql += " ORDER BY invoice_key"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [_row(r) for r in self.db.execute(sql, params).fetchall()]
+        return sql, params
+
+    def claim(
+        self, states: Iterable[OutboxState], *, market: Market, run_id: str, limit: int, creditor: str | None = None,
+        sent_since: datetime | None = None, max_sends: int | None = None,
+    ) -> list[OutboxRow]:
+        """Rows no claim holds, leased to ``run_id``. The file has one writing process at a time, so
+        the claims of another process were dropped when this one opened it (``release_dead_claims``)."""
+        now = utcnow()
+        sql, params = self._select(states, market=market, creditor=creditor, limit=limit, sent_since=sent_since,
+                                   max_sends=max_sends, claimable_at=now)
+        with self.db.transaction():
+            rows = [_row(r) for r in self.db.execute(sql, params).fetchall()]
+            if rows:
+                self._set_claims(market, [r.invoice_key for r in rows], run_id, now + self.lease)
+        return rows
+
+    def _set_claims(self, market: Market, keys: list[str], run_id: str | None, until: datetime) -> None:
+        self.db.conn.register("_claimed", pa.table({"invoice_key": keys}))
+        try:
+            self.db.execute("UPDATE registration_outbox SET claimed_by = coalesce(?, claimed_by), lease_until = ?"
+                            " WHERE market = ? AND invoice_key IN (SELECT invoice_key FROM _claimed)",
+                            [run_id, until, market.value])
+        finally:
+            self.db.conn.unregister("_claimed")
+
+    def release_claims(self, *, run_id: str) -> int:
+        rows = self.db.execute("UPDATE registration_outbox SET claimed_by = NULL, lease_until = NULL"
+                               " WHERE claimed_by = ? RETURNING 1", [run_id]).fetchall()
+        return len(rows)
+
+    def release_dead_claims(self) -> int:
+        """Drop every claim: called by the one writing process when it opens the file (whoever made
+        them is gone, and its in-flight rows are looked up before anything is sent again)."""
+        rows = self.db.execute("UPDATE registration_outbox SET claimed_by = NULL, lease_until = NULL"
+                               " WHERE claimed_by IS NOT NULL OR lease_until IS NOT NULL RETURNING 1").fetchall()
+        return len(rows)
 
     def mark_in_flight(self, rows: Sequence[OutboxRow], *, run_id: str | None = None,
                        batch_key: str | None = None) -> None:
@@ -138,10 +184,10 @@ class DuckDBOutboxStore:
             conn.execute(
                 """
                 UPDATE registration_outbox o SET state = 'in_flight', attempts = attempts + 1, batch_key = ?,
-                       updated_at = ?
+                       updated_at = ?, claimed_by = coalesce(?, o.claimed_by), lease_until = ?
                 FROM _keys k WHERE o.market = k.market AND o.invoice_key = k.invoice_key
                 """,
-                [batch_key, now],
+                [batch_key, now, run_id, now + self.lease],
             )
             conn.unregister("_keys")
             self._log([(r.market, r.invoice_key) for r in rows], None, OutboxState.IN_FLIGHT,
@@ -192,7 +238,7 @@ class DuckDBOutboxStore:
                     last_error = t.last_error,
                     registered_at = CASE WHEN t.state = 'registered' THEN coalesce(o.registered_at, ?)
                                          ELSE o.registered_at END,
-                    updated_at = ?
+                    updated_at = ?, claimed_by = NULL, lease_until = NULL
                 FROM _outcomes t WHERE o.market = t.market AND o.invoice_key = t.invoice_key
                 """,
                 [now, now],
@@ -237,12 +283,15 @@ class DuckDBOutboxStore:
             " WHERE market = ? AND invoice_key = ? ORDER BY occurred_at, rowid", [market.value, invoice_key]).fetchall()
         return [OutboxEvent(*r) for r in rows]
 
-    def state_counts(self, *, market: Market | None = None) -> dict[str, int]:
-        sql = "SELECT state, count(*) FROM registration_outbox"
+    def state_counts(self, *, market: Market | None = None, unclaimed: bool = False) -> dict[str, int]:
+        sql = "SELECT state, count(*) FROM registration_outbox WHERE true"
         params: list = []
         if market:
-            sql += " WHERE market = ?"
+            sql += " AND market = ?"
             params.append(market.value)
+        if unclaimed:
+            sql += " AND (lease_until IS NULL OR lease_until < ?)"
+            params.append(utcnow())
         sql += " GROUP BY state"
         counts = {s.value: 0 for s in OutboxState}
         counts.update(dict(self.db.execute(sql, params).fetchall()))

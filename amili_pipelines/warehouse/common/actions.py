@@ -1,4 +1,4 @@
-"""DuckDB: the case-actions outbox (payments, creditings, cancellations reported to Amili)."""
+"""The case-actions outbox (payments, creditings, cancellations reported to Amili), for both databases."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ from amili_pipelines.domain.case_actions import (
 )
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.money import ZERO, money
-from amili_pipelines.warehouse.duckdb.connection import Session
-from amili_pipelines.warehouse.duckdb.source_view import SOURCE_VIEW_SQL
+from amili_pipelines.warehouse.common import SqlSession
+from amili_pipelines.warehouse.common.reconcile_sql import SOURCE_VIEW_SQL
 
 _ACTION_COLUMNS = ("action_key, market, creditor, invoice_number, case_id, amili_invoice_id, action, amount, currency,"
                    " action_date, state, batch_id")
 _SETTABLE = frozenset({"remote_id", "batch_id", "result_status", "result_json", "last_error", "sent_at"})
 
 
-class DuckDBActionStore:
-    def __init__(self, session: Session) -> None:
+class SqlActionStore:
+    def __init__(self, session: SqlSession) -> None:
         self.db = session
 
     def source_views(self) -> list[SourceView]:
@@ -32,7 +32,7 @@ class DuckDBActionStore:
             WITH src AS ({SOURCE_VIEW_SQL}),
             collected AS (
                 SELECT market, case_id, sum(principal_amount) AS capital FROM settlement_lines
-                WHERE case_id IS NOT NULL GROUP BY ALL
+                WHERE case_id IS NOT NULL GROUP BY market, case_id
             ),
             reported AS (
                 SELECT market, invoice_key,
@@ -40,7 +40,7 @@ class DuckDBActionStore:
                        coalesce(sum(amount) FILTER (WHERE action = 'crediting' AND state <> 'rejected'), 0)
                            AS credited,
                        count(*) FILTER (WHERE action = 'cancellation' AND state <> 'rejected') AS cancellations
-                FROM case_actions_outbox GROUP BY ALL
+                FROM case_actions_outbox GROUP BY market, invoice_key
             )
             SELECT r.market, r.invoice_key, r.creditor, r.invoice_number, r.case_id, r.amili_invoice_id,
                    r.claimed_amount, r.currency, s.present, s.open_balance,

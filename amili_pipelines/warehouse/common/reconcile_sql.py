@@ -1,20 +1,39 @@
-"""DuckDB: reconciliation per case (what we claimed against what came back) and its discrepancies.
+"""SQL that DuckDB and PostgreSQL both run as written: the reconciliation, and the source system's
+current view of every invoice (read by reconciliation and by the back-to-Amili detection).
 
-Rebuilt as a whole from the stored facts (outbox, cases, settlement lines, case actions, source
-balances) on every run, inside one transaction.
+One text for both stores keeps the money rules in one place. What makes it portable: explicit
+GROUP BY lists, ``CAST(... AS ...)`` rather than ``::``, ``concat`` rather than ``format``,
+window functions rather than ``arg_max``, ``?`` placeholders (the PostgreSQL session rewrites
+them). Amounts are DECIMAL(18, 2) in both, so ``CAST(x AS VARCHAR)`` prints two decimals in both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
-from decimal import Decimal
+# (invoice_key, present, open_balance, total_amount, as_of, status): an invoice missing from its
+# source's newest read is no longer in the source (paid or removed there) and shows 0 open.
+SOURCE_VIEW_SQL = """
+    WITH newest AS (SELECT source, max(partition_date) AS d FROM source_balances GROUP BY source),
+    cur AS (
+        SELECT b.invoice_key, b.source, b.partition_date, b.open_balance,
+               CAST(NULL AS DECIMAL(18, 2)) AS total_amount, coalesce(b.is_unpaid, b.open_balance > 0) AS is_unpaid
+        FROM source_balances b JOIN newest n ON n.source = b.source AND n.d = b.partition_date
+    ),
+    last_known AS (
+        SELECT invoice_key, source, status FROM (
+            SELECT invoice_key, source, status,
+                   row_number() OVER (PARTITION BY invoice_key ORDER BY partition_date DESC, source) AS rn
+            FROM source_balances
+        ) ranked WHERE rn = 1
+    )
+    SELECT k.invoice_key, cur.invoice_key IS NOT NULL AS present,
+           CASE WHEN cur.invoice_key IS NULL THEN 0 WHEN NOT cur.is_unpaid THEN 0 ELSE cur.open_balance END
+               AS open_balance,
+           cur.total_amount, n.d AS as_of, k.status
+    FROM last_known k JOIN newest n ON n.source = k.source
+    LEFT JOIN cur ON cur.invoice_key = k.invoice_key AND cur.source = k.source
+"""
 
-from amili_pipelines.warehouse.duckdb.connection import Session
-from amili_pipelines.warehouse.duckdb.source_view import SOURCE_VIEW_SQL
-from amili_pipelines.warehouse.reconciliation import Discrepancy, ReconciliationTotals
-
-_RECONCILE_SQL = """
+RECONCILE_SQL = """
 WITH reg AS (
     SELECT market, case_id, invoice_key, creditor, invoice_number, claimed_amount, currency
     FROM registration_outbox WHERE state = 'registered' AND case_id IS NOT NULL
@@ -35,13 +54,13 @@ money AS (
            sum(principal_amount) AS paid_principal, sum(interest_amount) AS paid_interest,
            sum(fee_amount) AS paid_fees, sum(commission_amount) AS commission, sum(vat_amount) AS vat,
            sum(payout_amount) AS paid_out
-    FROM settlement_lines WHERE case_id IS NOT NULL GROUP BY ALL
+    FROM settlement_lines WHERE case_id IS NOT NULL GROUP BY market, case_id
 ),
 acts AS (
     SELECT market, invoice_key,
            coalesce(sum(amount) FILTER (WHERE action = 'payment'), 0) AS paid_direct,
            coalesce(sum(amount) FILTER (WHERE action = 'crediting'), 0) AS credited
-    FROM case_actions_outbox WHERE state IN ('sent', 'waiting_for_batch') GROUP BY ALL
+    FROM case_actions_outbox WHERE state IN ('sent', 'waiting_for_batch') GROUP BY market, invoice_key
 ),
 joined AS (
     SELECT b.*, coalesce(m.paid_principal, 0) AS paid_principal, coalesce(m.paid_interest, 0) AS paid_interest,
@@ -57,7 +76,7 @@ figures AS (
            greatest(claimed_capital - paid_principal - paid_direct - credited, 0) AS uncovered
     FROM joined
 )
-SELECT ?::DATE AS as_of, market, case_id, creditor, invoice_key, invoice_number, currency,
+SELECT CAST(? AS DATE) AS as_of, market, case_id, creditor, invoice_key, invoice_number, currency,
        claimed_capital, paid_principal, paid_interest, paid_fees, commission, vat, paid_out, paid_direct, credited,
        CASE WHEN is_closed AND closed_reason IN ('cancelled', 'withdrawn') THEN uncovered ELSE 0 END AS cancelled,
        CASE WHEN is_closed THEN 0 ELSE coalesce(amili_remaining_capital, uncovered) END AS remaining_capital,
@@ -73,119 +92,84 @@ SELECT ?::DATE AS as_of, market, case_id, creditor, invoice_key, invoice_number,
 FROM figures
 """
 
-_INSERT = ("INSERT INTO reconciliation_discrepancies (as_of, market, reason, severity, case_id, invoice_key, creditor,"
-           " line_id, amount, detail) ")
+INSERT_DISCREPANCY = ("INSERT INTO reconciliation_discrepancies (as_of, market, reason, severity, case_id, invoice_key,"
+                      " creditor, line_id, amount, detail) ")
+
+
+def _text(expr: str) -> str:
+    return f"CAST({expr} AS VARCHAR)"
+
 
 # 1. Amili paid out more capital than we claimed.
-_PAID_OUT_EXCEEDS_CLAIMED = """
+PAID_OUT_EXCEEDS_CLAIMED = f"""
     SELECT as_of, market, 'paid_out_exceeds_claimed', 'error', case_id, invoice_key, creditor, NULL,
            paid_principal + paid_direct + credited - claimed_capital,
-           format('claimed {:.2f} but principal paid out {:.2f} + paid directly {:.2f} + credited {:.2f}',
-                  claimed_capital, paid_principal, paid_direct, credited)
+           concat('claimed ', {_text('claimed_capital')}, ' but principal paid out ', {_text('paid_principal')},
+                  ' + paid directly ', {_text('paid_direct')}, ' + credited ', {_text('credited')})
     FROM reconciliation WHERE paid_principal + paid_direct + credited > claimed_capital + 0.005
 """
 # 2. A settlement line we cannot tie to any case we registered or know.
-_UNKNOWN_CASE = """
-    SELECT ?::DATE, l.market, 'settlement_for_unknown_case', 'error', l.case_id, l.invoice_key, l.creditor, l.line_id,
-           l.payout_amount,
-           format('{} line {} (invoice {}, case {}) matches no known case', l.source, l.line_id,
-                  coalesce(l.invoice_number, '?'), coalesce(l.case_id, l.case_number, '?'))
+UNKNOWN_CASE = """
+    SELECT CAST(? AS DATE), l.market, 'settlement_for_unknown_case', 'error', l.case_id, l.invoice_key, l.creditor,
+           l.line_id, l.payout_amount,
+           concat(l.source, ' line ', l.line_id, ' (invoice ', coalesce(l.invoice_number, 'unknown'), ', case ',
+                  coalesce(l.case_id, l.case_number, 'unknown'), ') matches no known case')
     FROM settlement_lines l
     WHERE l.case_id IS NULL
        OR NOT EXISTS (SELECT 1 FROM reconciliation r WHERE r.market = l.market AND r.case_id = l.case_id)
        OR l.invoice_key IS NULL
 """
 # 3. One invoice, two cases: the debtor is chased twice.
-_TWO_CASES = """
+TWO_CASES = """
     WITH all_cases AS (
         SELECT market, invoice_key, case_id FROM cases WHERE invoice_key IS NOT NULL
         UNION SELECT market, invoice_key, case_id FROM amili_registrations_seen
         UNION SELECT market, invoice_key, case_id FROM registration_outbox WHERE case_id IS NOT NULL
     )
-    SELECT ?::DATE, market, 'invoice_with_two_cases', 'error', string_agg(case_id, ', ' ORDER BY case_id), invoice_key,
-           split_part(invoice_key, '/', 1), NULL, NULL,
-           format('invoice {} has {} cases at Amili', invoice_key, count(DISTINCT case_id))
+    SELECT CAST(? AS DATE), market, 'invoice_with_two_cases', 'error', string_agg(case_id, ', ' ORDER BY case_id),
+           invoice_key, split_part(invoice_key, '/', 1), NULL, NULL,
+           concat('invoice ', invoice_key, ' has ', CAST(count(DISTINCT case_id) AS VARCHAR), ' cases at Amili')
     FROM all_cases GROUP BY market, invoice_key HAVING count(DISTINCT case_id) > 1
 """
 # 4. Amili closed the case as paid/credited, but the source system still shows it unpaid.
-_CLOSED_BUT_SOURCE_UNPAID = f"""
+CLOSED_BUT_SOURCE_UNPAID = f"""
     WITH src AS ({SOURCE_VIEW_SQL})
     SELECT r.as_of, r.market, 'closed_but_source_unpaid', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
            s.open_balance,
-           format('case closed ({{}}) at Amili but the source still shows {{:.2f}} open (as of {{}})',
-                  coalesce(r.closed_reason, 'closed'), s.open_balance, s.as_of)
+           concat('case closed (', coalesce(r.closed_reason, 'closed'), ') at Amili but the source still shows ',
+                  {_text('s.open_balance')}, ' open (as of ', {_text('s.as_of')}, ')')
     FROM reconciliation r JOIN src s ON s.invoice_key = r.invoice_key
     WHERE r.is_closed AND coalesce(r.closed_reason, '') NOT IN ('cancelled', 'withdrawn')
       AND s.present AND s.open_balance > 0.005
 """
 # 5. Amili holds a different capital than we claimed, or its remaining capital disagrees with
 #    claimed minus what came in.
-_AMOUNTS_DO_NOT_MATCH = """
+AMOUNTS_DO_NOT_MATCH = f"""
     SELECT as_of, r.market, 'amounts_do_not_match_case', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
            c.claimed_capital - r.claimed_capital,
-           format('we claimed {:.2f} but Amili holds {:.2f} as the case capital', r.claimed_capital, c.claimed_capital)
+           concat('we claimed ', {_text('r.claimed_capital')}, ' but Amili holds ', {_text('c.claimed_capital')},
+                  ' as the case capital')
     FROM reconciliation r JOIN cases c ON c.market = r.market AND c.case_id = r.case_id
     WHERE c.claimed_capital IS NOT NULL AND abs(c.claimed_capital - r.claimed_capital) > 0.005
     UNION ALL
     SELECT as_of, r.market, 'amounts_do_not_match_case', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
            r.amili_remaining_capital - (r.claimed_capital - r.paid_principal - r.paid_direct - r.credited),
-           format('Amili shows {:.2f} capital remaining; claimed {:.2f} less paid {:.2f} less direct {:.2f} '
-                  'less credited {:.2f} is {:.2f}',
-                  r.amili_remaining_capital, r.claimed_capital, r.paid_principal, r.paid_direct, r.credited,
-                  r.claimed_capital - r.paid_principal - r.paid_direct - r.credited)
+           concat('Amili shows ', {_text('r.amili_remaining_capital')}, ' capital remaining; claimed ',
+                  {_text('r.claimed_capital')}, ' less paid ', {_text('r.paid_principal')}, ' less direct ',
+                  {_text('r.paid_direct')}, ' less credited ', {_text('r.credited')}, ' is ',
+                  {_text('r.claimed_capital - r.paid_principal - r.paid_direct - r.credited')})
     FROM reconciliation r
     WHERE NOT r.is_closed AND r.amili_remaining_capital IS NOT NULL
       AND abs(r.amili_remaining_capital - (r.claimed_capital - r.paid_principal - r.paid_direct - r.credited)) > 0.005
 """
-
-
-class DuckDBReconciliationStore:
-    def __init__(self, session: Session) -> None:
-        self.db = session
-
-    def rebuild(self, *, as_of: date) -> None:
-        """Recompute ``reconciliation`` and ``reconciliation_discrepancies`` from the stored facts."""
-        with self.db.transaction():
-            self.db.execute("DELETE FROM reconciliation")
-            self.db.execute("INSERT INTO reconciliation " + _RECONCILE_SQL, [as_of])
-            self.db.execute("DELETE FROM reconciliation_discrepancies")
-            self.db.execute(_INSERT + _PAID_OUT_EXCEEDS_CLAIMED)
-            self.db.execute(_INSERT + _UNKNOWN_CASE, [as_of])
-            self.db.execute(_INSERT + _TWO_CASES, [as_of])
-            self.db.execute(_INSERT + _CLOSED_BUT_SOURCE_UNPAID)
-            self.db.execute(_INSERT + _AMOUNTS_DO_NOT_MATCH)
-            self.db.execute(
-                """
-                UPDATE reconciliation r SET discrepancy_count = d.n
-                FROM (SELECT market, case_id, count(*) AS n FROM reconciliation_discrepancies
-                      WHERE case_id IS NOT NULL GROUP BY ALL) d
-                WHERE d.market = r.market AND d.case_id = r.case_id
-                """
-            )
-
-    def totals(self) -> ReconciliationTotals:
-        t = ReconciliationTotals()
-        t.cases_by_status = dict(self.db.execute("SELECT status, count(*) FROM reconciliation GROUP BY ALL").fetchall())
-        for cur, claimed, paid, remaining in self.db.execute(
-            "SELECT coalesce(currency, '?'), sum(claimed_capital), sum(paid_out), sum(remaining_capital) "
-            "FROM reconciliation GROUP BY ALL ORDER BY 1"
-        ).fetchall():
-            t.money_by_currency[cur] = (Decimal(claimed), Decimal(paid), Decimal(remaining))
-        for reason, severity, n in self.db.execute(
-            "SELECT reason, severity, count(*) FROM reconciliation_discrepancies GROUP BY ALL"
-        ).fetchall():
-            t.discrepancies[(reason, severity)] = int(n)
-        return t
-
-    def discrepancies(self, reasons: Sequence[str]) -> list[Discrepancy]:
-        """The current discrepancies with these reasons, ordered for a person to read."""
-        marks = ", ".join("?" for _ in reasons)
-        rows = self.db.execute(
-            f"""SELECT reason, market, coalesce(split_part(invoice_key, '/', 2), ''), coalesce(case_id, ''),
-                       coalesce(line_id, ''), amount, detail
-                FROM reconciliation_discrepancies WHERE reason IN ({marks})
-                ORDER BY reason, market, invoice_key, line_id""",
-            list(reasons),
-        ).fetchall()
-        return [Discrepancy(*r) for r in rows]
-
+COUNT_DISCREPANCIES = """
+    UPDATE reconciliation SET discrepancy_count = d.n
+    FROM (SELECT market, case_id, count(*) AS n FROM reconciliation_discrepancies
+          WHERE case_id IS NOT NULL GROUP BY market, case_id) d
+    WHERE d.market = reconciliation.market AND d.case_id = reconciliation.case_id
+"""
+# (statement, needs the as-of date as its one parameter), in the order they run
+DISCREPANCY_RULES = (
+    (PAID_OUT_EXCEEDS_CLAIMED, False), (UNKNOWN_CASE, True), (TWO_CASES, True), (CLOSED_BUT_SOURCE_UNPAID, False),
+    (AMOUNTS_DO_NOT_MATCH, False),
+)

@@ -1,13 +1,13 @@
-"""DuckDB: where every extracted invoice stands now (the accounting behind "nothing lost")."""
+"""Where every extracted invoice stands now (the accounting behind "nothing lost"), for both databases."""
 
 from __future__ import annotations
 
-from amili_pipelines.warehouse.duckdb.connection import Session
+from amili_pipelines.warehouse.common import SqlSession
 from amili_pipelines.warehouse.status import ACCOUNTING_COLUMNS, MarketAccounting
 
 
-class DuckDBStatusStore:
-    def __init__(self, session: Session) -> None:
+class SqlStatusStore:
+    def __init__(self, session: SqlSession) -> None:
         self.db = session
 
     def accounting(self) -> dict[str, MarketAccounting]:
@@ -32,7 +32,7 @@ class DuckDBStatusStore:
 
     def outbox_by_state(self) -> list[tuple[str, str, int]]:
         return self.db.execute(
-            "SELECT market, state, count(*) FROM registration_outbox GROUP BY ALL ORDER BY ALL").fetchall()
+            "SELECT market, state, count(*) FROM registration_outbox GROUP BY market, state ORDER BY market, state").fetchall()
 
     def registered_by_market(self) -> dict[str, int]:
         return dict(self.db.execute(

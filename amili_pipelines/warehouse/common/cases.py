@@ -1,4 +1,4 @@
-"""DuckDB: Amili cases (both markets) and the money lines and payouts reported for them.
+"""Amili cases (both markets) and the money lines and payouts reported for them, for both databases.
 
 Every write is an idempotent upsert keyed by Amili's own ids: re-reading a case or a line
 updates it in place (``first_seen_at`` kept, ``last_seen_at`` set now), never duplicates it.
@@ -14,7 +14,7 @@ from typing import Any
 from amili_pipelines.domain.cases import CaseRecord, PayoutRecord, SettlementLine
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.money import CENT
-from amili_pipelines.warehouse.duckdb.connection import Session
+from amili_pipelines.warehouse.common import SqlSession
 from amili_pipelines.warehouse.tables import record_columns, records_table
 
 CASE_COLUMNS = record_columns(CaseRecord)
@@ -22,7 +22,7 @@ LINE_COLUMNS = record_columns(SettlementLine)
 PAYOUT_COLUMNS = record_columns(PayoutRecord)
 
 
-def _upsert(session: Session, table: str, key: tuple[str, str], records: Sequence[Any], columns: list[str],
+def _upsert(session: SqlSession, table: str, key: tuple[str, str], records: Sequence[Any], columns: list[str],
             *, staged: str, booleans: frozenset[str] = frozenset()) -> tuple[int, int]:
     """Insert or update ``records`` (deduplicated by key, last wins); returns (inserted, updated).
 
@@ -30,15 +30,17 @@ def _upsert(session: Session, table: str, key: tuple[str, str], records: Sequenc
     (matching to invoices) before :func:`_merge_staged` writes them.
     """
     dedup = {(getattr(r, key[0]), getattr(r, key[1])): r for r in records}
-    conn = session.conn
-    conn.register("_arrow_in", records_table(list(dedup.values()), columns, booleans=booleans))
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM _arrow_in")
-    conn.unregister("_arrow_in")
+    session.stage(staged, records_table(list(dedup.values()), columns, booleans=booleans), like=table)
     existing = session.scalar(f"SELECT count(*) FROM {staged} JOIN {table} USING ({key[0]}, {key[1]})")
     return len(dedup) - existing, existing
 
 
-def _merge_staged(session: Session, table: str, key: tuple[str, str], columns: list[str], staged: str) -> None:
+def _columns(columns: list[str]) -> str:
+    """A select list that reads JSON columns back as the text they were written as (both databases)."""
+    return ", ".join(f"CAST({c} AS VARCHAR) AS {c}" if c.endswith("_json") else c for c in columns)
+
+
+def _merge_staged(session: SqlSession, table: str, key: tuple[str, str], columns: list[str], staged: str) -> None:
     now = utcnow()
     cols = ", ".join(columns)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
@@ -50,8 +52,8 @@ def _merge_staged(session: Session, table: str, key: tuple[str, str], columns: l
     session.execute(f"DROP TABLE {staged}")
 
 
-class DuckDBCaseStore:
-    def __init__(self, session: Session) -> None:
+class SqlCaseStore:
+    def __init__(self, session: SqlSession) -> None:
         self.db = session
 
     def upsert_cases(self, cases: Sequence[CaseRecord]) -> tuple[int, int, int]:
@@ -103,7 +105,7 @@ class DuckDBCaseStore:
         return inserted, updated, unmatched
 
     def case(self, market: str, case_id: str) -> CaseRecord | None:
-        rows = self.db.execute(f"SELECT {', '.join(CASE_COLUMNS)} FROM cases WHERE market = ? AND case_id = ?",
+        rows = self.db.execute(f"SELECT {_columns(CASE_COLUMNS)} FROM cases WHERE market = ? AND case_id = ?",
                                [market, case_id]).fetchall()
         return CaseRecord(*rows[0]) if rows else None
 
@@ -115,8 +117,8 @@ class DuckDBCaseStore:
         return int(self.db.scalar("SELECT count(*) FROM cases WHERE is_closed") or 0)
 
 
-class DuckDBSettlementStore:
-    def __init__(self, session: Session) -> None:
+class SqlSettlementStore:
+    def __init__(self, session: SqlSession) -> None:
         self.db = session
 
     def upsert_lines(self, lines: Sequence[SettlementLine]) -> tuple[int, int]:
@@ -166,7 +168,7 @@ class DuckDBSettlementStore:
 
     def line(self, market: str, line_id: str) -> SettlementLine | None:
         rows = self.db.execute(
-            f"SELECT {', '.join(LINE_COLUMNS)} FROM settlement_lines WHERE market = ? AND line_id = ?",
+            f"SELECT {_columns(LINE_COLUMNS)} FROM settlement_lines WHERE market = ? AND line_id = ?",
             [market, line_id]).fetchall()
         return SettlementLine(*rows[0]) if rows else None
 

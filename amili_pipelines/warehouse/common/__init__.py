@@ -1,0 +1,27 @@
+"""Stores written once for both databases: their SQL runs unchanged on DuckDB and PostgreSQL.
+
+Each takes a :class:`SqlSession` (``duckdb.connection.Session`` or ``postgres.connection.PgSession``).
+Portable means: explicit GROUP BY lists, ``CAST`` and ``concat``, window functions instead of
+``arg_max``, ``?`` placeholders; bulk input is staged with :meth:`SqlSession.stage`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+
+class SqlSession(Protocol):
+    def transaction(self) -> AbstractContextManager[Any]:
+        """One atomic unit; blocks nest."""
+
+    def execute(self, sql: str, params: Sequence | None = None) -> Any:
+        """Run one statement with ``?`` placeholders; the result has ``fetchall``/``fetchone``."""
+
+    def scalar(self, sql: str, params: Sequence | None = None) -> Any: ...
+
+    def stage(self, name: str, data: pa.Table, *, like: str | None = None) -> None:
+        """A temporary table ``name`` holding ``data`` (column types of table ``like`` when given)."""
