@@ -10,6 +10,7 @@ import duckdb
 
 from amili_pipelines.warehouse.duckdb.actions import DuckDBActionStore
 from amili_pipelines.warehouse.duckdb.analytics import DuckDBAnalyticsStore
+from amili_pipelines.warehouse.duckdb.books import DuckDBBooksStore
 from amili_pipelines.warehouse.duckdb.cases import (
     DuckDBCaseStore,
     DuckDBSettlementStore,
@@ -18,6 +19,7 @@ from amili_pipelines.warehouse.duckdb.connection import Session, connect
 from amili_pipelines.warehouse.duckdb.invoices import DuckDBInvoiceStore
 from amili_pipelines.warehouse.duckdb.outbox import DuckDBOutboxStore
 from amili_pipelines.warehouse.duckdb.reconciliation import DuckDBReconciliationStore
+from amili_pipelines.warehouse.duckdb.reports import DuckDBReportStore
 from amili_pipelines.warehouse.duckdb.status import DuckDBStatusStore
 
 
@@ -35,6 +37,8 @@ class DuckDBWarehouse:
         self.reconciliation = DuckDBReconciliationStore(self.session)
         self.analytics = DuckDBAnalyticsStore(self.session)
         self.status = DuckDBStatusStore(self.session)
+        self.books = DuckDBBooksStore(self.session)
+        self.reports = DuckDBReportStore(self.session)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:

@@ -1,0 +1,127 @@
+"""DuckDB: the figures the report and the controllers' workbooks show (read-only).
+
+Rows come back as dicts with unmasked text; the books use case masks what people see.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from amili_pipelines.warehouse.duckdb.figures import bucket_sql, fees_passed_on
+from amili_pipelines.warehouse.duckdb.connection import Session
+
+_BUCKET, _BUCKET_ORDER = bucket_sql("days_overdue")
+_FEES_PASSED_ON = fees_passed_on()
+_OPEN_CASES = f"""
+    WITH o AS (
+        SELECT c.market, c.creditor, c.invoice_number, c.case_id, c.case_number, c.customer_name,
+               c.customer_id_number, c.currency, coalesce(r.claimed_capital, c.claimed_capital) AS claimed_capital,
+               c.remaining_capital, c.remaining_interest, c.remaining_fees, c.remaining_total,
+               c.state AS case_stage, c.status AS case_status, i.due_date,
+               greatest(date_diff('day', i.due_date, ?::DATE), 0) AS days_overdue
+        FROM cases c
+        LEFT JOIN reconciliation r ON r.market = c.market AND r.case_id = c.case_id
+        LEFT JOIN (SELECT invoice_key, due_date FROM latest_invoices) i ON i.invoice_key = c.invoice_key
+        WHERE NOT c.is_closed
+    )
+    SELECT *, {_BUCKET} AS bucket, {_BUCKET_ORDER} AS bucket_order FROM o
+"""
+
+
+class DuckDBReportStore:
+    def __init__(self, session: Session) -> None:
+        self.db = session
+
+    def _rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+    def headline(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT * FROM reconciliation_by_creditor ORDER BY market, creditor, currency")
+
+    def ageing(self, *, as_of: date, creditor: str | None = None) -> list[dict[str, Any]]:
+        return self._rows(
+            f"""SELECT bucket, bucket_order, market, creditor, currency, count(*) AS cases,
+                       sum(remaining_capital) AS remaining_capital, sum(remaining_total) AS remaining_total
+                FROM ({_OPEN_CASES}) WHERE ? IS NULL OR creditor = ?
+                GROUP BY ALL ORDER BY bucket_order, market, creditor""", [as_of, creditor, creditor])
+
+    def cash_by_month(self, *, creditor: str | None = None, start: date | None = None,
+                      end: date | None = None) -> list[dict[str, Any]]:
+        return self._rows(
+            f"""SELECT date_trunc('month', settlement_date)::DATE AS month, market, creditor, currency,
+                       sum(principal_amount) AS capital, sum(interest_amount) AS interest,
+                       sum({_FEES_PASSED_ON}) AS fees, sum(commission_amount) AS commission, sum(vat_amount) AS vat,
+                       sum(payout_amount) AS paid_out
+                FROM settlement_lines
+                WHERE settlement_date IS NOT NULL AND creditor IS NOT NULL AND (? IS NULL OR creditor = ?)
+                  AND settlement_date >= coalesce(?::DATE, DATE '1900-01-01')
+                  AND settlement_date <= coalesce(?::DATE, DATE '9999-12-31')
+                GROUP BY ALL ORDER BY month, market, creditor""", [creditor, creditor, start, end])
+
+    def collection(self) -> list[dict[str, Any]]:
+        """Per creditor: capital claimed and collected, and days from hand-over to the first payment
+        and to the last one of a case paid in full (Amili's own dates, so the demo's clock fits)."""
+        return self._rows(
+            """WITH paid AS (
+                   SELECT market, case_id, min(settlement_date) AS first_paid, max(settlement_date) AS last_paid
+                   FROM settlement_lines WHERE case_id IS NOT NULL GROUP BY ALL
+               )
+               SELECT r.market, r.creditor, r.currency, count(*) AS cases, sum(r.claimed_capital) AS claimed,
+                      sum(r.paid_principal + r.paid_direct) AS collected,
+                      round(100 * sum(r.paid_principal + r.paid_direct) / nullif(sum(r.claimed_capital), 0), 1)
+                          AS collection_rate,
+                      count(p.first_paid) AS cases_with_payment,
+                      median(date_diff('day', c.registered_at::DATE, p.first_paid)) AS median_days_to_first_payment,
+                      median(date_diff('day', c.registered_at::DATE, p.last_paid))
+                          FILTER (WHERE r.status = 'settled') AS median_days_to_settled
+               FROM reconciliation r
+               LEFT JOIN cases c ON c.market = r.market AND c.case_id = r.case_id
+               LEFT JOIN paid p ON p.market = r.market AND p.case_id = r.case_id
+               GROUP BY ALL ORDER BY r.market, r.creditor""")
+
+    def quarantine_by_rule(self) -> list[dict[str, Any]]:
+        return self._rows(
+            """SELECT partition_date AS day, rule, count(DISTINCT invoice_key) AS invoices
+               FROM invoice_issues WHERE severity = 'error' GROUP BY ALL ORDER BY day, rule""")
+
+    def rejections_by_reason(self) -> list[dict[str, Any]]:
+        return self._rows(
+            """SELECT updated_at::DATE AS day, coalesce(last_error, 'rejected') AS reason, count(*) AS invoices
+               FROM registration_outbox WHERE state = 'rejected' GROUP BY ALL ORDER BY day, reason""")
+
+    def discrepancies(self, *, creditor: str | None = None) -> list[dict[str, Any]]:
+        return self._rows(
+            """SELECT severity, reason, market, creditor, split_part(invoice_key, '/', 2) AS invoice_number, case_id,
+                      line_id, amount, detail
+               FROM reconciliation_discrepancies WHERE ? IS NULL OR creditor = ?
+               ORDER BY severity, reason, market, creditor, invoice_key, line_id""", [creditor, creditor])
+
+    def reconciliation(self, *, creditor: str) -> list[dict[str, Any]]:
+        return self._rows(
+            """SELECT invoice_number, case_id, currency, status, claimed_capital, paid_principal, paid_interest,
+                      paid_fees, commission, vat, paid_out, paid_direct, credited, cancelled, remaining_capital,
+                      case_state AS case_stage, closed_reason, discrepancy_count, as_of
+               FROM reconciliation WHERE creditor = ? ORDER BY invoice_number, case_id""", [creditor])
+
+    def open_cases(self, *, creditor: str, as_of: date) -> list[dict[str, Any]]:
+        return self._rows(f"SELECT * EXCLUDE (market, creditor) FROM ({_OPEN_CASES}) WHERE creditor = ?"
+                          " ORDER BY bucket_order DESC, days_overdue DESC, invoice_number", [as_of, creditor])
+
+    def payouts(self, *, creditor: str, start: date, end: date) -> list[dict[str, Any]]:
+        """Money paid out in the period: per Swedish payout, per Norwegian settlement day."""
+        return self._rows(
+            f"""SELECT coalesce(p.payout_date, l.payout_date, l.settlement_date) AS payout_date,
+                       coalesce(l.payout_reference, p.payout_reference,
+                                CASE WHEN l.market = 'NO' THEN 'settlements ' || l.settlement_date END) AS reference,
+                       coalesce(p.status, CASE WHEN l.market = 'NO' THEN 'paid' ELSE 'not yet paid out' END) AS status,
+                       l.currency, count(DISTINCT l.case_id) AS cases, sum(l.principal_amount) AS capital,
+                       sum(l.interest_amount) AS interest, sum({fees_passed_on("l")}) AS fees,
+                       sum(l.commission_amount) AS commission, sum(l.vat_amount) AS vat,
+                       sum(l.payout_amount) AS paid_out
+                FROM settlement_lines l LEFT JOIN payouts p ON p.market = l.market AND p.payout_id = l.payout_id
+                WHERE l.creditor = ?
+                  AND coalesce(p.payout_date, l.payout_date, l.settlement_date) BETWEEN ? AND ?
+                GROUP BY ALL ORDER BY payout_date, reference""", [creditor, start, end])
