@@ -39,7 +39,8 @@ PUBLISHED: dict[str, str] = {
                coalesce(r.claimed_capital, c.claimed_capital) AS claimed_capital,
                c.remaining_capital, c.remaining_interest, c.remaining_fees, c.remaining_total,
                c.state AS case_stage, c.status AS case_status, i.due_date,
-               greatest(date_diff('day', i.due_date, {as_of}), 0) AS days_overdue,
+               CASE WHEN i.due_date IS NOT NULL THEN greatest(date_diff('day', i.due_date, {as_of}), 0) END
+                   AS days_overdue,
                c.registered_at, c.last_seen_at
         FROM src.cases c
         LEFT JOIN src.reconciliation r ON r.market = c.market AND r.case_id = c.case_id
@@ -93,7 +94,7 @@ PUBLISHED: dict[str, str] = {
     "ageing_buckets": f"""
         WITH o AS (
             SELECT market, creditor, currency, remaining_capital, remaining_total,
-                   greatest(date_diff('day', due_date, {{as_of}}), 0) AS d
+                   days_overdue AS d
             FROM pub.open_cases
         )
         SELECT {_BUCKET} AS bucket, {_BUCKET_ORDER} AS bucket_order,

@@ -19,7 +19,8 @@ _OPEN_CASES = f"""
                c.customer_id_number, c.currency, coalesce(r.claimed_capital, c.claimed_capital) AS claimed_capital,
                c.remaining_capital, c.remaining_interest, c.remaining_fees, c.remaining_total,
                c.state AS case_stage, c.status AS case_status, i.due_date,
-               greatest(date_diff('day', i.due_date, ?::DATE), 0) AS days_overdue
+               CASE WHEN i.due_date IS NOT NULL THEN greatest(date_diff('day', i.due_date, ?::DATE), 0) END
+                   AS days_overdue
         FROM cases c
         LEFT JOIN reconciliation r ON r.market = c.market AND r.case_id = c.case_id
         LEFT JOIN (SELECT invoice_key, due_date FROM latest_invoices) i ON i.invoice_key = c.invoice_key
