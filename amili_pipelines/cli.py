@@ -140,6 +140,39 @@ def demo(
 
 @app.command()
 @_loud
+def books(
+    day: str = typer.Option(None, help="Business day (YYYY-MM-DD) whose files to write, or to rebuild byte for byte; "
+                                       "default today."),
+    period: list[str] = typer.Option(None, help="Workbook period, YYYY-MM or YYYY (repeat for several); default the "
+                                                "day's month and year."),
+) -> int:
+    """Write the files for the creditors' books (ERP feedback, SIE / journal), the workbooks and the report.
+
+    The daily and follow-up jobs do this at their end; run it to rebuild a day's files or to make a
+    period's workbook. Exit 0: written. 1: the run failed. 2: a bad day or period.
+    """
+    from amili_pipelines.books.workbook import BadPeriod, period_bounds
+    from amili_pipelines.demo import console, print_outcome
+    from amili_pipelines.demo.books import print_books
+    from amili_pipelines.headless import run_books_job
+    from amili_pipelines.settings import Settings
+
+    Settings().creditors  # noqa: B018 - a broken creditors file is reported before anything runs
+    try:
+        when = date.fromisoformat(day) if day else None
+        for p in period or []:
+            period_bounds(p)
+    except (ValueError, BadPeriod) as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        return EXIT_CONFIG
+    outcome = run_books_job(day=when, periods=list(period or []), say=console.print)
+    print_outcome(outcome)
+    print_books(outcome)
+    return EXIT_OK if outcome.success else EXIT_FAILED
+
+
+@app.command()
+@_loud
 def validate(
     target: str = typer.Argument(..., help="A configured source name, or a file to check."),
     creditor: str = typer.Option(None, help="Creditor key (needed for a file when several are configured)."),

@@ -78,6 +78,19 @@ class Settings(BaseSettings):
     analytics_path: Path = PROJECT_ROOT / "data" / "amili_analytics.duckdb"
     creditors_file: Path = PROJECT_ROOT / "creditors.yaml"
     timezone: str = "Europe/Stockholm"
+    # Files for the creditors' books and the reports; by default next to the analysts' database
+    # (data/books, data/reports).
+    books_dir: Path | None = None
+    reports_dir: Path | None = None
+    reports_keep: int = 30
+
+    @property
+    def books_path(self) -> Path:
+        return self.books_dir or Path(self.analytics_path).parent / "books"
+
+    @property
+    def reports_path(self) -> Path:
+        return self.reports_dir or Path(self.analytics_path).parent / "reports"
 
     @property
     def profile(self) -> Literal["embedded", "production"]:

@@ -53,6 +53,14 @@ class WarehouseResource(dg.ConfigurableResource):
             raise masked from None
 
 
+class BooksResource(dg.ConfigurableResource):
+    """Where the files for the creditors' books and the reports go."""
+
+    books_dir: str = Field(description="ERP feedback files, SIE/journal files and workbooks (AMILI_BOOKS_DIR)")
+    reports_dir: str = Field(description="HTML reports; latest.html is the newest (AMILI_REPORTS_DIR)")
+    reports_keep: int = Field(default=30, description="How many per-run reports to keep (AMILI_REPORTS_KEEP)")
+
+
 class CreditorsResource(dg.ConfigurableResource):
     """The creditors file: each creditor's market, Amili ids and sources."""
 
@@ -121,6 +129,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             database_url=dg.EnvVar("AMILI_DATABASE_URL") if settings.profile == "production" else None,
         ),
         "creditors": CreditorsResource(path=str(settings.creditors_file)),
+        "books": BooksResource(books_dir=str(settings.books_path), reports_dir=str(settings.reports_path),
+                               reports_keep=settings.reports_keep),
         "amili_se": AmiliSeResource(
             base_url=settings.se_base_url,
             api_code=dg.EnvVar("AMILI_SE_API_CODE"),

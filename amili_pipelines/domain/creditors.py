@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from amili_pipelines.domain.books import DEFAULT_CLOSED_UNPAID_GRACE_DAYS, BooksConfig
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.masking import mask_identity_numbers
 from amili_pipelines.domain.source_specs import SourceSpec
@@ -39,6 +40,10 @@ class CreditorConfig(BaseModel):
     # The largest open balance one claim may have; a larger one is quarantined for a person to confirm.
     max_claim: Decimal = Field(default=DEFAULT_MAX_CLAIM, gt=0, max_digits=18, decimal_places=2)
     sources: list[SourceSpec] = Field(default_factory=list)
+    # Days after Amili closed a case as paid before the creditor's books must show it paid too.
+    closed_but_source_unpaid_grace_days: int = Field(default=DEFAULT_CLOSED_UNPAID_GRACE_DAYS, ge=0)
+    # What the creditor's ERP and ledger get back: file format, columns, accounts.
+    books: BooksConfig = Field(default_factory=BooksConfig)
 
     @model_validator(mode="after")
     def _ids_for_market(self) -> CreditorConfig:
@@ -74,6 +79,10 @@ class CreditorsFile(BaseModel):
             if c.key == key:
                 return c
         raise KeyError(f"no creditor {key!r} in the creditors file (known: {[c.key for c in self.creditors]})")
+
+    def grace_days(self) -> dict[str, int]:
+        """creditor -> days its books get to show a case Amili closed as paid."""
+        return {c.key: c.closed_but_source_unpaid_grace_days for c in self.creditors}
 
     def in_market(self, market: Market) -> list[CreditorConfig]:
         return [c for c in self.creditors if c.market is market]

@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 
+from amili_pipelines.defs.books.jobs import BOOKS_JOB
 from amili_pipelines.defs.reconcile.jobs import FOLLOWUP_JOB
 from amili_pipelines.defs.register.jobs import EXTRACT_VALIDATE_REGISTER_JOB
 from amili_pipelines.defs.run_tags import own_tags
@@ -124,3 +125,14 @@ def run_followup_job(*, instance: dg.DagsterInstance | None = None, log_level: s
                      say: Say = _quiet) -> RunOutcome:
     """Everything after registration: batches, cases, settlements, report-back, reconciliation, publish."""
     return run_job(FOLLOWUP_JOB, instance=instance, log_level=log_level, say=say)
+
+
+def run_books_job(*, day: date | None = None, periods: list[str] | None = None,
+                  instance: dg.DagsterInstance | None = None, log_level: str = "INFO", say: Say = _quiet) -> RunOutcome:
+    """The files for the creditors' books, the workbooks and the report; ``day`` re-runs a past day."""
+    day_config = {"config": {"day": day.isoformat() if day else ""}}
+    run_config = {"ops": {
+        "books__erp_feedback_files": day_config, "books__ledger_files": day_config,
+        "books__controller_workbooks": {"config": {"as_of": day.isoformat() if day else "", "periods": periods or []}},
+    }}
+    return run_job(BOOKS_JOB, run_config=run_config, instance=instance, log_level=log_level, say=say)

@@ -19,6 +19,7 @@ a reason (see :mod:`amili_pipelines.warehouse.reconciliation`).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -71,12 +72,16 @@ class ReconciliationSummary:
         return "\n".join(lines)
 
 
-def reconcile(warehouse: Warehouse, *, as_of: date | None = None) -> ReconciliationSummary:
-    """Rebuild the reconciliation and its discrepancies from the stored facts; summarise them."""
+def reconcile(warehouse: Warehouse, *, as_of: date | None = None,
+              grace_days: Mapping[str, int] | None = None) -> ReconciliationSummary:
+    """Rebuild the reconciliation and its discrepancies from the stored facts; summarise them.
+
+    ``grace_days``: per creditor, the days its books get to show a case Amili closed as paid
+    (``CreditorsFile.grace_days()``)."""
     started = time.perf_counter()
     as_of = as_of or utcnow().date()
     with warehouse.exclusive("reconciliation"):  # rebuilt as a whole: one run at a time
-        warehouse.reconciliation.rebuild(as_of=as_of)
+        warehouse.reconciliation.rebuild(as_of=as_of, grace_days=grace_days)
         totals = warehouse.reconciliation.totals()
     s = ReconciliationSummary(as_of=as_of.isoformat())
     for status, n in totals.cases_by_status.items():

@@ -1,7 +1,8 @@
 """The stores: every SQL statement of the product lives under this package.
 
 Use cases and Dagster checks talk to a :class:`Warehouse`, a small typed store per aggregate
-(invoices, outbox, cases, settlements, actions, reconciliation, analytics, status). The embedded
+(invoices, outbox, cases, settlements, actions, reconciliation, analytics, status, books,
+reports). The embedded
 implementation is one DuckDB file (``warehouse/duckdb/``); a second implementation plugs in behind
 the same interfaces and runs the same contract test suite (``tests/warehouse``).
 """
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from amili_pipelines.warehouse.actions import ActionStore
 from amili_pipelines.warehouse.analytics import AnalyticsStore
+from amili_pipelines.warehouse.books import BooksStore, ReportStore
 from amili_pipelines.warehouse.cases import CaseStore, SettlementStore
 from amili_pipelines.warehouse.duckdb.connection import (
     WarehouseLocked,
@@ -40,6 +42,8 @@ class Warehouse(Protocol):
     analytics: AnalyticsStore
     status: StatusStore
     rate_limits: RateLimitStore
+    books: BooksStore
+    reports: ReportStore
 
     def transaction(self) -> AbstractContextManager[None]:
         """Make every store call inside the block one atomic unit (calls nest)."""

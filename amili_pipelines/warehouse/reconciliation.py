@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -32,8 +32,12 @@ class ReconciliationTotals:
 
 
 class ReconciliationStore(Protocol):
-    def rebuild(self, *, as_of: date) -> None:
-        """Recompute the reconciliation and its discrepancies from every stored fact, atomically."""
+    def rebuild(self, *, as_of: date, grace_days: Mapping[str, int] | None = None) -> None:
+        """Recompute the reconciliation and its discrepancies from every stored fact, atomically.
+
+        ``grace_days`` (creditor -> days) is how long after Amili closed a case as paid the
+        creditor's source may still show it unpaid before that counts (``closed_but_source_unpaid``);
+        a creditor not named gets none."""
 
     def totals(self) -> ReconciliationTotals: ...
 

@@ -16,8 +16,8 @@ PACKAGE = PROJECT_ROOT / "amili_pipelines"
 # Statements, not words: "SELECT ... FROM", "INSERT INTO", "UPDATE x SET", "DELETE FROM", DDL.
 SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b|"
                  r"\b(CREATE|ALTER|DROP)\s+(TABLE|VIEW|INDEX|MACRO)\b")
-LAYER_FOLDERS = ("defs", "sources", "registration", "reconciliation", "publish", "alerts", "amili", "warehouse", "domain",
-                 "emulator")
+LAYER_FOLDERS = ("defs", "sources", "registration", "reconciliation", "publish", "alerts", "books", "amili", "warehouse",
+                 "domain", "emulator")
 
 
 def _modules(*, outside: tuple[str, ...] = ()) -> list[Path]:

@@ -9,6 +9,7 @@ import io
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import dagster as dg
@@ -70,6 +71,14 @@ def _event_log_text(instance: dg.DagsterInstance) -> str:
     return out.getvalue()
 
 
+def _file_text(path: Path) -> str:
+    """A file as a person's program shows it: an Excel workbook's XML parts, any other file's text."""
+    if path.suffix == ".xlsx":
+        with zipfile.ZipFile(path) as z:
+            return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    return path.read_bytes().decode("utf-8", "replace") + path.read_bytes().decode("cp1252", "replace")
+
+
 def _leaks(text: str) -> list[str]:
     return sorted(f for f in FORBIDDEN if f in text)
 
@@ -106,6 +115,12 @@ def test_a_run_over_every_hostile_case_leaks_no_identity_number(pipeline_env, tm
     published = _published_text(pipeline_env / "amili_analytics.duckdb")
     assert "text.invisible_only" in published and "invoice.lines.disagree" in published
     assert _leaks(published) == [], "the analysts' file holds an unmasked identity number"
+
+    # The files for the creditors' books and the report (next to the published file): people read them.
+    books = [p for folder in ("books", "reports") for p in (pipeline_env / folder).rglob("*") if p.is_file()]
+    assert any(p.name == "latest.html" for p in books) and any(p.suffix == ".xlsx" for p in books)
+    for path in books:
+        assert _leaks(_file_text(path)) == [], path
 
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.get() as instance:

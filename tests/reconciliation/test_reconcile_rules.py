@@ -12,9 +12,10 @@ import pytest
 
 from amili_pipelines.defs.reconcile.assets import reconciliation
 from amili_pipelines.defs.reconcile.checks import CHECKS
-from amili_pipelines.defs.resources import WarehouseResource
+from amili_pipelines.defs.resources import CreditorsResource, WarehouseResource
 from amili_pipelines.domain.cases import CaseRecord, SettlementLine
 from amili_pipelines.reconciliation.reconcile import reconcile
+from amili_pipelines.settings import PROJECT_ROOT
 from amili_pipelines.warehouse import open_warehouse
 
 NOW = datetime(2026, 6, 1, 12, 0)
@@ -129,7 +130,8 @@ def test_every_discrepancy_is_found(facts):
 def _materialize(db, analytics):
     return dg.materialize(
         [reconciliation, *CHECKS],
-        resources={"warehouse": WarehouseResource(path=str(db), analytics_path=str(analytics))},
+        resources={"warehouse": WarehouseResource(path=str(db), analytics_path=str(analytics)),
+                   "creditors": CreditorsResource(path=str(PROJECT_ROOT / "creditors.yaml"))},
         raise_on_error=False,
     )
 

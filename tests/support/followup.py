@@ -160,10 +160,19 @@ class FollowupEnv:
     def creditors(self):
         return load(self.creditors_path)
 
+    @property
+    def books_dir(self) -> Path:  # where the settings put them: next to the analysts' file
+        return self.analytics_path.parent / "books"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.analytics_path.parent / "reports"
+
     def resources(self) -> dict[str, Any]:
         from amili_pipelines.defs.resources import (
             AmiliNoResource,
             AmiliSeResource,
+            BooksResource,
             CreditorsResource,
             WarehouseResource,
         )
@@ -172,6 +181,7 @@ class FollowupEnv:
         return {
             "warehouse": WarehouseResource(path=str(self.db_path), analytics_path=str(self.analytics_path)),
             "creditors": CreditorsResource(path=str(self.creditors_path)),
+            "books": BooksResource(books_dir=str(self.books_dir), reports_dir=str(self.reports_dir)),
             "amili_se": AmiliSeResource(base_url=emu.base_url, api_code=emu.se_api_code),
             "amili_no": AmiliNoResource(base_url=emu.no_base_url, auth_url=emu.no_auth_url,
                                         client_id=emu.no_client_id, client_secret=emu.no_client_secret),
@@ -191,13 +201,15 @@ def make_env(emulator: Any, tmp_path: Path) -> FollowupEnv:
 
 
 def definitions(env: FollowupEnv):
-    """The follow-up stages (reconcile, publish) as the code location defines them, bound to ``env``."""
+    """The follow-up stages (reconcile, publish, books) as the code location defines them, bound to ``env``."""
     import dagster as dg
 
+    from amili_pipelines.defs.books.definitions import defs as books_defs
     from amili_pipelines.defs.publish.definitions import defs as publish_defs
     from amili_pipelines.defs.reconcile.definitions import defs as reconcile_defs
 
-    return dg.Definitions.merge(reconcile_defs(), publish_defs(), dg.Definitions(resources=env.resources()))
+    return dg.Definitions.merge(reconcile_defs(), publish_defs(), books_defs(),
+                                dg.Definitions(resources=env.resources()))
 
 
 def tick(env: FollowupEnv, sensor, cursor: str | None, instance=None):

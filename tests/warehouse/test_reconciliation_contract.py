@@ -91,3 +91,32 @@ def test_where_every_invoice_stands(warehouse):
     assert warehouse.status.registered_by_market() == {"SE": 4}
     assert ("SE", "registered", 4) in warehouse.status.outbox_by_state()
     assert warehouse.status.accounting() == {}, "nothing extracted: no invoice to account for"
+
+
+def _closed_on(warehouse, closed_day: date, source_read: date) -> None:
+    _facts(warehouse)
+    closed = case("c-C", "C", claimed="300.00", closed="paid")
+    closed.closed_at = datetime.combine(closed_day, datetime.min.time())
+    warehouse.cases.upsert_cases([closed])
+    warehouse.invoices.insert(balances=balances_table([(source_read, "erp", "demo-se", "demo-se/C", "C",
+                                                        D("120.00"), None, "unpaid", True, "x.csv", 1,
+                                                        datetime.combine(source_read, datetime.min.time()))]))
+
+
+def test_closed_but_source_unpaid_waits_for_the_creditors_grace_days(warehouse):
+    # Closed at Amili on May 10; the source was read on May 20, still showing 120.00 open.
+    _closed_on(warehouse, date(2026, 5, 10), date(2026, 5, 20))
+    warehouse.reconciliation.rebuild(as_of=AS_OF, grace_days={"demo-se": 14})
+    assert warehouse.reconciliation.totals().discrepancies == {}, "10 days: the ERP may not have booked it yet"
+    warehouse.reconciliation.rebuild(as_of=AS_OF, grace_days={"demo-se": 7})
+    found = warehouse.reconciliation.discrepancies(WARNING_REASONS)
+    assert [(d.reason, d.invoice_number) for d in found] == [("closed_but_source_unpaid", "C")]
+    assert "on 2026-05-10" in found[0].detail and "as of 2026-05-20" in found[0].detail
+    warehouse.reconciliation.rebuild(as_of=AS_OF, grace_days={"another-creditor": 30})
+    assert warehouse.reconciliation.totals().discrepancies, "a creditor not named gets no grace"
+
+
+def test_a_source_read_before_the_case_closed_is_no_discrepancy(warehouse):
+    _closed_on(warehouse, date(2026, 5, 25), date(2026, 5, 20))
+    warehouse.reconciliation.rebuild(as_of=AS_OF)
+    assert warehouse.reconciliation.totals().discrepancies == {}

@@ -161,9 +161,11 @@ def case_actions(
     ),
     **_COMMON,
 )
-def reconciliation(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def reconciliation(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                   creditors: CreditorsResource) -> dg.MaterializeResult:
+    grace_days = creditors.load().grace_days()
     with warehouse.open(log=context.log.warning) as wh:
-        summary = reconcile(wh)
+        summary = reconcile(wh, grace_days=grace_days)
     return dg.MaterializeResult(
         metadata={
             **summary.metadata(),

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from amili_pipelines.defs.books.assets import BOOKS_KEYS
 from amili_pipelines.defs.publish.assets import ANALYTICS_SNAPSHOT
 from amili_pipelines.defs.reconcile.assets import (
     AMILI_CASES,
@@ -40,10 +41,11 @@ case_status_job = dg.define_asset_job(
 followup_job = dg.define_asset_job(
     name=FOLLOWUP_JOB,
     selection=dg.AssetSelection.assets(
-        NORWAY_BATCH_RESULTS, AMILI_CASES, SETTLEMENT_LINES, CASE_ACTIONS, RECONCILIATION, ANALYTICS_SNAPSHOT
+        NORWAY_BATCH_RESULTS, AMILI_CASES, SETTLEMENT_LINES, CASE_ACTIONS, RECONCILIATION, ANALYTICS_SNAPSHOT,
+        *BOOKS_KEYS,
     ),
     description="Everything after registration: batches, cases, settlements, reporting back to Amili, "
-    "reconciliation and the analysts' database.",
+    "reconciliation, the analysts' database, the files for the creditors' books and the report.",
     tags={"amili/stage": "followup"},
 )
 

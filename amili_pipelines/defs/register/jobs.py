@@ -6,7 +6,7 @@ EXTRACT_VALIDATE_REGISTER_JOB = "extract_validate_register"
 
 extract_validate_register_job = dg.define_asset_job(
     name=EXTRACT_VALIDATE_REGISTER_JOB,
-    selection=dg.AssetSelection.groups("extract", "validate", "register", "publish"),
+    selection=dg.AssetSelection.groups("extract", "validate", "register", "publish", "books"),
     description="Read every configured source for the day, validate, register what is valid with Amili, "
-    "and refresh the analysts' published database.",
+    "refresh the analysts' published database, the files for the creditors' books and the report.",
 )

@@ -23,5 +23,7 @@ class SqlSession(Protocol):
 
     def scalar(self, sql: str, params: Sequence | None = None) -> Any: ...
 
-    def stage(self, name: str, data: pa.Table, *, like: str | None = None) -> None:
-        """A temporary table ``name`` holding ``data`` (column types of table ``like`` when given)."""
+    def stage(self, name: str, data: pa.Table, *, like: str | None = None,
+              types: dict[str, str] | None = None) -> None:
+        """A temporary table ``name`` holding ``data``, typed like table ``like`` or as ``types`` says
+        (DuckDB takes Arrow's types and needs neither)."""

@@ -7,7 +7,7 @@ balances) on every run, inside one transaction, by the same SQL in both database
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -25,14 +25,16 @@ class SqlReconciliationStore:
     def __init__(self, session: SqlSession) -> None:
         self.db = session
 
-    def rebuild(self, *, as_of: date) -> None:
+    def rebuild(self, *, as_of: date, grace_days: Mapping[str, int] | None = None) -> None:
         """Recompute ``reconciliation`` and ``reconciliation_discrepancies`` from the stored facts."""
+        grace = sorted((grace_days or {}).items())
+        params = {None: None, "as_of": [as_of], "grace": [[c for c, _ in grace], [d for _, d in grace]]}
         with self.db.transaction():
             self.db.execute("DELETE FROM reconciliation")
             self.db.execute("INSERT INTO reconciliation " + RECONCILE_SQL, [as_of])
             self.db.execute("DELETE FROM reconciliation_discrepancies")
-            for rule, dated in DISCREPANCY_RULES:
-                self.db.execute(INSERT_DISCREPANCY + rule, [as_of] if dated else None)
+            for rule, needs in DISCREPANCY_RULES:
+                self.db.execute(INSERT_DISCREPANCY + rule, params[needs])
             self.db.execute(COUNT_DISCREPANCIES)
 
     def totals(self) -> ReconciliationTotals:

@@ -9,8 +9,10 @@ from pathlib import Path
 import duckdb
 
 from amili_pipelines.warehouse.common.actions import SqlActionStore
+from amili_pipelines.warehouse.common.books import SqlBooksStore
 from amili_pipelines.warehouse.common.cases import SqlCaseStore, SqlSettlementStore
 from amili_pipelines.warehouse.common.reconciliation import SqlReconciliationStore
+from amili_pipelines.warehouse.common.reports import SqlReportStore
 from amili_pipelines.warehouse.common.status import SqlStatusStore
 from amili_pipelines.warehouse.duckdb.analytics import DuckDBAnalyticsStore
 from amili_pipelines.warehouse.duckdb.connection import Session, connect
@@ -35,6 +37,8 @@ class DuckDBWarehouse:
         self.analytics = DuckDBAnalyticsStore(self.session)
         self.status = SqlStatusStore(self.session)
         self.rate_limits = InProcessRateLimits()
+        self.books = SqlBooksStore(self.session)
+        self.reports = SqlReportStore(self.session)
         if not read_only:
             self.outbox.release_dead_claims()
 

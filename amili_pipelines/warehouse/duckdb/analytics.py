@@ -25,7 +25,10 @@ import duckdb
 import pyarrow as pa
 
 from amili_pipelines.domain.masking import mask_identity_numbers
+from amili_pipelines.warehouse.common.figures import bucket_sql
 from amili_pipelines.warehouse.duckdb.connection import Session
+
+_BUCKET, _BUCKET_ORDER = bucket_sql("d")
 
 # Tables in the published file, in order, with the SQL that builds each from the operational file.
 # ``{as_of}`` is the publish date (for days overdue); ``mask_pin(x)`` masks a personal identity number.
@@ -36,7 +39,8 @@ PUBLISHED: dict[str, str] = {
                coalesce(r.claimed_capital, c.claimed_capital) AS claimed_capital,
                c.remaining_capital, c.remaining_interest, c.remaining_fees, c.remaining_total,
                c.state AS case_stage, c.status AS case_status, i.due_date,
-               greatest(date_diff('day', i.due_date, {as_of}), 0) AS days_overdue,
+               CASE WHEN i.due_date IS NOT NULL THEN greatest(date_diff('day', i.due_date, {as_of}), 0) END
+                   AS days_overdue,
                c.registered_at, c.last_seen_at
         FROM src.cases c
         LEFT JOIN src.reconciliation r ON r.market = c.market AND r.case_id = c.case_id
@@ -87,16 +91,13 @@ PUBLISHED: dict[str, str] = {
                last_error AS message, updated_at AS rejected_at
         FROM src.rejections ORDER BY market, creditor, invoice_number
     """,
-    "ageing_buckets": """
+    "ageing_buckets": f"""
         WITH o AS (
             SELECT market, creditor, currency, remaining_capital, remaining_total,
-                   greatest(date_diff('day', due_date, {as_of}), 0) AS d
+                   days_overdue AS d
             FROM pub.open_cases
         )
-        SELECT CASE WHEN d IS NULL THEN 'unknown' WHEN d <= 30 THEN '0-30' WHEN d <= 60 THEN '31-60'
-                    WHEN d <= 90 THEN '61-90' ELSE '90+' END AS bucket,
-               CASE WHEN d IS NULL THEN 9 WHEN d <= 30 THEN 1 WHEN d <= 60 THEN 2 WHEN d <= 90 THEN 3 ELSE 4 END
-                   AS bucket_order,
+        SELECT {_BUCKET} AS bucket, {_BUCKET_ORDER} AS bucket_order,
                market, creditor, currency, count(*) AS cases,
                sum(remaining_capital) AS remaining_capital, sum(remaining_total) AS remaining_total
         FROM o GROUP BY ALL ORDER BY bucket_order, market, creditor

@@ -195,8 +195,10 @@ class Session:
         rows = self.execute(sql, params).fetchall()
         return rows[0][0] if rows else None
 
-    def stage(self, name: str, data: pa.Table, *, like: str | None = None) -> None:
-        """A temporary table ``name`` holding ``data`` (Arrow's types are DuckDB's; ``like`` unused)."""
+    def stage(self, name: str, data: pa.Table, *, like: str | None = None,
+              types: dict[str, str] | None = None) -> None:
+        """A temporary table ``name`` holding ``data`` (Arrow's types are DuckDB's: ``like`` and
+        ``types`` are for PostgreSQL)."""
         view = f"_arrow_{name}"
         self.conn.register(view, data)
         try:

@@ -13,8 +13,10 @@ from contextlib import contextmanager
 import psycopg
 
 from amili_pipelines.warehouse.common.actions import SqlActionStore
+from amili_pipelines.warehouse.common.books import SqlBooksStore
 from amili_pipelines.warehouse.common.cases import SqlCaseStore, SqlSettlementStore
 from amili_pipelines.warehouse.common.reconciliation import SqlReconciliationStore
+from amili_pipelines.warehouse.common.reports import SqlReportStore
 from amili_pipelines.warehouse.common.status import SqlStatusStore
 from amili_pipelines.warehouse.postgres.analytics import PgAnalyticsStore
 from amili_pipelines.warehouse.postgres.connection import PgSession, connect, describe
@@ -38,6 +40,8 @@ class PgWarehouse:
         self.analytics = PgAnalyticsStore(self.session)
         self.status = SqlStatusStore(self.session)
         self.rate_limits = PgRateLimitStore(self.session)
+        self.books = SqlBooksStore(self.session)
+        self.reports = SqlReportStore(self.session)
 
     @property
     def connection(self) -> psycopg.Connection:

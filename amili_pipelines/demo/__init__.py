@@ -1,20 +1,25 @@
 """``make demo``: the whole story on the demo data, through the same Dagster jobs users run.
 
 The emulator runs as its own program (``python -m amili_pipelines.emulator``) and is reached over
-HTTP only, as the real Amili would be. The demo runs the daily job headlessly, lets simulated time
-pass at the emulator, runs the follow-up job, and prints summaries a finance person reads.
+HTTP only, as the real Amili would be. A fresh demo starts Amili's clock ``days`` in the past, so
+that after the daily job has handed the invoices over and those days have passed at Amili, Amili's
+"now" is today: payouts, closings and ageing line up with the pipeline's own dates. The follow-up
+job writes the files for the creditors' books; the demo ERP (:mod:`amili_pipelines.demo.erp`)
+imports them into its exports under ``data/demo-erp``; the next extract and follow-up then find the
+creditors' books and Amili in agreement. The demo prints summaries a finance person reads.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 from amili_pipelines.alerts.attention import needs_attention
+from amili_pipelines.demo.books import close_the_loop, print_books
+from amili_pipelines.demo.erp import prepare_demo_erp
 from amili_pipelines.domain.masking import MaskedStream
 from amili_pipelines.headless import RunOutcome, run_daily_job, run_followup_job
 from amili_pipelines.headless.report import (
@@ -64,6 +71,12 @@ def print_accounting(settings: Settings, *, registered_this_run: dict[str, int] 
 
 
 def print_where(settings: Settings) -> None:
+    if settings.profile == "production":
+        from amili_pipelines.warehouse.postgres.connection import describe
+
+        console.print(f"\nOperational store (PostgreSQL): [bold]{describe(settings.warehouse_location)}[/bold]")
+        console.print(f"Analysts' published copy: [bold]{settings.analytics_path}[/bold]")
+        return
     console.print(f"\nOperational DuckDB file: [bold]{settings.duckdb_path}[/bold]")
     console.print(f"Analysts' published copy: [bold]{settings.analytics_path}[/bold]")
     console.print("Case ids of the registered invoices, for example:")
@@ -101,10 +114,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def emulator_process(state_path: Path, *, timeout_s: float = 30.0) -> Iterator[str]:
-    """Run the emulator program on a free loopback port (state kept in ``state_path``); its base URL."""
+def emulator_process(state_path: Path, *, timeout_s: float = 30.0, clock_start: datetime | None = None) -> Iterator[str]:
+    """Run the emulator program on a free loopback port (state kept in ``state_path``); its base URL.
+
+    ``clock_start``: where a new emulator state starts its simulated clock (a saved state goes on
+    from where it stopped)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMILI_EMULATOR")}
+    if clock_start is not None:
+        env["AMILI_EMULATOR__CLOCK__START"] = clock_start.strftime("%Y-%m-%dT%H:%M:%SZ")
     log = open(state_path.with_suffix(".log"), "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "amili_pipelines.emulator", "--host", "127.0.0.1", "--port", str(port),
@@ -142,26 +160,39 @@ def _registered_by_market(settings: Settings) -> dict[str, int]:
         return {}
 
 
-def _advance_emulator_clock(base_url: str, *, days: float) -> str:
-    response = httpx.post(f"{base_url}/_emulator/clock/advance", json={"days": days}, timeout=120.0)
+def _catch_up_emulator_clock(base_url: str) -> tuple[float, str]:
+    """Let simulated time pass at the emulator until its clock reads now; (days passed, its clock)."""
+    clock = httpx.get(f"{base_url}/_emulator/clock", timeout=30.0).json()
+    days = max((datetime.now(UTC).timestamp() - float(clock["timestamp"])) / 86400, 0.0)
+    if days < 1 / 24:  # already now (a demo run again the same day): nothing happened at Amili since
+        return 0.0, str(clock.get("now", ""))
+    response = httpx.post(f"{base_url}/_emulator/clock/advance", json={"days": days}, timeout=300.0)
     response.raise_for_status()
-    return str(response.json().get("now", ""))
+    return days, str(response.json().get("now", ""))
 
 
 def run_demo(*, days: int = 120, fresh: bool = False) -> int:
-    """Start the emulator (state kept in data/), run the pipeline, follow up, print summaries. Exit code."""
+    """Start the emulator (state kept in data/), run the pipeline, follow up, close the loop with the
+    demo ERP, print summaries. Exit code."""
     data = PROJECT_ROOT / "data"
     data.mkdir(exist_ok=True)
     state_path = data / "emulator_state.json"
+    base = Settings()
     if fresh:
-        base = Settings()
         for p in (state_path, Path(base.duckdb_path), Path(base.analytics_path)):
             p.unlink(missing_ok=True)
-    with emulator_process(state_path) as url:
-        console.print(f"Amili emulator listening on {url} (state: {state_path})")
+        for folder in (base.books_path, base.reports_path):
+            shutil.rmtree(folder, ignore_errors=True)
+    os.environ["AMILI_CREDITORS_FILE"] = str(prepare_demo_erp(data, fresh=fresh))
+    new_amili = not state_path.exists()
+    start = datetime.now(UTC) - timedelta(days=days) if new_amili else None
+    with emulator_process(state_path, clock_start=start) as url:
+        console.print(f"Amili emulator listening on {url} (state: {state_path})"
+                      + (f"; its clock starts {days} days ago" if start else ""))
         os.environ.update({"AMILI_SE_BASE_URL": url, "AMILI_NO_BASE_URL": f"{url}/collection/v1",
                            "AMILI_NO_AUTH_URL": f"{url}/token"})
         settings = Settings()
+        console.print(f"Demo ERP exports: {Path(settings.creditors_file).parent} (seeded from assets/demo)")
         before = _registered_by_market(settings)
         today = date.today()
         console.rule(f"Daily run: extract → validate → register (partition {today})")
@@ -178,15 +209,17 @@ def run_demo(*, days: int = 120, fresh: bool = False) -> int:
             console.print(f"Registered in this run: {sum(new.values())} "
                           f"({', '.join(f'{m}: {n}' for m, n in new.items())}).")
         print_where(settings)
-        followup_ok = _followup(url, days=days)
-    if not (outcome.success and ok and followup_ok):
+        followup = _followup(url)
+        loop_ok = close_the_loop(settings, url, followup) if followup.success else False
+    if not (outcome.success and ok and followup.success and loop_ok):
         return EXIT_FAILED
     return exit_status(outcome)
 
 
-def _followup(url: str, *, days: int) -> bool:
-    console.rule(f"Follow-up: {days} days pass at Amili; cases, settlements and reconciliation")
-    now = _advance_emulator_clock(url, days=days) if days else ""
+def _followup(url: str) -> RunOutcome:
+    passed, now = _catch_up_emulator_clock(url)
+    console.rule(f"Follow-up: {passed:.0f} days pass at Amili; cases, settlements, reconciliation, books"
+                 if passed else "Follow-up: cases, settlements, reconciliation, books")
     if now:
         console.print(f"Emulator clock: {now}")
     outcome = run_followup_job(log_level="WARNING")
@@ -207,10 +240,8 @@ def _followup(url: str, *, days: int) -> bool:
                       f"waiting, {acts.get('rejected', 0)} rejected")
     summary = outcome.metadata.get("reconcile/reconciliation", {}).get("summary", "")
     console.print(str(summary).strip("`\n"))
-    published = outcome.metadata.get("publish/analytics_snapshot", {}).get("path")
-    if published:
-        console.print(f"  analysts' database: {published}")
-    return outcome.success
+    print_books(outcome)
+    return outcome
 
 
 def print_status(settings: Settings) -> int:

@@ -1,0 +1,191 @@
+"""The ledger: one verification per Amili payout, so nobody re-keys payouts by hand.
+
+For every payout (Sweden: a paid bank transfer with its specification lines; Norway: the
+settlements of one settlement day, booked once the day is over):
+
+===================  ======  ================================================
+account (role)       side    amount
+===================  ======  ================================================
+bank                 debit   what reached the bank (the payout)
+commission           debit   Amili's commission (a cost)
+input VAT            debit   the VAT on the commission (deductible)
+receivables          credit  the capital collected (the invoices' open balance)
+interest             credit  interest collected and passed on
+fees                 credit  fees passed on (Swedish reminder fees)
+rounding             either  only when Amili's payout total differs from its lines
+===================  ======  ================================================
+
+The verification balances by construction (paid out = capital + interest + fees - commission -
+VAT) and is checked before it is stored. Each money line is booked once (the books store keeps
+which verification booked it), and a verification is stored as booked: its file is rebuilt byte
+for byte, and a payout never gets a second verification. Sweden gets SIE 4I (``sie.py``); Norway
+the same journal as CSV and Excel (SAF-T is out of scope).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from amili_pipelines.books.erp import may_assign
+from amili_pipelines.books.files import Manifest, Sheet, csv_bytes, write_atomically, xlsx_bytes
+from amili_pipelines.books.sie import sie_bytes
+from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
+from amili_pipelines.domain.dates import utcnow
+from amili_pipelines.domain.money import ZERO
+from amili_pipelines.warehouse import Warehouse
+from amili_pipelines.warehouse.books import LedgerLine
+
+
+class UnbalancedVerification(ValueError):
+    """A verification whose debits and credits differ: never written."""
+
+
+@dataclass
+class LedgerSummary:
+    day: str = ""
+    verifications: dict[str, int] = field(default_factory=dict)  # creditor -> new verifications
+    booked: dict[str, str] = field(default_factory=dict)  # creditor -> paid out booked now (bank debit)
+    files_written: int = 0
+    files_unchanged: int = 0
+    files_rewritten: int = 0
+    files_total: int = 0
+    folders: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def metadata(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k not in ("verifications", "booked")}
+        out["folders"] = ", ".join(self.folders)
+        for creditor, n in sorted(self.verifications.items()):
+            out[f"new_verifications_{creditor.replace('-', '_')}"] = n
+        for creditor, amount in sorted(self.booked.items()):
+            out[f"booked_{creditor.replace('-', '_')}"] = amount
+        return out
+
+
+def verification(creditor: CreditorConfig, lines: list[LedgerLine]) -> dict[str, Any]:
+    """The verification of one payout (its lines), as the journal stores and files show it."""
+    chart = creditor.books.ledger.chart(creditor.market.value)
+    first = lines[0]
+    total = {name: sum((getattr(ln, name) for ln in lines), ZERO)
+             for name in ("principal", "interest", "fees", "commission", "vat", "paid_out")}
+    bank = first.payout_total if first.payout_total is not None else total["paid_out"]
+    rows = [
+        ("bank", bank), ("commission", total["commission"]), ("input_vat", total["vat"]),
+        ("receivables", -total["principal"]), ("interest", -total["interest"]), ("fees", -total["fees"]),
+        ("rounding", total["paid_out"] - bank),  # Amili's payout total against the sum of its lines
+    ]
+    transactions = [[chart[role][0], f"{amount:.2f}"] for role, amount in rows if amount != ZERO]
+    if sum((Decimal(a) for _, a in transactions), ZERO) != ZERO:
+        raise UnbalancedVerification(f"payout {first.payout_key} of {creditor.key} does not balance: {transactions}")
+    if creditor.market.value == "SE":
+        text = f"Amili utbetalning {first.payout_reference or first.payout_key}"
+    else:
+        text = f"Amili oppgjør {first.payout_date.isoformat()}"
+    return {"date": first.payout_date.isoformat(), "text": text, "reference": first.payout_reference or "",
+            "currency": first.currency or "", "lines": len(lines), "bank": f"{bank:.2f}",
+            "transactions": transactions}
+
+
+def book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date) -> tuple[int, Decimal]:
+    """Book every payout not yet booked; (verifications, bank debit) booked now."""
+    if not may_assign(warehouse.books.last_export_day(creditor.key), day):
+        return 0, ZERO
+    market = creditor.market.value
+    groups: dict[str, list[LedgerLine]] = defaultdict(list)
+    for line in warehouse.books.unbooked_lines(creditor.key, market=market, complete_before=day):
+        groups[line.payout_key].append(line)
+    new = []
+    bank = ZERO
+    for payout_key, lines in groups.items():
+        v = verification(creditor, lines)
+        bank += Decimal(v["bank"])
+        key = f"SE:{payout_key}" if market == "SE" else f"NO:{creditor.key}:{payout_key}"
+        new.append((key, v, [ln.line_id for ln in lines]))
+    warehouse.books.record_verifications(creditor.key, market, day, new)
+    return len(new), bank
+
+
+def _journal_sheet(creditor: CreditorConfig, verifications: list[dict[str, Any]]) -> tuple[list[str], list[list]]:
+    names = {number: name for number, name in creditor.books.ledger.chart(creditor.market.value).values()}
+    header = ["Bilag", "Dato", "Konto", "Kontonavn", "Tekst", "Debet", "Kredit", "Valuta", "Referanse"]
+    rows = []
+    for n, v in enumerate(verifications, start=1):
+        for account, amount in v["transactions"]:
+            value = Decimal(amount)
+            rows.append([n, date.fromisoformat(v["date"]), account, names.get(account, ""), v["text"],
+                         value if value > 0 else None, -value if value < 0 else None, v["currency"], v["reference"]])
+    return header, rows
+
+
+def render(creditor: CreditorConfig, verifications: list[dict[str, Any]], *, ext: str, day: date,
+           batch: int) -> bytes:
+    if ext == "si":
+        return sie_bytes(creditor, verifications, export_day=day, batch=batch)
+    header, rows = _journal_sheet(creditor, verifications)
+    if ext == "xlsx":
+        return xlsx_bytes([Sheet(title="Bilag", header=header, rows=rows, money_columns=frozenset({5, 6}))],
+                          stamp=day, title=f"{creditor.name}: Amili {day.isoformat()}")
+    dialect = creditor.books.erp_feedback.dialect()
+
+    def text(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            return f"{v:.2f}".replace(".", dialect.decimal)
+        return v.strftime(dialect.date_format) if isinstance(v, date) else v
+
+    return csv_bytes(header, [[text(v) for v in r] for r in rows], delimiter=dialect.delimiter,
+                     encoding=dialect.encoding)
+
+
+def ledger_formats(creditor: CreditorConfig) -> list[str]:
+    return ["si"] if creditor.market.value == "SE" else list(creditor.books.erp_feedback.formats)
+
+
+def write_ledger(warehouse: Warehouse, *, creditors: CreditorsFile, books_dir: str | Path,
+                 day: date | None = None) -> LedgerSummary:
+    """Book every new Amili payout for ``day`` (default today) and (re)write the journal files."""
+    started = time.perf_counter()
+    day = day or utcnow().date()
+    summary = LedgerSummary(day=day.isoformat())
+    for creditor in creditors.creditors:
+        n, bank = book_new_payouts(warehouse, creditor, day)
+        if n:
+            summary.verifications[creditor.key] = n
+            summary.booked[creditor.key] = f"{bank:.2f}"
+        batches: dict[tuple[date, int], list[dict[str, Any]]] = defaultdict(list)
+        for e in warehouse.books.exported(creditor.key):
+            if e.kind == "verification":
+                batches[(e.export_day, e.batch)].append(e.row)
+        if not batches:
+            continue
+        folder = Path(books_dir) / creditor.key / "ledger"
+        manifest = Manifest(folder)
+        stem = "amili" if creditor.market.value == "SE" else "journal"
+        for (export_day, batch), verifications in sorted(batches.items()):
+            for ext in ledger_formats(creditor):
+                path = folder / f"{creditor.key}_{stem}_{export_day.isoformat()}_{batch}.{ext}"
+                summary.files_total += 1
+                if export_day != day and manifest.knows(path):
+                    summary.files_unchanged += 1
+                    continue
+                existed = path.exists()
+                written = write_atomically(path, render(creditor, verifications, ext=ext, day=export_day,
+                                                        batch=batch))
+                if not written.changed:
+                    summary.files_unchanged += 1
+                elif existed:
+                    summary.files_rewritten += 1
+                else:
+                    summary.files_written += 1
+                paid_out = sum((Decimal(v["bank"]) for v in verifications), ZERO)
+                manifest.add(written, kind="verifications", day=export_day.isoformat(), batch=batch, format=ext,
+                             rows=len(verifications), totals={"bank": f"{paid_out:.2f}"}, of="ledger")
+        manifest.save()
+        summary.folders.append(str(folder))
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary

@@ -1,0 +1,1 @@
+"""Closing the books: ERP feedback files, the ledger (SIE / journal), workbooks, the report."""
