@@ -393,6 +393,11 @@ class _UnitReader:
             if getattr(self.spec, "read_once", False) and self.store.file_already_read(
                 source=job.source, path=unit.location, fingerprint=fp[0], partition_date=job.partition_date
             ):
+                # Not read again, but still there: what it said about each invoice still holds today.
+                # Without this, its invoices would look gone from the source (paid or removed) and be
+                # reported back to Amili as cancelled.
+                self.store.carry_forward_balances(source=job.source, path=unit.location, fingerprint=fp[0],
+                                                  partition_date=job.partition_date)
                 summary.files_unchanged += 1
                 return
         rows_before, not_due_before = summary.rows_read, summary.skipped_not_due

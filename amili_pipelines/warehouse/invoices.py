@@ -60,6 +60,10 @@ class InvoiceStore(Protocol):
 
     def file_already_read(self, *, source: str, path: str, fingerprint: str, partition_date: date) -> bool: ...
 
+    def carry_forward_balances(self, *, source: str, path: str, fingerprint: str, partition_date: date) -> int:
+        """A file skipped as unchanged in ``partition_date`` still says what it said: its balances as
+        last read are recorded for this day too (the source's view of the day stays complete)."""
+
     def record_file(self, *, source: str, path: str, fingerprint: str, size_bytes: int, rows_read: int,
                     pending_rows: int, partition_date: date) -> None: ...
 

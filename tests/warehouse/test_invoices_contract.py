@@ -124,3 +124,21 @@ def test_claims_above_a_creditors_threshold_and_the_history_they_are_judged_agai
     assert [(r.invoice_key, r.open_balance, r.row, r.currency) for r in above] == [
         ("demo-se/b", Decimal("5000.00"), 2, "SEK")]
     assert store.claims_above(partition_date=DAY1, thresholds={}) == []
+
+
+def test_an_unchanged_file_carries_its_balances_to_the_day_it_was_skipped(warehouse):
+    store = warehouse.invoices
+    _extract(warehouse, DAY1, "erp", invoice("1"), invoice("2", row=2))
+    store.record_file(source="erp", path="exports/a.csv", fingerprint="sha-a", size_bytes=10, rows_read=2,
+                      pending_rows=0, partition_date=DAY1)
+    assert store.file_already_read(source="erp", path="exports/a.csv", fingerprint="sha-a", partition_date=DAY2)
+    # the test invoices' location is their file: "exports/a.csv" is what record_file names
+    moved = store.carry_forward_balances(source="erp", path="exports/a.csv", fingerprint="sha-a", partition_date=DAY2)
+    assert moved == 0, "no balances of that location were recorded: nothing is invented"
+    warehouse.invoices.insert(balances=balances_table([
+        (DAY1, "erp", "demo-se", "demo-se/3", "3", D("10.00"), None, "unpaid", True, "exports/a.csv", 3,
+         datetime(2026, 5, 1))]))
+    assert store.carry_forward_balances(source="erp", path="exports/a.csv", fingerprint="sha-a",
+                                        partition_date=DAY2) == 1
+    assert store.carry_forward_balances(source="erp", path="exports/b.csv", fingerprint="sha-a",
+                                        partition_date=DAY2) == 0

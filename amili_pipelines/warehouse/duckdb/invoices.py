@@ -78,6 +78,18 @@ class DuckDBInvoiceStore:
             [source, path, fingerprint, partition_date],
         ))
 
+    def carry_forward_balances(self, *, source: str, path: str, fingerprint: str, partition_date: date) -> int:
+        """An unchanged file skipped in ``partition_date``: its balances as last read, again for this day."""
+        return len(self.db.execute(
+            "INSERT INTO source_balances (partition_date, source, creditor, invoice_key, invoice_number, open_balance,"
+            " due_date, status, is_unpaid, location, row_number, recorded_at)"
+            " SELECT ?, b.source, b.creditor, b.invoice_key, b.invoice_number, b.open_balance, b.due_date, b.status,"
+            " b.is_unpaid, b.location, b.row_number, b.recorded_at"
+            " FROM source_balances b JOIN source_files f"
+            "   ON f.source = b.source AND f.path = b.location AND f.partition_date = b.partition_date"
+            " WHERE f.source = ? AND f.path = ? AND f.fingerprint = ? AND b.partition_date <> ?"
+            " RETURNING 1", [partition_date, source, path, fingerprint, partition_date]).fetchall())
+
     def record_file(self, *, source: str, path: str, fingerprint: str, size_bytes: int, rows_read: int,
                     pending_rows: int, partition_date: date) -> None:
         self.db.execute(
