@@ -75,13 +75,15 @@ def may_assign(last_export_day: date | None, day: date) -> bool:
 def export_new_facts(warehouse: Warehouse, creditor: str, day: date, kinds: tuple[str, ...]) -> dict[str, int]:
     """Assign every fact not yet told to the ERP to the next batch of ``day``; rows per kind."""
     counts: dict[str, int] = {}
-    if not may_assign(warehouse.books.last_export_day(creditor), day):
-        return counts
-    for kind in kinds:
-        items = warehouse.books.feedback_candidates(creditor, kind)
-        if items:
-            warehouse.books.record_exports(creditor, kind, day, [(i.key, i.row) for i in items])
-            counts[kind] = len(items)
+    # Parallel runs (production profile): one at a time assigns a creditor's facts to files.
+    with warehouse.exclusive(f"books/{creditor}"):
+        if not may_assign(warehouse.books.last_export_day(creditor), day):
+            return counts
+        for kind in kinds:
+            items = warehouse.books.feedback_candidates(creditor, kind)
+            if items:
+                warehouse.books.record_exports(creditor, kind, day, [(i.key, i.row) for i in items])
+                counts[kind] = len(items)
     return counts
 
 

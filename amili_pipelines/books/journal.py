@@ -94,6 +94,12 @@ def verification(creditor: CreditorConfig, lines: list[LedgerLine]) -> dict[str,
 
 def book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date) -> tuple[int, Decimal]:
     """Book every payout not yet booked; (verifications, bank debit) booked now."""
+    # Parallel runs (production profile): one at a time books a creditor's payouts.
+    with warehouse.exclusive(f"books/{creditor.key}/ledger"):
+        return _book_new_payouts(warehouse, creditor, day)
+
+
+def _book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date) -> tuple[int, Decimal]:
     if not may_assign(warehouse.books.last_export_day(creditor.key), day):
         return 0, ZERO
     market = creditor.market.value
