@@ -1,7 +1,8 @@
 """The stores: every SQL statement of the product lives under this package.
 
 Use cases and Dagster checks talk to a :class:`Warehouse`, a small typed store per aggregate
-(invoices, outbox, cases, settlements, actions, reconciliation, analytics, status). The embedded
+(invoices, outbox, cases, settlements, actions, reconciliation, analytics, status, the operator
+audit, and one invoice's history across all of them). The embedded
 implementation is one DuckDB file (``warehouse/duckdb/``); a second implementation plugs in behind
 the same interfaces and runs the same contract test suite (``tests/warehouse``).
 """
@@ -15,11 +16,13 @@ from typing import Protocol
 
 from amili_pipelines.warehouse.actions import ActionStore
 from amili_pipelines.warehouse.analytics import AnalyticsStore
+from amili_pipelines.warehouse.audit import AuditStore
 from amili_pipelines.warehouse.cases import CaseStore, SettlementStore
 from amili_pipelines.warehouse.duckdb.connection import (
     WarehouseLocked,
     WarehouseMissing,
 )
+from amili_pipelines.warehouse.history import HistoryStore
 from amili_pipelines.warehouse.invoices import InvoiceStore
 from amili_pipelines.warehouse.outbox import OutboxStore
 from amili_pipelines.warehouse.reconciliation import ReconciliationStore
@@ -38,6 +41,8 @@ class Warehouse(Protocol):
     reconciliation: ReconciliationStore
     analytics: AnalyticsStore
     status: StatusStore
+    audit: AuditStore
+    history: HistoryStore
 
     def transaction(self) -> AbstractContextManager[None]:
         """Make every store call inside the block one atomic unit (calls nest)."""

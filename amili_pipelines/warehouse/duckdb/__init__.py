@@ -10,11 +10,13 @@ import duckdb
 
 from amili_pipelines.warehouse.duckdb.actions import DuckDBActionStore
 from amili_pipelines.warehouse.duckdb.analytics import DuckDBAnalyticsStore
+from amili_pipelines.warehouse.duckdb.audit import DuckDBAuditStore
 from amili_pipelines.warehouse.duckdb.cases import (
     DuckDBCaseStore,
     DuckDBSettlementStore,
 )
 from amili_pipelines.warehouse.duckdb.connection import Session, connect
+from amili_pipelines.warehouse.duckdb.history import DuckDBHistoryStore
 from amili_pipelines.warehouse.duckdb.invoices import DuckDBInvoiceStore
 from amili_pipelines.warehouse.duckdb.outbox import DuckDBOutboxStore
 from amili_pipelines.warehouse.duckdb.reconciliation import DuckDBReconciliationStore
@@ -35,6 +37,8 @@ class DuckDBWarehouse:
         self.reconciliation = DuckDBReconciliationStore(self.session)
         self.analytics = DuckDBAnalyticsStore(self.session)
         self.status = DuckDBStatusStore(self.session)
+        self.audit = DuckDBAuditStore(self.session)
+        self.history = DuckDBHistoryStore(self.session)
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
