@@ -3,18 +3,20 @@
 Sweden is read incrementally (``where={"_updated": {"$gte": <watermark>}}``, the watermark being
 the newest ``_updated`` already stored, so a second-resolution timestamp never hides a change).
 Norway's case list has no "updated since" filter, so every case of each organization is read;
-that is one paged list per organization.
+that is one paged list per organization. When Amili pushed which cases changed (``CASE`` and
+``CASE_UPDATED`` webhooks), only those are read, one by one (``sync_named_no_cases``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from amili_pipelines.amili.errors import NotFound
 from amili_pipelines.amili.fields import format_rfc1123
 from amili_pipelines.domain.cases import CaseRecord
 from amili_pipelines.domain.creditors import CreditorsFile
@@ -38,6 +40,7 @@ class CaseSyncSummary:
     inserted: int = 0
     updated: int = 0
     unmatched: int = 0  # cases with no registration outbox row (registered outside this pipeline)
+    not_found: int = 0  # named cases (from webhooks) that Amili does not know
     closed: int = 0
     seconds: float = 0.0
     se_since: str | None = None
@@ -201,6 +204,30 @@ async def sync_cases(
             async for case in no_client.iter_cases(organization_id=c.organization_id):
                 records.append(no_case_row(case, organization_id=c.organization_id, creditor_key=c.key))
                 summary.no_cases_seen += 1
+    summary.inserted, summary.updated, summary.unmatched = warehouse.cases.upsert_cases(records)
+    summary.closed = warehouse.cases.closed_count()
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+async def sync_named_no_cases(
+    warehouse: Warehouse, *, creditors: CreditorsFile, no_client: AmiliNoClient, cases: Sequence[tuple[str, str]],
+) -> CaseSyncSummary:
+    """Read just these Norwegian cases ((organization id, case id), as webhooks named them) and store them."""
+    started = time.perf_counter()
+    summary = CaseSyncSummary()
+    key_of = {c.organization_id: c.key for c in creditors.in_market(Market.NO) if c.organization_id}
+    records: list[CaseRecord] = []
+    for org, case_id in sorted(set(cases)):
+        if org not in key_of:
+            continue
+        try:
+            case = await no_client.get_case(organization_id=org, case_id=case_id)
+        except NotFound:
+            summary.not_found += 1
+            continue
+        records.append(no_case_row(case, organization_id=org, creditor_key=key_of[org]))
+        summary.no_cases_seen += 1
     summary.inserted, summary.updated, summary.unmatched = warehouse.cases.upsert_cases(records)
     summary.closed = warehouse.cases.closed_count()
     summary.seconds = round(time.perf_counter() - started, 3)
