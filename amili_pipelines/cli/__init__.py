@@ -1,5 +1,5 @@
-"""The ``amili-pipelines`` command: the emulator, headless runs, the demo, onboarding checks and the
-webhook receiver.
+"""The ``amili-pipelines`` command: the emulator, headless runs, the demo, onboarding checks, the
+webhook receiver, and operators' actions on single invoices (``operator.py``, ``show.py``).
 
 Exit status of every command: 0 = all done; 1 = the run failed; 2 = unusable configuration or
 arguments (one readable message, no traceback); 3 = finished, but something needs a person.
@@ -44,6 +44,7 @@ def _loud(command: Callable[..., int]) -> Callable[..., None]:
 
         from amili_pipelines.domain.creditors import CreditorsFileError
         from amili_pipelines.domain.masking import MaskedStream, install_log_masking
+        from amili_pipelines.domain.operator import OperatorInputError
         from amili_pipelines.warehouse import WarehouseLocked
         from amili_pipelines.webhooks.app import ReceiverMisconfigured
 
@@ -57,7 +58,7 @@ def _loud(command: Callable[..., int]) -> Callable[..., None]:
         except ValidationError as exc:
             err.print(_settings_problem(exc), style="red", markup=False, highlight=False)
             code = EXIT_CONFIG
-        except ReceiverMisconfigured as exc:
+        except (OperatorInputError, ReceiverMisconfigured) as exc:
             err.print(f"Not done: {exc}", style="red", markup=False, highlight=False)
             code = EXIT_CONFIG
         except WarehouseLocked as exc:  # another process holds the file, or another run the writer slot
@@ -198,6 +199,9 @@ def status() -> int:
     settings.creditors  # noqa: B018 - a broken creditors file is reported, not half-ignored
     return print_status(settings)
 
+
+# Operators' commands (retry, withdraw, pause, resume, show) register themselves on ``app``.
+from amili_pipelines.cli import operator as _operator  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     app()

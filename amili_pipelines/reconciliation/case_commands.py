@@ -17,6 +17,7 @@ wrong market) stops it before anything is written or sent.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -119,12 +120,24 @@ def _decide(command: OperatorAction, history: list[CaseActionRecord], case_statu
     return _Decision(purpose=f"operator:{command.value}:{1 + sum(a.action == kind for a in history)}")
 
 
+# What of Amili's answer a person needs (the rest is ids and timestamps, kept in the outbox).
+_ANSWER_KEYS = ("status", "cancellation_status", "payment_status", "status_reason_locale", "detail", "errors", "id")
+
+
 def _answer(rec: CaseActionRecord) -> str:
     parts = [rec.result_status or rec.state]
     if rec.last_error and rec.state != ActionState.SENT:
         parts.append(rec.last_error)
-    if rec.result_json:
-        parts.append(rec.result_json)
+    try:
+        doc = json.loads(rec.result_json) if rec.result_json else None
+    except ValueError:
+        doc = rec.result_json
+    if isinstance(doc, dict):
+        kept = {k: doc[k] for k in _ANSWER_KEYS if doc.get(k) not in (None, "", [], {})}
+        if kept:
+            parts.append(json.dumps(kept, default=str, ensure_ascii=False))
+    elif doc:
+        parts.append(str(doc))
     return mask_identity_numbers(" | ".join(parts))[:2000] or ""
 
 
