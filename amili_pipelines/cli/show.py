@@ -121,10 +121,11 @@ def render(h: InvoiceHistory) -> None:
 @app.command()
 @_loud
 def show(invoice_key: str = typer.Argument(..., help="The invoice key, creditor/number (e.g. demo-se/100001).")) -> int:
-    """Everything known about one invoice: source rows, validation, registration and its history, the
-    request sent and Amili's answers, the case, settlements, actions and the audit (masked, read-only).
+    """Everything known about one invoice, on one screen (masked, read-only).
 
-    Exit 0: shown. 2: no such invoice (similar keys are suggested).
+    Source rows, validation, the registration and its history, the request sent and Amili's answers,
+    the case, settlements, actions reported to Amili and the operator audit. Exit 0: shown. 2: no such
+    invoice (similar keys are suggested).
     """
     from amili_pipelines.settings import Settings
     from amili_pipelines.warehouse import WarehouseMissing, open_warehouse
