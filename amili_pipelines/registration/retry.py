@@ -12,7 +12,6 @@ happened and Amili's answer.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Mapping
@@ -71,6 +70,12 @@ class RetryResult:
         return [i for i in self.items if i.state_after != OutboxState.REGISTERED]
 
 
+def _issue(issue: dict) -> str:
+    code = f"[{issue['code']}] " if issue.get("code") else ""
+    field = f"{issue['field']}: " if issue.get("field") else ""
+    return f"{code}{field}{issue.get('message') or ''}"
+
+
 def _answer(rec: OutboxRecord) -> str | None:
     """Amili's answer as recorded on the row, for people (identity numbers masked)."""
     if rec.state is OutboxState.REGISTERED:
@@ -78,8 +83,9 @@ def _answer(rec: OutboxRecord) -> str | None:
         return f"registered: case {rec.case_id}{ocr}"
     if rec.state is OutboxState.WAITING_FOR_BATCH:
         return f"in batch {rec.batch_id}: Amili answers when the batch finishes (the batch sensor records it)"
-    if rec.state is OutboxState.REJECTED and rec.rejection is not None:
-        return mask_identity_numbers(f"{rec.last_error or 'rejected'} | {json.dumps(rec.rejection, default=str)}")[:2000]
+    if rec.state is OutboxState.REJECTED and isinstance(rec.rejection, list) and rec.rejection:
+        issues = [_issue(i) if isinstance(i, dict) else str(i) for i in rec.rejection]
+        return mask_identity_numbers("rejected: " + "; ".join(issues))[:2000]
     return mask_identity_numbers(rec.last_error) if rec.last_error else None
 
 
