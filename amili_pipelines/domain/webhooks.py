@@ -63,6 +63,10 @@ class NorwayEvent:
     def case_id(self) -> str | None:
         return _text(self.data.get("caseId"))
 
+    @property
+    def case_number(self) -> str | None:
+        return _text(self.data.get("caseNumber"))
+
     def subject(self) -> str:
         """What the event is about, for logs and the run's tags (ids only, never personal data)."""
         ident = self.batch_id or self.settlement_id or self.case_id or "?"

@@ -210,25 +210,42 @@ async def sync_cases(
     return summary
 
 
+@dataclass(frozen=True)
+class CaseRef:
+    """A Norwegian case a webhook named: by its id (case events) or its number (settlement events)."""
+
+    organization_id: str
+    case_id: str | None = None
+    case_number: str | None = None
+
+
+async def _named(no_client: AmiliNoClient, ref: CaseRef) -> list[Any]:
+    if ref.case_id:
+        try:
+            return [await no_client.get_case(organization_id=ref.organization_id, case_id=ref.case_id)]
+        except NotFound:
+            return []
+    return [c async for c in no_client.iter_cases(organization_id=ref.organization_id, case_number=ref.case_number)]
+
+
 async def sync_named_no_cases(
-    warehouse: Warehouse, *, creditors: CreditorsFile, no_client: AmiliNoClient, cases: Sequence[tuple[str, str]],
+    warehouse: Warehouse, *, creditors: CreditorsFile, no_client: AmiliNoClient, cases: Sequence[CaseRef],
 ) -> CaseSyncSummary:
-    """Read just these Norwegian cases ((organization id, case id), as webhooks named them) and store them."""
+    """Read just these Norwegian cases (as webhooks named them, one request each) and store them."""
     started = time.perf_counter()
     summary = CaseSyncSummary()
     key_of = {c.organization_id: c.key for c in creditors.in_market(Market.NO) if c.organization_id}
-    records: list[CaseRecord] = []
-    for org, case_id in sorted(set(cases)):
-        if org not in key_of:
+    records: dict[str, CaseRecord] = {}
+    for ref in sorted(set(cases), key=lambda r: (r.organization_id, r.case_id or "", r.case_number or "")):
+        if ref.organization_id not in key_of or not (ref.case_id or ref.case_number):
             continue
-        try:
-            case = await no_client.get_case(organization_id=org, case_id=case_id)
-        except NotFound:
-            summary.not_found += 1
-            continue
-        records.append(no_case_row(case, organization_id=org, creditor_key=key_of[org]))
-        summary.no_cases_seen += 1
-    summary.inserted, summary.updated, summary.unmatched = warehouse.cases.upsert_cases(records)
+        found = await _named(no_client, ref)
+        summary.not_found += not found
+        for case in found:
+            records[case.case_id] = no_case_row(case, organization_id=ref.organization_id,
+                                                creditor_key=key_of[ref.organization_id])
+    summary.no_cases_seen = len(records)
+    summary.inserted, summary.updated, summary.unmatched = warehouse.cases.upsert_cases(list(records.values()))
     summary.closed = warehouse.cases.closed_count()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

@@ -104,3 +104,25 @@ def test_with_webhooks_on_the_norwegian_case_sweep_is_a_slower_safety_net(follow
     two = fs.tick(followup, case_status_sensor, one.cursor)
     assert emu.admin.count("GET", "/collection/v1/orgs/{org}/cases") == sweeps
     assert "safety-net" in two.skip_reason.skip_message
+
+
+def test_a_settlement_event_refreshes_just_its_case(followup):
+    emu = followup.emulator
+    defs = fs.definitions(followup)
+    instance = dg.DagsterInstance.ephemeral()
+    with open_warehouse(followup.db_path) as wh:
+        fs.register(wh, emu, followup.creditors, fs.make_invoices(Market.NO, 3, prefix="SET"))
+    cases = emu.admin.state()["no"]["cases"]
+    case = (list(cases.values()) if isinstance(cases, dict) else cases)[0]
+    _push(followup, 1, "SETTLEMENT_CREATED", {"settlementId": "s1", "organizationId": emu.no_org,
+                                              "caseNumber": case["caseNumber"]})
+    [rr] = _tick(followup, instance).run_requests
+    assert rr.job_name == "settlements_job"
+    assert rr.run_config["ops"]["reconcile__amili_cases"]["config"]["norway_cases"] == [
+        {"organization_id": emu.no_org, "case_number": str(case["caseNumber"])}]
+    emu.admin.reset_stats()
+    fs.execute(followup, defs, rr.job_name, rr, instance)
+    with open_warehouse(followup.db_path, read_only=True) as wh:
+        stored = wh.connection.execute("SELECT case_id FROM cases WHERE market = 'NO'").fetchall()
+    assert stored == [(case["caseId"],)], "just the settlement's case, not the whole list"
+    assert emu.admin.count("GET", "/collection/v1/orgs/{org}/cases") == 1

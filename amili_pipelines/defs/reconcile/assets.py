@@ -18,7 +18,7 @@ from amili_pipelines.reconciliation.actions import (
     confirm_action_batches,
     report_back_to_amili,
 )
-from amili_pipelines.reconciliation.cases import sync_cases, sync_named_no_cases
+from amili_pipelines.reconciliation.cases import CaseRef, sync_cases, sync_named_no_cases
 from amili_pipelines.reconciliation.reconcile import reconcile
 from amili_pipelines.reconciliation.settlements import store_settlements
 from amili_pipelines.registration.batches import record_finished_batches
@@ -46,7 +46,8 @@ class BatchResultsConfig(dg.Config):
 
 class CaseRefConfig(dg.Config):
     organization_id: str
-    case_id: str
+    case_id: str = ""
+    case_number: str = ""
 
 
 class CasesConfig(dg.Config):
@@ -102,7 +103,7 @@ def amili_cases(
     creditors: CreditorsResource, amili_se: AmiliSeResource, amili_no: AmiliNoResource,
 ) -> dg.MaterializeResult:
     creditors_file = creditors.load()
-    named = [(c.organization_id, c.case_id) for c in config.norway_cases]
+    named = [CaseRef(c.organization_id, c.case_id or None, c.case_number or None) for c in config.norway_cases]
 
     async def work(clients: AmiliClients):
         with warehouse.open(log=context.log.warning) as wh:

@@ -32,17 +32,17 @@ CLAIM_TAG, ATTEMPT_TAG = "amili/webhook_claim", "amili/webhook_attempt"
 CASES_OP = "reconcile__amili_cases"
 # After the n-th failed run of a claim, wait this long before asking again (the last one repeats).
 RETRY_AFTER = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
-_JOBS = {BATCH_RESULTS: (norway_batch_results_job, BATCH_OP), SETTLEMENTS: (settlements_job, None),
-         CASES: (case_status_job, CASES_OP)}
+_JOBS = {BATCH_RESULTS: norway_batch_results_job, SETTLEMENTS: settlements_job, CASES: case_status_job}
+_OPS = {"batch_results": BATCH_OP, "cases": CASES_OP}  # what a planned run configures -> the job's step
 _FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
 def run_request(claim: Claim) -> dg.RunRequest:
-    job, op = _JOBS[claim.kind]
+    ops = {_OPS[step]: {"config": config} for step, config in claim.run_config.items()}
     return dg.RunRequest(
         run_key=f"webhooks:{claim.claim_id}:{claim.attempt}",
-        job_name=job.name,
-        run_config={"ops": {op: {"config": claim.run_config}}} if op and claim.run_config else {},
+        job_name=_JOBS[claim.kind].name,
+        run_config={"ops": ops} if ops else {},
         tags={CLAIM_TAG: claim.claim_id, ATTEMPT_TAG: str(claim.attempt), "amili/market": "NO",
               "amili/webhook_events": str(len(claim.event_hashes))},
     )
