@@ -99,9 +99,10 @@ def test_with_webhooks_on_the_norwegian_case_sweep_is_a_slower_safety_net(follow
 
     # The sensor takes the interval from AMILI_NO_SAFETY_NET_POLL_SECONDS.
     monkeypatch.setenv("AMILI_NO_SAFETY_NET_POLL_SECONDS", "3600")
-    one = fs.tick(followup, case_status_sensor, None)
+    instance = dg.DagsterInstance.ephemeral()
+    one = fs.tick(followup, case_status_sensor, None, instance)
     sweeps = emu.admin.count("GET", "/collection/v1/orgs/{org}/cases")
-    two = fs.tick(followup, case_status_sensor, one.cursor)
+    two = fs.tick(followup, case_status_sensor, one.cursor, instance)
     assert emu.admin.count("GET", "/collection/v1/orgs/{org}/cases") == sweeps
     assert "safety-net" in two.skip_reason.skip_message
 
