@@ -26,6 +26,7 @@ from amili_pipelines.domain.outbox import (
     Outcome,
     WaitingBatch,
 )
+from amili_pipelines.warehouse.common.retry_selection import retry_selection_where
 from amili_pipelines.warehouse.duckdb.connection import Session
 
 _ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json, attempts,"
@@ -295,26 +296,8 @@ class DuckDBOutboxStore:
 
     def select(self, states: Iterable[OutboxState], selection: RetrySelection) -> list[OutboxRecord]:
         """Rows in ``states`` that match an operator's selection, in market and key order."""
-        values = [s.value for s in states]
-        sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE state IN ({', '.join('?' * len(values))})"
-        params: list = list(values)
-        if selection.invoice_keys:
-            sql += " AND list_contains(?::VARCHAR[], invoice_key)"
-            params.append(list(selection.invoice_keys))
-        if selection.creditor:
-            sql += " AND creditor = ?"
-            params.append(selection.creditor)
-        if selection.message:
-            sql += (" AND (contains(lower(coalesce(rejection_json::VARCHAR, '')), lower(?))"
-                    " OR contains(lower(coalesce(last_error, '')), lower(?)))")
-            params += [selection.message, selection.message]
-        if selection.answered_from:
-            sql += " AND updated_at::DATE >= ?"
-            params.append(selection.answered_from)
-        if selection.answered_until:
-            sql += " AND updated_at::DATE <= ?"
-            params.append(selection.answered_until)
-        sql += " ORDER BY market, invoice_key"
+        where, params = retry_selection_where(states, selection)
+        sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox {where} ORDER BY market, invoice_key"
         return [_record(r) for r in self.db.execute(sql, params).fetchall()]
 
     def requeue_rejected(self, keys: Sequence[tuple[Market, str]], *, detail: str, run_id: str | None = None) -> int:

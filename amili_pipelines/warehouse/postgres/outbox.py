@@ -27,6 +27,7 @@ from amili_pipelines.domain.outbox import (
     Outcome,
     WaitingBatch,
 )
+from amili_pipelines.warehouse.common.retry_selection import retry_selection_where
 from amili_pipelines.warehouse.postgres.connection import PgSession
 
 _ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json::text, attempts,"
@@ -258,25 +259,9 @@ class PgOutboxStore:
         return [_record(r) for r in rows]
 
     def select(self, states: Iterable[OutboxState], selection: RetrySelection) -> list[OutboxRecord]:
-        sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE state = ANY(?)"
-        params: list = [[s.value for s in states]]
-        if selection.invoice_keys:
-            sql += " AND invoice_key = ANY(?)"
-            params.append(list(selection.invoice_keys))
-        if selection.creditor:
-            sql += " AND creditor = ?"
-            params.append(selection.creditor)
-        if selection.message:
-            sql += (" AND (strpos(lower(coalesce(rejection_json::text, '')), lower(?)) > 0"
-                    " OR strpos(lower(coalesce(last_error, '')), lower(?)) > 0)")
-            params += [selection.message, selection.message]
-        if selection.answered_from:
-            sql += " AND updated_at::date >= ?"
-            params.append(selection.answered_from)
-        if selection.answered_until:
-            sql += " AND updated_at::date <= ?"
-            params.append(selection.answered_until)
-        sql += " ORDER BY market, invoice_key"
+        """Rows in ``states`` that match an operator's selection, in market and key order."""
+        where, params = retry_selection_where(states, selection)
+        sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox {where} ORDER BY market, invoice_key"
         return [_record(r) for r in self.db.execute(sql, params).fetchall()]
 
     def requeue_rejected(self, keys: Sequence[tuple[Market, str]], *, detail: str, run_id: str | None = None) -> int:
