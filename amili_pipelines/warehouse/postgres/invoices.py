@@ -238,21 +238,30 @@ class PgInvoiceStore:
     # -- what registration reads ---------------------------------------------------------------------
 
     def valid_invoices(self, *, partition_date: date | None = None,
-                       creditors: Collection[str] | None = None) -> list[SourceInvoice]:
+                       creditors: Collection[str] | None = None, after_key: str | None = None,
+                       limit: int | None = None) -> list[SourceInvoice]:
         params: list[object] = []
         if partition_date is None:
             sql = "SELECT invoice_json::text FROM latest_invoices WHERE is_valid"
+            if after_key is not None:
+                sql += " AND invoice_key > ?"
+                params.append(after_key)
         else:
             sql = ("SELECT invoice_json::text FROM (SELECT *, row_number() OVER (PARTITION BY invoice_key"
-                   " ORDER BY extracted_at DESC, source) AS rn FROM extracted_invoices WHERE partition_date = ?) ranked"
+                   " ORDER BY extracted_at DESC, source) AS rn FROM extracted_invoices WHERE partition_date = ?"
+                   + (" AND invoice_key > ?" if after_key is not None else "") + ") ranked"
                    " WHERE rn = 1 AND is_valid")
             params.append(partition_date)
+            if after_key is not None:  # before the window: a key's rows all pass or all fail it
+                params.append(after_key)
         if creditors is not None:
             if not creditors:
                 return []
             sql += " AND creditor = ANY(?)"
             params.append(sorted(creditors))
         sql += " ORDER BY invoice_key"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
         rows = [r[0] for r in self.db.execute(sql, params).fetchall()]
         if not rows:
             return []
