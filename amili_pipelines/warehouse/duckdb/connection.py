@@ -201,12 +201,10 @@ class Session:
               types: dict[str, str] | None = None) -> None:
         """A temporary table ``name`` holding ``data`` (Arrow's types are DuckDB's: ``like`` and
         ``types`` are for PostgreSQL)."""
+        # A relation, not register/unregister: an unregistered view keeps its Arrow table alive
+        # until the surrounding transaction commits.
         view = f"_arrow_{name}"
-        self.conn.register(view, data)
-        try:
-            self.conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
-        finally:
-            self.conn.unregister(view)
+        self.conn.from_arrow(data).query(view, f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
 
     def table_exists(self, name: str) -> bool:
         return bool(self.scalar(
