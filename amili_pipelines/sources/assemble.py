@@ -271,6 +271,12 @@ def _comparable(parser: ValueParser, field: str, raw: object) -> object:
     return value.casefold() if field == "customer_kind" and value else value
 
 
+def _header(rec: Mapping[str, object]) -> tuple[tuple[object, ...], tuple[type, ...]]:
+    """A record's invoice-level cells with their types (in JSON, 1 == true, yet they parse apart)."""
+    values = tuple(map(rec.get, HEADER_FIELDS))
+    return values, tuple(map(type, values))
+
+
 def _disagreeing(parser: ValueParser, group: list[tuple[int, Mapping[str, object]]],
                  ) -> Iterator[tuple[str, list[tuple[int, object]]]]:
     """(field, [(row, raw value)]) for every invoice-level field whose lines say different things.
@@ -278,6 +284,9 @@ def _disagreeing(parser: ValueParser, group: list[tuple[int, Mapping[str, object
     # Exports repeat the header on every line, byte for byte: equal raw cells parse to equal
     # values, so only a field whose cells differ needs parsing (this ran for every field of
     # every multi-line invoice, a fifth of extraction).
+    head = _header(group[0][1])
+    if all(_header(rec) == head for _, rec in group[1:]):
+        return
     differ: list[str] = []
     for f in HEADER_FIELDS:
         first = _MISSING
