@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from operator import attrgetter
 
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.issues import Issue
 from amili_pipelines.domain.validation.rules import issue
+
+
+_number_key = attrgetter("creditor", "invoice_number")
 
 
 def _same(a: SourceInvoice, b: SourceInvoice) -> bool:
@@ -17,10 +21,14 @@ def _same(a: SourceInvoice, b: SourceInvoice) -> bool:
 
 def cross_invoice_issues(invoices: Sequence[SourceInvoice]) -> dict[int, list[Issue]]:
     """Index into ``invoices`` -> the cross-invoice issues of that invoice."""
+    # Counted in C first: numbers that occur twice are rare, and only those are grouped.
+    keys = list(map(_number_key, invoices))
+    repeated = {k for k, n in Counter(keys).items() if n > 1 and k[1]}
     by_number: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for i, inv in enumerate(invoices):
-        if inv.invoice_number:
-            by_number[(inv.creditor, inv.invoice_number)].append(i)
+    if repeated:
+        for i, k in enumerate(keys):
+            if k in repeated:
+                by_number[k].append(i)
     out: dict[int, list[Issue]] = defaultdict(list)
     for (_, number), idxs in by_number.items():
         if len(idxs) < 2:

@@ -39,7 +39,8 @@ _DAYS_ANY_YEAR = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # Feb 29 d
 
 def luhn_ok(digits: str) -> bool:
     """Luhn check of an ASCII-digit string (same answer as ``stdnum.luhn.is_valid`` on digits)."""
-    return (sum(map(int, digits[-1::-2])) + sum(map(int, digits[-2::-2].translate(_DOUBLED)))) % 10 == 0
+    # Summing the ASCII bytes runs in C; each digit adds 48 ("0") that the length takes back out.
+    return (sum(digits[-1::-2].encode()) + sum(digits[-2::-2].translate(_DOUBLED).encode()) - 48 * len(digits)) % 10 == 0
 
 
 def _pnr_fast(value: str) -> str | None | bool:
