@@ -90,7 +90,7 @@ def _books_use_cases(settings, load_creditors) -> None:
 
 
 def _use_cases(warm: bool) -> dict:
-    """Every use case the daily job's assets call, in the job's order, without Dagster."""
+    """Every use case the daily job's assets call (the same work; books after registration), without Dagster."""
     from datetime import date
 
     from amili_pipelines.books import write_erp_feedback, write_ledger, write_report, write_workbooks
