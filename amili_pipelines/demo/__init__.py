@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import httpx
 from rich.console import Console
 from rich.table import Table
@@ -30,7 +31,7 @@ from amili_pipelines.alerts.attention import needs_attention
 from amili_pipelines.demo.books import close_the_loop, print_books
 from amili_pipelines.demo.erp import prepare_demo_erp
 from amili_pipelines.domain.masking import MaskedStream
-from amili_pipelines.headless import RunOutcome, run_daily_job, run_followup_job
+from amili_pipelines.headless import RunOutcome, open_instance, run_daily_job, run_followup_job
 from amili_pipelines.headless.report import (
     EXIT_ATTENTION,
     EXIT_FAILED,
@@ -113,6 +114,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_until_healthy(base: str, proc: subprocess.Popen, state_path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    # One client for every try: each new httpx client builds an SSL context (tens of ms, more under load).
+    with httpx.Client(timeout=1.0) as http:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the emulator exited at start (see {state_path.with_suffix('.log')})")
+            try:
+                if http.get(f"{base}/_emulator/health").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the emulator did not answer within {timeout_s:.0f} s")
+            time.sleep(0.05)
+
+
 @contextmanager
 def emulator_process(state_path: Path, *, timeout_s: float = 30.0, clock_start: datetime | None = None) -> Iterator[str]:
     """Run the emulator program on a free loopback port (state kept in ``state_path``); its base URL.
@@ -129,18 +147,7 @@ def emulator_process(state_path: Path, *, timeout_s: float = 30.0, clock_start: 
          "--state", str(state_path)], stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the emulator exited at start (see {state_path.with_suffix('.log')})")
-            try:
-                if httpx.get(f"{base}/_emulator/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the emulator did not answer within {timeout_s:.0f} s")
-            time.sleep(0.1)
+        _wait_until_healthy(base, proc, state_path, timeout_s)
         yield base
     finally:
         proc.terminate()  # the emulator saves its state on a clean shutdown
@@ -186,7 +193,8 @@ def run_demo(*, days: int = 120, fresh: bool = False) -> int:
     os.environ["AMILI_CREDITORS_FILE"] = str(prepare_demo_erp(data, fresh=fresh))
     new_amili = not state_path.exists()
     start = datetime.now(UTC) - timedelta(days=days) if new_amili else None
-    with emulator_process(state_path, clock_start=start) as url:
+    # One Dagster instance for the demo's runs: its storages are set up once, not per run.
+    with emulator_process(state_path, clock_start=start) as url, open_instance() as instance:
         console.print(f"Amili emulator listening on {url} (state: {state_path})"
                       + (f"; its clock starts {days} days ago" if start else ""))
         os.environ.update({"AMILI_SE_BASE_URL": url, "AMILI_NO_BASE_URL": f"{url}/collection/v1",
@@ -196,7 +204,8 @@ def run_demo(*, days: int = 120, fresh: bool = False) -> int:
         before = _registered_by_market(settings)
         today = date.today()
         console.rule(f"Daily run: extract → validate → register (partition {today})")
-        outcome = run_daily_job(partition=today, wait_for_batches_s=DEMO_BATCH_WAIT_S, log_level="WARNING")
+        outcome = run_daily_job(partition=today, wait_for_batches_s=DEMO_BATCH_WAIT_S, log_level="WARNING",
+                                instance=instance)
         after = _registered_by_market(settings)
         new = {m: after.get(m, 0) - before.get(m, 0) for m in after}
         print_outcome(outcome)
@@ -209,24 +218,24 @@ def run_demo(*, days: int = 120, fresh: bool = False) -> int:
             console.print(f"Registered in this run: {sum(new.values())} "
                           f"({', '.join(f'{m}: {n}' for m, n in new.items())}).")
         print_where(settings)
-        followup = _followup(url)
-        loop_ok = close_the_loop(settings, url, followup) if followup.success else False
+        followup = _followup(url, instance)
+        loop_ok = close_the_loop(settings, url, followup, instance=instance) if followup.success else False
     if not (outcome.success and ok and followup.success and loop_ok):
         return EXIT_FAILED
     return exit_status(outcome)
 
 
-def _followup(url: str) -> RunOutcome:
+def _followup(url: str, instance: dg.DagsterInstance) -> RunOutcome:
     passed, now = _catch_up_emulator_clock(url)
     console.rule(f"Follow-up: {passed:.0f} days pass at Amili; cases, settlements, reconciliation, books"
                  if passed else "Follow-up: cases, settlements, reconciliation, books")
     if now:
         console.print(f"Emulator clock: {now}")
-    outcome = run_followup_job(log_level="WARNING")
+    outcome = run_followup_job(log_level="WARNING", instance=instance)
     reported = outcome.metadata.get("reconcile/case_actions", {})
     if outcome.success and (reported.get("sent") or reported.get("waiting_for_batch")):
         # What was reported back changes the cases at Amili: the next follow-up reads Amili's answer.
-        outcome = run_followup_job(log_level="WARNING")
+        outcome = run_followup_job(log_level="WARNING", instance=instance)
     print_outcome(outcome)
     cases = outcome.metadata.get("reconcile/amili_cases", {})
     money = outcome.metadata.get("reconcile/settlement_lines", {})

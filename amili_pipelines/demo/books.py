@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import dagster as dg
+
 from amili_pipelines.demo.erp import import_feedback
 from amili_pipelines.headless import RunOutcome, run_daily_job, run_followup_job
 from amili_pipelines.settings import Settings, load_creditors
@@ -44,7 +46,8 @@ def print_books(outcome: RunOutcome) -> None:
         console.print(f"  report: [bold]{report['latest']}[/bold] (open it in a browser)")
 
 
-def close_the_loop(settings: Settings, url: str, followup: RunOutcome) -> bool:
+def close_the_loop(settings: Settings, url: str, followup: RunOutcome, *,
+                   instance: dg.DagsterInstance | None = None) -> bool:
     """The demo ERP imports the feedback files; the next extract and follow-up find the books in agreement."""
     console = _console()
     before = followup.metadata.get("reconcile/reconciliation", {}).get(UNPAID_AT_SOURCE, 0)
@@ -60,13 +63,13 @@ def close_the_loop(settings: Settings, url: str, followup: RunOutcome) -> bool:
                   f"{imported.invoices_paid_in_full} invoice(s) now paid in full, {imported.invoices_reduced} partly, "
                   f"{imported.written_off} written off.")
     console.rule("Next extract and follow-up: the creditors' books and Amili agree")
-    daily = run_daily_job(partition=date.today(), wait_for_batches_s=60.0, log_level="WARNING")
+    daily = run_daily_job(partition=date.today(), wait_for_batches_s=60.0, log_level="WARNING", instance=instance)
     sent = daily.metadata.get("register/amili_se_registrations", {}).get("sent", 0) + \
         daily.metadata.get("register/amili_no_registrations", {}).get("sent", 0)
     state = "[green]succeeded[/green]" if daily.success else "[red]failed[/red]"
     console.print(f"Extract after the import: run {daily.run_id} {state}; sent to Amili: {sent}"
                   + (" (nothing new to register)" if not sent else ""))
-    again = run_followup_job(log_level="WARNING")
+    again = run_followup_job(log_level="WARNING", instance=instance)
     recon = again.metadata.get("reconcile/reconciliation", {})
     after = recon.get(UNPAID_AT_SOURCE, 0)
     console.print(str(recon.get("summary", "")).strip("`\n"))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -52,12 +53,45 @@ class RunOutcome:
     recovered_runs: list[str] = field(default_factory=list)  # dead runs this run marked failed first
 
 
+def _set_up_key() -> tuple:
+    """What the code location is built from: the environment and the creditors file (its sources
+    become assets). Unchanged, the definitions already built in this process are reused."""
+    from amili_pipelines.settings import PROJECT_ROOT
+
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("AMILI_", "DAGSTER_"))))
+    files = []
+    for path in (Path(Settings().creditors_file), Path.cwd() / ".env", PROJECT_ROOT / ".env"):
+        try:
+            st = path.stat()
+            files.append((str(path), st.st_mtime_ns, st.st_size))
+        except OSError:
+            files.append((str(path), None, None))
+    return env, tuple(files)
+
+
+_DEFINITIONS: dict[tuple, dg.Definitions] = {}
+
+
+def definitions() -> dg.Definitions:
+    """The code location's definitions, built once per process for the same environment and
+    creditors file (loading them takes a noticeable share of a small run)."""
+    from amili_pipelines.definitions import build_definitions
+
+    key = _set_up_key()
+    if key not in _DEFINITIONS:
+        _DEFINITIONS.clear()
+        _DEFINITIONS[key] = build_definitions()
+    return _DEFINITIONS[key]
+
+
 def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
 @contextmanager
-def _instance(instance: dg.DagsterInstance | None) -> Iterator[dg.DagsterInstance]:
+def open_instance(instance: dg.DagsterInstance | None = None) -> Iterator[dg.DagsterInstance]:
+    """``instance`` if given; else the ``DAGSTER_HOME`` instance (an ephemeral one without it),
+    disposed at the end. Several runs in one block share it (its storages are set up once)."""
     if instance is not None:
         yield instance
         return
@@ -81,12 +115,10 @@ def run_job(
     Dead runs of this host are cleaned up first and a live holder of the writer slot is waited
     for (bounded, with ``say`` telling who holds it); a bound passed raises ``PoolBusy``.
     """
-    from amili_pipelines.definitions import build_definitions
-
     export_secret_env(Settings())
-    job = build_definitions().resolve_job_def(job_name)
+    job = definitions().resolve_job_def(job_name)
     config = {**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}}
-    with _instance(instance) as inst:
+    with open_instance(instance) as inst:
         ensure_pool_limit(inst)
         recovered = reap_dead_runs(inst, say)
         wait_for_writer_slot(inst, say)
