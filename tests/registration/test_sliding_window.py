@@ -1,5 +1,6 @@
 """Issue 15: Sweden sends through a sliding window, with no barrier between pages, and a crash
-mid-window leaves only in-flight rows that the next run looks up before anything is sent again."""
+mid-window leaves only in-flight rows that the next run looks up before anything is sent again;
+refused credentials mid-window record every answer seen before the run fails."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import sys
 import time
 from collections import Counter
 
+import pytest
 from pydantic import SecretStr
 
+from amili_pipelines.amili.errors import AuthenticationFailed
 from amili_pipelines.amili.se.client import AmiliSeClient
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.registration import routes
@@ -112,3 +115,45 @@ def test_a_crash_mid_window_leaves_in_flight_rows_that_the_next_run_looks_up(tmp
     registered = Counter(d["invoice_number"] for d in fresh_emulator.admin.state()["se"]["invoice--registrations"])
     for inv in se:
         assert registered[inv.invoice_number] == 1, f"{inv.invoice_number} registered {registered[inv.invoice_number]}x"
+
+
+def test_refused_credentials_mid_window_record_what_was_seen_before_the_run_fails(tmp_path, fresh_emulator, creditors,
+                                                                                  monkeypatch):
+    invoices = make_invoices(Market.SE, 120, prefix="AUTH")
+    calls = [0]
+    send_one = routes.SwedenRoute.send_one
+
+    async def refused_after_40(self, row):
+        calls[0] += 1
+        if calls[0] > 40:
+            raise AuthenticationFailed("refused", status_code=401)
+        return await send_one(self, row)
+
+    monkeypatch.setattr(routes.SwedenRoute, "send_one", refused_after_40)
+
+    async def go(wh):
+        async with AmiliSeClient(base_url=fresh_emulator.base_url, api_code=SecretStr("demo-api-code"),
+                                 requests_per_second=float("inf"), max_concurrency=8) as se:
+            return await register_pending(wh, creditors=creditors, se_client=se, chunk_size=20)
+
+    with open_warehouse(tmp_path / "amili.duckdb") as wh:
+        enqueue_valid_invoices(wh, invoices, creditors=creditors)
+        with pytest.raises(AuthenticationFailed):
+            asyncio.run(go(wh))
+        states = dict(wh.connection.execute(
+            "SELECT state, count(*) FROM registration_outbox GROUP BY state").fetchall())
+        # Every answer Amili gave was recorded before the error surfaced; the requests that failed
+        # stay in flight (looked up next run); rows never handed to a sender went back to pending.
+        assert states.get("registered") == fresh_emulator.admin.count(*POST) == 40
+        assert 1 <= states.get("in_flight", 0) <= 8
+        assert sum(states.values()) == len(invoices) and states.get("pending", 0) > 0
+        monkeypatch.undo()
+
+        async def again():
+            async with AmiliSeClient(base_url=fresh_emulator.base_url, api_code=SecretStr("demo-api-code"),
+                                     requests_per_second=float("inf"), max_concurrency=8) as se:
+                return await register_pending(wh, creditors=creditors, se_client=se, chunk_size=20)
+
+        summary = asyncio.run(again())
+        assert summary.still_pending == 0 and summary.still_unknown == 0
+    assert fresh_emulator.admin.count(*POST) == len(invoices), "each invoice sent once"
