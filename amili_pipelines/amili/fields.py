@@ -7,6 +7,7 @@ uses RFC 1123.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -107,3 +108,8 @@ IsoDatetime = Annotated[datetime, BeforeValidator(parse_datetime), PlainSerializ
 
 # Money: Decimal in Python, a JSON number on the wire (also from plain ``model_dump``).
 Money = Annotated[Decimal, BeforeValidator(_to_decimal), PlainSerializer(_money_to_json)]
+
+
+def json_bytes(value: Any) -> bytes:
+    """A JSON request body exactly as httpx encodes ``json=value`` (compact, UTF-8, no NaN)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")

@@ -112,6 +112,7 @@ class _Call:
     idempotency_key: str | None
     params: Mapping[str, Any] | None
     json: Any
+    content: bytes | None
     data: Mapping[str, str] | None
     headers: dict[str, str]
     authenticated: bool
@@ -245,6 +246,7 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
@@ -271,8 +273,8 @@ class Transport:
             safe = True
             req_headers[idempotency_header] = idempotency_key
         call = _Call(method=method, target=target, path=path, safe=safe, idempotency_key=idempotency_key,
-                     params={k: v for k, v in (params or {}).items() if v is not None} or None, json=json, data=data,
-                     headers=req_headers, authenticated=authenticated)
+                     params={k: v for k, v in (params or {}).items() if v is not None} or None, json=json,
+                     content=content, data=data, headers=req_headers, authenticated=authenticated)
         while True:
             if self.breaker is not None and not self.breaker.allow():
                 raise CircuitOpen(
@@ -281,8 +283,8 @@ class Transport:
                     method=method, path=path, attempts=call.attempt, reached=call.reached)
             try:
                 response, auth_headers = await self._send(
-                    method, target, path, params=call.params, json=json, data=data, headers=req_headers,
-                    authenticated=authenticated)
+                    method, target, path, params=call.params, json=json, content=content, data=data,
+                    headers=req_headers, authenticated=authenticated)
             except httpx.TransportError as exc:
                 if self.breaker is not None:
                     self.breaker.record_failure()
@@ -387,6 +389,7 @@ class Transport:
         data: Mapping[str, str] | None,
         headers: Mapping[str, str],
         authenticated: bool,
+        content: bytes | None = None,
     ) -> tuple[httpx.Response, dict[str, str]]:
         """Send once; returns the response and the auth headers it carried (to invalidate on a 401).
 
@@ -399,7 +402,8 @@ class Transport:
         auth_headers: dict[str, str] = {}
         if self.auth is not None and not authenticated:
             # A token request of an authenticating transport: never queued behind its own waiters.
-            response = await self._on_wire(method, target, params=params, json=json, data=data, headers=headers)
+            response = await self._on_wire(method, target, params=params, json=json, content=content, data=data,
+                                           headers=headers)
         else:
             async with self._semaphore:
                 wait = self._paused_until - time.monotonic()
@@ -413,21 +417,22 @@ class Transport:
                         await self._sleep(wait)
                 if self.auth is not None:
                     auth_headers = await self.auth.headers(self)
-                response = await self._on_wire(
-                    method, target, params=params, json=json, data=data, headers={**headers, **auth_headers})
+                response = await self._on_wire(method, target, params=params, json=json, content=content,
+                                               data=data, headers={**headers, **auth_headers})
         self.stats.by_status[response.status_code] += 1
         if response.status_code == 429:
             self.stats.rate_limited += 1
         log.debug("%s %s %s -> %d", self.name, method, path, response.status_code)
         return response, auth_headers
 
-    async def _on_wire(self, method, target, *, params, json, data, headers) -> httpx.Response:
+    async def _on_wire(self, method, target, *, params, json, data, headers, content=None) -> httpx.Response:
         # Inside the semaphore at most max_concurrency requests hold a client, so one is free;
         # token requests outside it may briefly add one more.
         client = self._idle.pop() if self._idle else self._new_client()
         try:
             self.stats.requests_sent += 1
-            response = await client.request(method, target, params=params, json=json, data=data, headers=headers)
+            response = await client.request(method, target, params=params, json=json, content=content, data=data,
+                                            headers=headers)
             # Read the body inside the slot so a slow body counts against concurrency too.
             await response.aread()
         finally:

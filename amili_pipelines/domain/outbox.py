@@ -47,9 +47,12 @@ class OutboxEntry:
     invoice_number: str
     idempotency_key: str
     content_hash: str | None
-    payload: dict
+    payload: dict | None  # None when ``body`` carries the request
     claimed_amount: Decimal | None
     currency: str | None
+    # The request body as it goes on the wire (Sweden), serialised once here instead of on every
+    # send; it is stored as the payload. None: the payload is sent the long way (Norway's items).
+    body: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +65,12 @@ class OutboxRow:
     invoice_number: str
     idempotency_key: str
     state: OutboxState
-    payload: dict
+    payload: dict | None  # None when ``body`` carries the stored request body
     attempts: int
     batch_key: str | None
     batch_id: str | None
     generation: int = 0
+    body: bytes | None = None  # the request body exactly as it goes on the wire, when stored that way
 
 
 @dataclass(frozen=True, slots=True)

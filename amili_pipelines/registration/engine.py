@@ -3,8 +3,9 @@
 Order of work in every run, per market:
 1. resolve rows left unclear by an earlier run (in_flight after a crash, unknown_outcome) by
    looking them up at Amili: nothing is sent again before we know it is not there;
-2. send pending rows in chunks (Sweden: concurrent single requests under the client's rate
-   limit; Norway: batches with a deterministic IdempotencyKey), writing the intent first;
+2. send pending rows, writing the intent first (Sweden: a sliding window of single requests under
+   the client's concurrency and rate limit, ``registration.window``; Norway: batches with a
+   deterministic IdempotencyKey);
 3. resolve this run's unclear outcomes the same way, and send what Amili did not get, for a
    bounded number of rounds.
 """
@@ -23,8 +24,9 @@ from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import Market, SourceInvoice, idempotency_key
 from amili_pipelines.domain.outbox import UNRESOLVED, OutboxEntry, OutboxState, Outcome
 from amili_pipelines.registration.norway import NorwayRoute, batch_key
-from amili_pipelines.registration.routes import Route, SwedenRoute, registration_payload
+from amili_pipelines.registration.routes import Route, SwedenRoute, registration_request
 from amili_pipelines.registration.summary import RegistrationSummary
+from amili_pipelines.registration.window import SwedenWindow, WarehouseThread
 from amili_pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ def enqueue_valid_invoices(
     for inv in invoices:
         creditor = creditors.creditor(inv.creditor)
         assert inv.invoice_number, "only valid invoices (which have a number) are registered"
+        payload, body = registration_request(inv, creditor)
         entries.append(OutboxEntry(
             market=creditor.market,
             invoice_key=inv.invoice_key,
@@ -51,7 +54,8 @@ def enqueue_valid_invoices(
             invoice_number=inv.invoice_number,
             idempotency_key=idempotency_key(creditor.key, inv.invoice_number, creditor.market),
             content_hash=inv.content_hash,
-            payload=registration_payload(inv, creditor),
+            payload=payload,
+            body=body,
             claimed_amount=inv.open_balance if inv.open_balance is not None else inv.total_amount,
             currency=inv.currency,
         ))
@@ -113,23 +117,29 @@ def _stop_if_unavailable(route: Route, tally: _Tally, progress: Progress | None)
 MAX_SENDS_PER_RUN = 3
 
 
+# Sweden's warehouse calls run on a dedicated thread while the window sends (see registration.window).
+WAREHOUSE_THREAD = True
+
+
 async def _send_sweden(warehouse: Warehouse, route: SwedenRoute, tally: _Tally, *, run_id, chunk_size, progress,
                        only: Collection[str] | None = None) -> None:
+    """Send through the window until nothing is left to send; between windows, look up what came
+    back unclear (nothing is sent again before Amili said it does not have it)."""
     started = utcnow()
+    slots = getattr(route.client, "max_concurrency", 16)
     while True:
-        rows = warehouse.outbox.claim([OutboxState.PENDING], market=Market.SE, run_id=run_id, limit=chunk_size,
-                                      sent_since=started, max_sends=MAX_SENDS_PER_RUN, invoice_keys=only)
-        if not rows:
-            return
-        warehouse.outbox.mark_in_flight(rows, run_id=run_id)
-        outcomes = await route.send(rows)
-        warehouse.outbox.record_outcomes(outcomes, run_id=run_id)
-        tally.summary.sent += len(rows)
-        tally.count(outcomes, resolving=False)
-        if progress:
-            done = sum(o.state is OutboxState.REGISTERED for o in outcomes)
-            progress(f"SE: sent {len(rows)}, registered {done}, total sent this run {tally.summary.sent}")
-        if _stop_if_unavailable(route, tally, progress):
+        db = WarehouseThread(threaded=WAREHOUSE_THREAD)
+        try:
+            window = SwedenWindow(warehouse, route, db, run_id=run_id, page_size=chunk_size, slots=slots,
+                                  sent_since=started, max_sends=MAX_SENDS_PER_RUN, only=only,
+                                  on_recorded=lambda batch: tally.count(batch, resolving=False), progress=progress)
+            try:
+                sent = await window.run()
+            finally:
+                tally.summary.sent += window.sent
+        finally:
+            db.close()
+        if _stop_if_unavailable(route, tally, progress) or not sent:
             return
         await _resolve(warehouse, route, tally, run_id=run_id, chunk_size=chunk_size, progress=progress, only=only)
 

@@ -45,6 +45,24 @@ def registration_payload(invoice: SourceInvoice, creditor: CreditorConfig) -> di
 
         model = to_se_registration(invoice, account_id=creditor.account_id, creditor_id=creditor.creditor_id)
         return model.model_dump(mode="json", exclude_none=True)
+    return _no_item(invoice)
+
+
+def registration_request(invoice: SourceInvoice, creditor: CreditorConfig) -> tuple[dict | None, bytes | None]:
+    """What the outbox stores to register this invoice: ``(payload, body)``.
+
+    Sweden: the request body, validated as an ``InvoiceRegistration`` and serialised here, once,
+    exactly as it goes on the wire (every send puts these bytes on the wire, no parse or model per
+    request). Norway: the batch item, which is sent inside a batch built at send time."""
+    if creditor.market is Market.SE:
+        from amili_pipelines.amili.mapping import to_se_registration
+
+        model = to_se_registration(invoice, account_id=creditor.account_id, creditor_id=creditor.creditor_id)
+        return None, model.to_wire()
+    return _no_item(invoice), None
+
+
+def _no_item(invoice: SourceInvoice) -> dict:
     from amili_pipelines.amili.mapping import to_no_invoice
 
     # uniqueSourceInvoiceId is our business key: the lookup after an unclear outcome searches by it.
@@ -83,13 +101,17 @@ class SwedenRoute:
         return self.client.unavailable
 
     async def send(self, rows: Sequence[OutboxRow]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self._send_one(r) for r in rows)))
+        return list(await asyncio.gather(*(self.send_one(r) for r in rows)))
 
-    async def _send_one(self, row: OutboxRow) -> Outcome:
-        from amili_pipelines.amili.se.models import InvoiceRegistration
-
+    async def send_one(self, row: OutboxRow) -> Outcome:
+        """Register one invoice; its outcome (errors become outcomes, except refused credentials)."""
         try:
-            result = await self.client.register_invoice(registration=InvoiceRegistration.model_validate(row.payload))
+            if row.body is not None:
+                result = await self.client.register_invoice_body(body=row.body)
+            else:  # queued before bodies were stored (migration 011): built the long way
+                from amili_pipelines.amili.se.models import InvoiceRegistration
+
+                result = await self.client.register_invoice(registration=InvoiceRegistration.model_validate(row.payload))
         except ApiRejection as exc:
             if _is_not_unique(exc):
                 # Amili already holds this invoice number: find which case it is instead of failing it.

@@ -9,6 +9,7 @@ Python Decimals fails on values with more than two places, a cast rounds them.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ import pyarrow as pa
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.issues import Issue
 from amili_pipelines.domain.money import money
+from amili_pipelines.domain.outbox import OutboxEntry
 from amili_pipelines.domain.validated import ValidatedInvoice
 
 INVOICE_COLUMNS = (
@@ -151,3 +153,20 @@ _MONEY_COLUMNS = frozenset({
     "claimed_capital", "remaining_capital", "remaining_interest", "remaining_fees", "remaining_total",
     "added_interest", "added_fees",
 })
+
+
+def outbox_entries_table(entries: Sequence[OutboxEntry]) -> pa.Table:
+    """The rows to queue; a stored request body is kept as its exact text (JSON columns keep text as given)."""
+    return pa.table({
+        "market": [e.market.value for e in entries],
+        "invoice_key": [e.invoice_key for e in entries],
+        "creditor": [e.creditor for e in entries],
+        "invoice_number": [e.invoice_number for e in entries],
+        "idempotency_key": [e.idempotency_key for e in entries],
+        "content_hash": [e.content_hash for e in entries],
+        "payload_json": [e.body.decode() if e.body is not None else json.dumps(e.payload, default=str)
+                         for e in entries],
+        "payload_is_body": pa.array([e.body is not None for e in entries], type=pa.bool_()),
+        "claimed_amount": pa.array([e.claimed_amount for e in entries], type=pa.decimal128(18, 2)),
+        "currency": [e.currency for e in entries],
+    })

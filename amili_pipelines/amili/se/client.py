@@ -54,6 +54,7 @@ M = TypeVar("M", bound=BaseModel)
 PRODUCTION_BASE_URL = "https://api.amili.se"  # F.1.5 assumption; configure explicitly
 SANDBOX_BASE_URL = "https://api-sandbox.amili.se"
 MAX_PAGE_SIZE = 100  # Eve clamps larger values silently (A.3)
+_JSON_CONTENT = {"Content-Type": "application/json"}
 
 
 ChangedKind = Literal["cases", "payout_specifications", "payouts"]
@@ -120,6 +121,11 @@ class AmiliSeClient:
         return f"AmiliSeClient(base_url={self._http.base_url!r})"
 
     @property
+    def max_concurrency(self) -> int:
+        """How many requests may be in flight at once."""
+        return self._http.max_concurrency
+
+    @property
     def unavailable(self) -> bool:
         """True while the circuit breaker keeps requests from being sent (Amili keeps failing)."""
         return self._http.breaker is not None and self._http.breaker.is_open
@@ -152,8 +158,14 @@ class AmiliSeClient:
         Raises ``ApiRejection`` (422, with Amili's ``_issues``) or ``OutcomeUnknown`` (look it up
         with :meth:`find_invoice_registrations` before retrying).
         """
-        response = await self._http.request("POST", "/invoice--registrations", json=registration.to_body())
-        return InvoiceRegistrationResult.model_validate(response.json())
+        return await self.register_invoice_body(body=registration.to_wire())
+
+    async def register_invoice_body(self, *, body: bytes) -> InvoiceRegistrationResult:
+        """:meth:`register_invoice` with the body already serialised (``InvoiceRegistration.to_wire()``,
+        stored when the invoice was queued): sent as it is, byte for byte."""
+        response = await self._http.request("POST", "/invoice--registrations", content=body,
+                                            headers=_JSON_CONTENT)
+        return InvoiceRegistrationResult.model_validate_json(response.content)
 
     async def get_invoice_registration(self, *, registration_id: str) -> InvoiceRegistrationRecord:
         """One stored invoice registration."""

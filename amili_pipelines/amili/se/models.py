@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from amili_pipelines.amili.fields import FlexDatetime, Money, RfcDatetime
+from amili_pipelines.amili.fields import FlexDatetime, Money, RfcDatetime, json_bytes
 
 _VAT_PERCENT = r"^\d{1,2}(\.\d+)?%$"
 
@@ -155,6 +155,11 @@ class InvoiceRegistration(_Request):
     def to_body(self) -> dict[str, Any]:
         """The JSON body as sent to Amili."""
         return self.model_dump(exclude_none=True)
+
+    def to_wire(self) -> bytes:
+        """``to_body()`` as the bytes that go on the wire (what ``json=`` would send): serialise once,
+        store, send the stored bytes."""
+        return json_bytes(self.to_body())
 
 
 class InvoiceRegistrationResult(_EveWriteResult):

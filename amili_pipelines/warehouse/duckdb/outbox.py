@@ -26,16 +26,20 @@ from amili_pipelines.domain.outbox import (
 )
 from amili_pipelines.warehouse.common.outbox_records import OutboxRecordReads
 from amili_pipelines.warehouse.duckdb.connection import Session
+from amili_pipelines.warehouse.tables import outbox_entries_table
 
 _ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json, attempts,"
-                " batch_key, batch_id, coalesce(generation, 0)")
+                " batch_key, batch_id, coalesce(generation, 0), payload_is_body")
 
 
 def _row(r: tuple) -> OutboxRow:
+    # A stored request body is handed over as bytes, unparsed: the send puts it on the wire as it is
+    # (DuckDB's JSON is its text). Rows queued before migration 011 carry a payload and are built the long way.
+    is_body = bool(r[11])
     return OutboxRow(
         market=Market(r[0]), invoice_key=r[1], creditor=r[2], invoice_number=r[3], idempotency_key=r[4],
-        state=OutboxState(r[5]), payload=json.loads(r[6]), attempts=r[7], batch_key=r[8], batch_id=r[9],
-        generation=r[10],
+        state=OutboxState(r[5]), payload=None if is_body else json.loads(r[6]), attempts=r[7], batch_key=r[8],
+        batch_id=r[9], generation=r[10], body=r[6].encode() if is_body else None,
     )
 
 
@@ -54,17 +58,7 @@ class DuckDBOutboxStore(OutboxRecordReads):
         if not entries:
             return {"new": 0, "requeued": 0, "already": 0}
         now = utcnow()
-        incoming = pa.table({
-            "market": [e.market.value for e in entries],
-            "invoice_key": [e.invoice_key for e in entries],
-            "creditor": [e.creditor for e in entries],
-            "invoice_number": [e.invoice_number for e in entries],
-            "idempotency_key": [e.idempotency_key for e in entries],
-            "content_hash": [e.content_hash for e in entries],
-            "payload_json": [json.dumps(e.payload, default=str) for e in entries],
-            "claimed_amount": pa.array([e.claimed_amount for e in entries], type=pa.decimal128(18, 2)),
-            "currency": [e.currency for e in entries],
-        })
+        incoming = outbox_entries_table(entries)
         conn = self.db.conn
         with self.db.transaction():
             conn.register("_incoming_arrow", incoming)
@@ -79,7 +73,8 @@ class DuckDBOutboxStore(OutboxRecordReads):
             conn.execute(
                 """
                 UPDATE registration_outbox o SET state = 'pending', content_hash = i.content_hash,
-                       payload_json = i.payload_json, claimed_amount = i.claimed_amount, currency = i.currency,
+                       payload_json = i.payload_json, payload_is_body = i.payload_is_body,
+                       claimed_amount = i.claimed_amount, currency = i.currency,
                        rejection_json = NULL, last_error = NULL, generation = coalesce(o.generation, 0) + 1,
                        updated_at = ?
                 FROM _incoming i
@@ -91,9 +86,10 @@ class DuckDBOutboxStore(OutboxRecordReads):
             new = conn.execute(
                 """
                 INSERT INTO registration_outbox (market, invoice_key, creditor, invoice_number, idempotency_key, state,
-                    content_hash, payload_json, claimed_amount, currency, attempts, created_at, updated_at)
+                    content_hash, payload_json, payload_is_body, claimed_amount, currency, attempts, created_at,
+                    updated_at)
                 SELECT market, invoice_key, creditor, invoice_number, idempotency_key, 'pending', content_hash,
-                       payload_json, claimed_amount, currency, 0, ?, ?
+                       payload_json, payload_is_body, claimed_amount, currency, 0, ?, ?
                 FROM _incoming i
                 WHERE NOT EXISTS (SELECT 1 FROM registration_outbox o
                                   WHERE o.market = i.market AND o.invoice_key = i.invoice_key)
@@ -135,8 +131,8 @@ class DuckDBOutboxStore(OutboxRecordReads):
             sql += " AND list_contains(?::VARCHAR[], invoice_key)"
             params.append(sorted(invoice_keys))
         if sent_since is not None and max_sends is not None:
-            sql += (" AND (SELECT count(*) FROM registration_events e WHERE e.market = o.market"
-                    " AND e.invoice_key = o.invoice_key AND e.to_state = 'in_flight' AND e.occurred_at >= ?) < ?")
+            # The row's own counter (kept by mark_in_flight) counts only when its last send is in the window.
+            sql += " AND (last_sent_at IS NULL OR last_sent_at < ? OR coalesce(sends, 0) < ?)"
             params += [sent_since, max_sends]
         sql += " ORDER BY invoice_key"
         if limit:
@@ -155,15 +151,19 @@ class DuckDBOutboxStore(OutboxRecordReads):
         with self.db.transaction():
             rows = [_row(r) for r in self.db.execute(sql, params).fetchall()]
             if rows:
-                self._set_claims(market, [r.invoice_key for r in rows], run_id, now + self.lease)
+                self._set_claims(market, [r.invoice_key for r in rows], run_id, now + self.lease,
+                                 window_start=sent_since if max_sends is not None else None)
         return rows
 
-    def _set_claims(self, market: Market, keys: list[str], run_id: str | None, until: datetime) -> None:
+    def _set_claims(self, market: Market, keys: list[str], run_id: str | None, until: datetime, *,
+                    window_start: datetime | None = None) -> None:
+        # A send counter from before the claimer's window started is history: the window counts from 0.
         self.db.conn.register("_claimed", pa.table({"invoice_key": keys}))
         try:
-            self.db.execute("UPDATE registration_outbox SET claimed_by = coalesce(?, claimed_by), lease_until = ?"
+            self.db.execute("UPDATE registration_outbox SET claimed_by = coalesce(?, claimed_by), lease_until = ?,"
+                            " sends = CASE WHEN last_sent_at < ? THEN 0 ELSE sends END"
                             " WHERE market = ? AND invoice_key IN (SELECT invoice_key FROM _claimed)",
-                            [run_id, until, market.value])
+                            [run_id, until, window_start, market.value])
         finally:
             self.db.conn.unregister("_claimed")
 
@@ -192,10 +192,11 @@ class DuckDBOutboxStore(OutboxRecordReads):
             conn.execute(
                 """
                 UPDATE registration_outbox o SET state = 'in_flight', attempts = attempts + 1, batch_key = ?,
-                       updated_at = ?, claimed_by = coalesce(?, o.claimed_by), lease_until = ?
+                       updated_at = ?, claimed_by = coalesce(?, o.claimed_by), lease_until = ?,
+                       sends = coalesce(o.sends, 0) + 1, last_sent_at = ?
                 FROM _keys k WHERE o.market = k.market AND o.invoice_key = k.invoice_key
                 """,
-                [batch_key, now, run_id, now + self.lease],
+                [batch_key, now, run_id, now + self.lease, now],
             )
             conn.unregister("_keys")
             self._log([(r.market, r.invoice_key) for r in rows], None, OutboxState.IN_FLIGHT,

@@ -27,23 +27,27 @@ from amili_pipelines.domain.outbox import (
 )
 from amili_pipelines.warehouse.common.outbox_records import OutboxRecordReads
 from amili_pipelines.warehouse.postgres.connection import PgSession
+from amili_pipelines.warehouse.tables import outbox_entries_table
 
 _ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json::text, attempts,"
-                " batch_key, batch_id, generation")
+                " batch_key, batch_id, generation, payload_is_body")
 _TEXT = "TEXT"
 _INCOMING_TYPES = {"market": _TEXT, "invoice_key": _TEXT, "creditor": _TEXT, "invoice_number": _TEXT,
                    "idempotency_key": _TEXT, "content_hash": _TEXT, "payload_json": "JSON",
-                   "claimed_amount": "NUMERIC(18, 2)", "currency": _TEXT}
+                   "payload_is_body": "BOOLEAN", "claimed_amount": "NUMERIC(18, 2)", "currency": _TEXT}
 _OUTCOME_TYPES = {"market": _TEXT, "invoice_key": _TEXT, "state": _TEXT, "case_id": _TEXT, "amili_invoice_id": _TEXT,
                   "ocr_number": _TEXT, "registration_id": _TEXT, "batch_id": _TEXT, "batch_key": _TEXT,
                   "rejection_json": "JSON", "last_error": _TEXT, "detail": _TEXT}
 
 
 def _row(r: tuple) -> OutboxRow:
+    # A stored request body is handed over as bytes, unparsed: the send puts it on the wire as it is
+    # (JSON, unlike JSONB, keeps the text as given). Rows queued before migration 011 carry a payload and are built the long way.
+    is_body = bool(r[11])
     return OutboxRow(
         market=Market(r[0]), invoice_key=r[1], creditor=r[2], invoice_number=r[3], idempotency_key=r[4],
-        state=OutboxState(r[5]), payload=json.loads(r[6]), attempts=r[7], batch_key=r[8], batch_id=r[9],
-        generation=r[10],
+        state=OutboxState(r[5]), payload=None if is_body else json.loads(r[6]), attempts=r[7], batch_key=r[8],
+        batch_id=r[9], generation=r[10], body=r[6].encode() if is_body else None,
     )
 
 
@@ -57,17 +61,7 @@ class PgOutboxStore(OutboxRecordReads):
         if not entries:
             return {"new": 0, "requeued": 0, "already": 0}
         now = utcnow()
-        incoming = pa.table({
-            "market": [e.market.value for e in entries],
-            "invoice_key": [e.invoice_key for e in entries],
-            "creditor": [e.creditor for e in entries],
-            "invoice_number": [e.invoice_number for e in entries],
-            "idempotency_key": [e.idempotency_key for e in entries],
-            "content_hash": [e.content_hash for e in entries],
-            "payload_json": [json.dumps(e.payload, default=str) for e in entries],
-            "claimed_amount": pa.array([e.claimed_amount for e in entries], type=pa.decimal128(18, 2)),
-            "currency": [e.currency for e in entries],
-        })
+        incoming = outbox_entries_table(entries)
         with self.db.transaction():
             self.db.stage("_incoming", incoming, types=_INCOMING_TYPES)
             # A rejected invoice whose source row changed is sent again as a new attempt; a row
@@ -75,7 +69,8 @@ class PgOutboxStore(OutboxRecordReads):
             requeue = self.db.execute(
                 """
                 UPDATE registration_outbox o SET state = 'pending', content_hash = i.content_hash,
-                       payload_json = i.payload_json, claimed_amount = i.claimed_amount, currency = i.currency,
+                       payload_json = i.payload_json, payload_is_body = i.payload_is_body,
+                       claimed_amount = i.claimed_amount, currency = i.currency,
                        rejection_json = NULL, last_error = NULL, generation = o.generation + 1, updated_at = ?
                 FROM _incoming i
                 WHERE o.market = i.market AND o.invoice_key = i.invoice_key
@@ -87,9 +82,10 @@ class PgOutboxStore(OutboxRecordReads):
             new = self.db.execute(
                 """
                 INSERT INTO registration_outbox (market, invoice_key, creditor, invoice_number, idempotency_key, state,
-                    content_hash, payload_json, claimed_amount, currency, attempts, created_at, updated_at)
+                    content_hash, payload_json, payload_is_body, claimed_amount, currency, attempts, created_at,
+                    updated_at)
                 SELECT market, invoice_key, creditor, invoice_number, idempotency_key, 'pending', content_hash,
-                       payload_json, claimed_amount, currency, 0, ?, ?
+                       payload_json, payload_is_body, claimed_amount, currency, 0, ?, ?
                 FROM _incoming
                 ON CONFLICT DO NOTHING
                 RETURNING market, invoice_key
@@ -117,8 +113,8 @@ class PgOutboxStore(OutboxRecordReads):
             sql += " AND (lease_until IS NULL OR lease_until < ?)"
             params.append(claimable_at)
         if sent_since is not None and max_sends is not None:
-            sql += (" AND (SELECT count(*) FROM registration_events e WHERE e.market = o.market"
-                    " AND e.invoice_key = o.invoice_key AND e.to_state = 'in_flight' AND e.occurred_at >= ?) < ?")
+            # The row's own counter (kept by mark_in_flight) counts only when its last send is in the window.
+            sql += " AND (last_sent_at IS NULL OR last_sent_at < ? OR sends < ?)"
             params += [sent_since, max_sends]
         sql += " ORDER BY invoice_key"
         if limit:
@@ -144,10 +140,13 @@ class PgOutboxStore(OutboxRecordReads):
         with self.db.transaction():
             rows = [_row(r) for r in self.db.execute(sql + " FOR UPDATE SKIP LOCKED", params).fetchall()]
             if rows:
+                # A send counter from before the claimer's window started is history: the window counts from 0.
                 self.db.execute(
-                    "UPDATE registration_outbox SET claimed_by = ?, lease_until = ? WHERE market = ?"
-                    " AND invoice_key = ANY(?)",
-                    [run_id, now + self.lease, market.value, [r.invoice_key for r in rows]])
+                    "UPDATE registration_outbox SET claimed_by = ?, lease_until = ?,"
+                    " sends = CASE WHEN last_sent_at < CAST(? AS TIMESTAMP) THEN 0 ELSE sends END"
+                    " WHERE market = ? AND invoice_key = ANY(?)",
+                    [run_id, now + self.lease, sent_since if max_sends is not None else None, market.value,
+                     [r.invoice_key for r in rows]])
         return rows
 
     def release_claims(self, *, run_id: str) -> int:
@@ -168,9 +167,10 @@ class PgOutboxStore(OutboxRecordReads):
             for market, keys in by_market.items():
                 self.db.execute(
                     "UPDATE registration_outbox SET state = 'in_flight', attempts = attempts + 1, batch_key = ?,"
-                    " updated_at = ?, claimed_by = coalesce(?, claimed_by), lease_until = ?"
+                    " updated_at = ?, claimed_by = coalesce(?, claimed_by), lease_until = ?,"
+                    " sends = sends + 1, last_sent_at = ?"
                     " WHERE market = ? AND invoice_key = ANY(?)",
-                    [batch_key, now, run_id, now + self.lease, market.value, keys])
+                    [batch_key, now, run_id, now + self.lease, now, market.value, keys])
             self._log([(r.market, r.invoice_key) for r in rows], None, OutboxState.IN_FLIGHT,
                       f"batch {batch_key}" if batch_key else "sending", run_id, now)
 
