@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from amili_pipelines.alerts.channels import Channel, SmtpChannel, WebhookChannel
@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     ui_url: str = "http://127.0.0.1:3000"
     stale_registration_hours: float = 36.0
     stale_settlement_hours: float = 36.0
+
+    # Norway's webhooks: the receiver (`amili-pipelines webhooks`) verifies deliveries with the shared
+    # secret (never printed) and keeps them in the inbox until the run they trigger has succeeded.
+    no_webhook_secret: SecretStr | None = None
+    no_webhook_signature_header: str = "X-Webhook-Signature"
+    no_webhook_signature_algorithm: Literal["sha256", "sha384", "sha512", "sha1"] = "sha256"
+    no_webhook_max_bytes: int = Field(default=262_144, gt=0)
+    webhook_inbox: Path = PROJECT_ROOT / "data" / "webhook_inbox"
+    # With the receiver running, the polling sensors read Norway's batch list and case list at most this
+    # often (a safety net for anything a webhook did not bring); 0 = at every tick, as without webhooks.
+    no_safety_net_poll_seconds: float = Field(default=0.0, ge=0)
 
     duckdb_path: Path = PROJECT_ROOT / "data" / "amili.duckdb"
     # The production profile: the operational store on PostgreSQL (postgresql://...). Unset: the

@@ -10,9 +10,11 @@ import pytest
 
 from amili_pipelines.settings import PROJECT_ROOT
 
-# Tests must never read a developer's .env or write the demo's data/ folder.
-for _var in [v for v in os.environ if v.startswith("AMILI_")]:
-    os.environ.pop(_var)
+# Tests must never read a developer's .env or write the demo's data/ folder, and never use the
+# Dagster instance `make` points DAGSTER_HOME at (it may not exist yet on a fresh clone): a test
+# that needs a persistent instance makes its own under tmp_path.
+for _var in [v for v in os.environ if v.startswith("AMILI_")] + ["DAGSTER_HOME"]:
+    os.environ.pop(_var, None)
 
 
 @pytest.fixture(scope="session")

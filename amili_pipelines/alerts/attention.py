@@ -40,7 +40,8 @@ def _registration_lines(market: str, meta: Mapping[str, Any]) -> list[str]:
                      "looks them up at Amili before anything is sent again")
     if _n(meta, "rejected"):
         lines.append(f"{market}: {_n(meta, 'rejected')} invoice(s) rejected by Amili in this run: see the "
-                     "'rejections' table (Amili's own reasons); a fixed source row is sent again")
+                     "'rejections' table (Amili's own reasons); a fixed source row is sent again, and "
+                     "`amili-pipelines retry` sends one again once Amili's side is fixed")
     if _n(meta, "waiting_for_batch") and meta.get("waited_for_batches_s"):
         # Only a run that waited for its batches (a headless run) is done too early; under the
         # Dagster daemon the batch-status sensor records them as they finish.

@@ -24,6 +24,8 @@ from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.masking import MaskedError
 from amili_pipelines.settings import Settings, load_creditors
 from amili_pipelines.warehouse import Warehouse, open_warehouse
+from amili_pipelines.warehouse.inbox import WebhookInbox
+from amili_pipelines.warehouse.spool import open_inbox
 
 T = TypeVar("T")
 
@@ -68,6 +70,16 @@ class CreditorsResource(dg.ConfigurableResource):
 
     def load(self) -> CreditorsFile:
         return load_creditors(self.path)
+
+
+class WebhookInboxResource(dg.ConfigurableResource):
+    """Norway's pushed events as the receiver stored them: files, never the operational store, so the
+    inbox sensor may read it."""
+
+    path: str = Field(description="The inbox directory (AMILI_WEBHOOK_INBOX)")
+
+    def open(self) -> WebhookInbox:
+        return open_inbox(self.path)
 
 
 class AmiliSeResource(dg.ConfigurableResource):
@@ -131,6 +143,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "creditors": CreditorsResource(path=str(settings.creditors_file)),
         "books": BooksResource(books_dir=str(settings.books_path), reports_dir=str(settings.reports_path),
                                reports_keep=settings.reports_keep),
+        "webhook_inbox": WebhookInboxResource(path=str(settings.webhook_inbox)),
         "amili_se": AmiliSeResource(
             base_url=settings.se_base_url,
             api_code=dg.EnvVar("AMILI_SE_API_CODE"),

@@ -259,6 +259,10 @@ def print_status(settings: Settings) -> int:
     for r in rows:
         table.add_row(*map(str, r))
     console.print(table)
+    rejected = sum(n for _, state, n in rows if state == "rejected")
+    if rejected:
+        console.print(f"{rejected} invoice(s) rejected by Amili: `amili-pipelines retry --all --dry-run` lists them, "
+                      "`amili-pipelines show KEY` tells why, `retry KEY --reason ...` sends one again.")
     open_rows = sum(n for _, state, n in rows if state in ("pending", "in_flight", "unknown_outcome",
                                                             "waiting_for_batch"))
     if open_rows:

@@ -2,13 +2,14 @@
 
 An action (a payment the debtor made directly to the creditor, a crediting, a cancellation) is
 reported to Amili exactly once, through its own outbox with the same states as registration:
-``pending → in_flight → sent | waiting_for_batch | rejected | unknown_outcome``.
+``pending → in_flight → sent | waiting_for_batch | rejected | unknown_outcome``. Operators'
+withdrawals (a cancellation), pauses and resumptions (Norway) travel the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -25,7 +26,13 @@ class ActionState(StrEnum):
 class ActionKind(StrEnum):
     PAYMENT = "payment"
     CREDITING = "crediting"
-    CANCELLATION = "cancellation"
+    CANCELLATION = "cancellation"  # Norway: withdraw the case
+    PAUSE = "pause"  # Norway only
+    RESUME = "resume"  # Norway only
+
+
+# Norway's case status once each collections action took effect (reference F.2.6).
+NO_STATUS_AFTER = {ActionKind.CANCELLATION: "WITHDRAWN", ActionKind.PAUSE: "PAUSED", ActionKind.RESUME: "OPEN"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,38 @@ class CaseAction:
     action_date: date
     state: str
     batch_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseActionRecord:
+    """Everything the outbox knows about one action (for people and audits, not for sending)."""
+
+    key: str
+    market: str
+    invoice_key: str
+    case_id: str | None
+    action: str
+    purpose: str
+    amount: Decimal | None
+    currency: str | None
+    action_date: date
+    state: str
+    attempts: int
+    remote_id: str | None
+    batch_id: str | None
+    result_status: str | None
+    result_json: str | None
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionEvent:
+    occurred_at: datetime
+    from_state: str | None
+    to_state: str
+    detail: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,10 @@
 ``in_flight`` and ``unknown_outcome`` are both "we do not know": before anything is sent again,
 the engine looks the invoice up at Amili and moves it to registered / waiting_for_batch, or back
 to pending when Amili has never seen it. Registered invoices are never sent again.
+
+A rejected invoice goes back to pending when its source row changes or an operator retries it;
+each such return starts a new *generation*, so Norway's batch ``IdempotencyKey`` differs from the
+one Amili already answered (a repeated key would only return the old, failed batch).
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class OutboxRow:
     attempts: int
     batch_key: str | None
     batch_id: str | None
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,8 @@ class OutboxRecord:
     rejection: object | None
     last_error: str | None
     registered_at: datetime | None
+    generation: int = 0
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

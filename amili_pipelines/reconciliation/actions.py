@@ -20,19 +20,21 @@ recorded before the request leaves; a timeout or 502 leaves ``unknown_outcome``;
 resolved by a lookup at Amili (Sweden: ``GET /creditor--payments?where={"creditor_payment_reference": key}``
 and the like) before anything is sent again. Norway's payment and correction batches carry the
 action key as ``IdempotencyKey``, so resending is safe; their outcome comes with the batch.
+Norway's withdraw / pause / resume have no key: ``case_status`` reads the case before resending.
+Operators' withdrawals, pauses and resumptions (``case_commands``) go through this same outbox.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from amili_pipelines.amili.errors import (
-    ApiConflict,
     ApiRejection,
     ApiUnavailable,
     NotFound,
@@ -49,6 +51,10 @@ from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import idempotency_key
 from amili_pipelines.domain.money import TOLERANCE, ZERO
+from amili_pipelines.reconciliation.case_status import (
+    CASE_STATUS_ACTIONS,
+    send_case_status_action,
+)
 from amili_pipelines.warehouse import Warehouse
 from amili_pipelines.warehouse.actions import ActionStore
 
@@ -194,9 +200,10 @@ async def _se_send(se: Any, a: CaseAction, creditor: Any) -> Any:
     return await se.register_cancellation(cancellation=CreditorCancellation(creditor=creditor.creditor_id, case=a.case_id))
 
 
-async def _resolve_sweden(store: ActionStore, se: Any, creditors: CreditorsFile, s: ActionSummary) -> None:
+async def _resolve_sweden(store: ActionStore, se: Any, creditors: CreditorsFile, s: ActionSummary,
+                          keys: Collection[str] | None = None) -> None:
     """Resolve what an earlier run left unclear, by lookup, before anything is sent again."""
-    for a in store.in_states((ActionState.IN_FLIGHT, ActionState.UNKNOWN_OUTCOME), market="SE"):
+    for a in store.in_states((ActionState.IN_FLIGHT, ActionState.UNKNOWN_OUTCOME), market="SE", keys=keys):
         cred = creditors.creditor(a.creditor)
         try:
             found = await _se_find(se, a, cred.creditor_id)
@@ -213,9 +220,10 @@ async def _resolve_sweden(store: ActionStore, se: Any, creditors: CreditorsFile,
             store.set_state(a.key, ActionState.PENDING, detail="not found at Amili by lookup: will send")
 
 
-async def _send_sweden(store: ActionStore, se: Any, creditors: CreditorsFile, s: ActionSummary) -> None:
-    await _resolve_sweden(store, se, creditors, s)
-    for a in store.in_states((ActionState.PENDING,), market="SE"):
+async def _send_sweden(store: ActionStore, se: Any, creditors: CreditorsFile, s: ActionSummary,
+                       keys: Collection[str] | None = None) -> None:
+    await _resolve_sweden(store, se, creditors, s, keys)
+    for a in store.in_states((ActionState.PENDING,), market="SE", keys=keys):
         _start_sending(store, a)
         try:
             res = await _se_send(se, a, creditors.creditor(a.creditor))
@@ -282,28 +290,31 @@ async def _send_norway_one(no: Any, a: CaseAction, org: str) -> Any:
                    description=f"credited in the creditor's books ({a.key[:12]})")])
 
 
-async def _withdraw(store: ActionStore, no: Any, a: CaseAction, org: str, s: ActionSummary) -> None:
-    try:
-        await no.withdraw_case(organization_id=org, case_id=a.case_id)
-        detail = "withdrawn"
-    except ApiConflict as exc:  # already withdrawn or closed: nothing left to stop
-        detail = f"not withdrawn: {exc}"
-    store.set_state(a.key, ActionState.SENT, detail=detail, result_status=detail[:40], sent_at=utcnow())
-    s.sent += 1
+def _count(state: ActionState, s: ActionSummary) -> None:
+    if state is ActionState.SENT:
+        s.sent += 1
+    elif state is ActionState.REJECTED:
+        s.rejected += 1
+    elif state is ActionState.UNKNOWN_OUTCOME:
+        s.unknown_outcome += 1
+    else:
+        s.retry_later += 1
 
 
-async def _send_norway(warehouse: Warehouse, no: Any, creditors: CreditorsFile, s: ActionSummary) -> None:
+async def _send_norway(warehouse: Warehouse, no: Any, creditors: CreditorsFile, s: ActionSummary,
+                       keys: Collection[str] | None = None) -> None:
     store = warehouse.actions
     await confirm_action_batches(warehouse, no_client=no, creditors=creditors, s=s)
-    # Pending, in flight and unknown: the IdempotencyKey makes resending safe (same batch back).
+    # Payments and corrections: pending, in flight and unknown alike, because the IdempotencyKey
+    # makes resending safe (same batch back). Withdraw / pause / resume look the case up first.
     pending = (ActionState.PENDING, ActionState.IN_FLIGHT, ActionState.UNKNOWN_OUTCOME)
-    for a in store.in_states(pending, market="NO"):
+    for a in store.in_states(pending, market="NO", keys=keys):
         org = creditors.creditor(a.creditor).organization_id
+        if a.action in CASE_STATUS_ACTIONS:
+            _count(await send_case_status_action(store, no, a, org), s)
+            continue
         _start_sending(store, a)
         try:
-            if a.action == ActionKind.CANCELLATION:
-                await _withdraw(store, no, a, org, s)
-                continue
             ref = await _send_norway_one(no, a, org)
         except _SEND_FAILURES as exc:
             _record_send_failure(store, a.key, exc, s)
@@ -314,17 +325,17 @@ async def _send_norway(warehouse: Warehouse, no: Any, creditors: CreditorsFile, 
 
 async def send_pending_actions(
     warehouse: Warehouse, *, creditors: CreditorsFile, se_client: AmiliSeClient | None = None,
-    no_client: AmiliNoClient | None = None,
+    no_client: AmiliNoClient | None = None, keys: Collection[str] | None = None,
 ) -> ActionSummary:
-    """Drive every action as far as it goes in this run (exactly once at Amili)."""
+    """Drive every action (with ``keys``: just those) as far as it goes in this run (exactly once at Amili)."""
     started = time.perf_counter()
     s = ActionSummary()
     # Actions have no per-row claims: one run at a time sends them (parallel runs on PostgreSQL).
     with warehouse.exclusive("case-actions"):
         if se_client is not None:
-            await _send_sweden(warehouse.actions, se_client, creditors, s)
+            await _send_sweden(warehouse.actions, se_client, creditors, s, keys)
         if no_client is not None:
-            await _send_norway(warehouse, no_client, creditors, s)
+            await _send_norway(warehouse, no_client, creditors, s, keys)
     s.seconds = round(time.perf_counter() - started, 3)
     return s
 

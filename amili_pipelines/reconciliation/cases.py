@@ -3,18 +3,20 @@
 Sweden is read incrementally (``where={"_updated": {"$gte": <watermark>}}``, the watermark being
 the newest ``_updated`` already stored, so a second-resolution timestamp never hides a change).
 Norway's case list has no "updated since" filter, so every case of each organization is read;
-that is one paged list per organization.
+that is one paged list per organization. When Amili pushed which cases changed (``CASE`` and
+``CASE_UPDATED`` webhooks), only those are read, one by one (``sync_named_no_cases``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from amili_pipelines.amili.errors import NotFound
 from amili_pipelines.amili.fields import format_rfc1123
 from amili_pipelines.domain.cases import CaseRecord
 from amili_pipelines.domain.creditors import CreditorsFile
@@ -38,6 +40,7 @@ class CaseSyncSummary:
     inserted: int = 0
     updated: int = 0
     unmatched: int = 0  # cases with no registration outbox row (registered outside this pipeline)
+    not_found: int = 0  # named cases (from webhooks) that Amili does not know
     closed: int = 0
     seconds: float = 0.0
     se_since: str | None = None
@@ -202,6 +205,47 @@ async def sync_cases(
                 records.append(no_case_row(case, organization_id=c.organization_id, creditor_key=c.key))
                 summary.no_cases_seen += 1
     summary.inserted, summary.updated, summary.unmatched = warehouse.cases.upsert_cases(records)
+    summary.closed = warehouse.cases.closed_count()
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A Norwegian case a webhook named: by its id (case events) or its number (settlement events)."""
+
+    organization_id: str
+    case_id: str | None = None
+    case_number: str | None = None
+
+
+async def _named(no_client: AmiliNoClient, ref: CaseRef) -> list[Any]:
+    if ref.case_id:
+        try:
+            return [await no_client.get_case(organization_id=ref.organization_id, case_id=ref.case_id)]
+        except NotFound:
+            return []
+    return [c async for c in no_client.iter_cases(organization_id=ref.organization_id, case_number=ref.case_number)]
+
+
+async def sync_named_no_cases(
+    warehouse: Warehouse, *, creditors: CreditorsFile, no_client: AmiliNoClient, cases: Sequence[CaseRef],
+) -> CaseSyncSummary:
+    """Read just these Norwegian cases (as webhooks named them, one request each) and store them."""
+    started = time.perf_counter()
+    summary = CaseSyncSummary()
+    key_of = {c.organization_id: c.key for c in creditors.in_market(Market.NO) if c.organization_id}
+    records: dict[str, CaseRecord] = {}
+    for ref in sorted(set(cases), key=lambda r: (r.organization_id, r.case_id or "", r.case_number or "")):
+        if ref.organization_id not in key_of or not (ref.case_id or ref.case_number):
+            continue
+        found = await _named(no_client, ref)
+        summary.not_found += not found
+        for case in found:
+            records[case.case_id] = no_case_row(case, organization_id=ref.organization_id,
+                                                creditor_key=key_of[ref.organization_id])
+    summary.no_cases_seen = len(records)
+    summary.inserted, summary.updated, summary.unmatched = warehouse.cases.upsert_cases(list(records.values()))
     summary.closed = warehouse.cases.closed_count()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

@@ -6,7 +6,9 @@ what is new (``triggers``, each with a deterministic ``run_key`` that names the 
 to), the merged new cursor, and a one-line description of what was seen (for ``SkipReason``).
 
 A source whose read fails keeps its old cursor entry and is reported in ``failed``: nothing it
-would have reported is lost, the next tick reads it again. Cursors never hold anything the
+would have reported is lost, the next tick reads it again. With Norway's webhooks on, the Norwegian
+batch list and case sweep are only a safety net: ``safety_net_s`` > 0 reads them at most that often
+(the time of the last read is in the cursor); Sweden, which pushes nothing, is read every tick. Cursors never hold anything the
 runs need to be correct: the runs read from their own watermarks in DuckDB, so a lost or reset
 cursor at worst triggers one extra (idempotent) run.
 """
@@ -134,8 +136,23 @@ def _iter_batches_newest_first(no_client: Any, organization_id: str, page_size: 
     return no_client.iter_batches(organization_id=organization_id, sort_direction="DESC", page_size=page_size)
 
 
+def _not_due(cursor: dict[str, Any], key: str, safety_net_s: float, now: datetime | None) -> float | None:
+    """Seconds until the next safety-net read of ``key``, or None when it is due now."""
+    if safety_net_s <= 0:
+        return None
+    last = _dt(cursor.get("read_at", {}).get(key))
+    now = now or datetime.now(UTC)
+    left = safety_net_s - (now - last).total_seconds() if last is not None else 0
+    return left if left > 0 else None
+
+
+def _mark_read(poll: Poll, key: str, now: datetime | None) -> None:
+    poll.cursor["read_at"] = {**poll.cursor.get("read_at", {}), key: _iso(now or datetime.now(UTC))}
+
+
 async def poll_norway_batches(
     cursor: dict[str, Any], *, no_client: Any, organization_ids: list[str], max_items: int = 500, page_size: int = 100,
+    safety_net_s: float = 0.0, now: datetime | None = None,
 ) -> Poll:
     """Finished batches not reported before → one trigger per batch (``run_key = no-batch:<id>:<status>``).
 
@@ -144,6 +161,11 @@ async def poll_norway_batches(
     Cursor per organization: ``{"horizon": iso, "done": [batch ids], "running": {id: createdAt}}``.
     """
     poll = Poll(cursor=dict(cursor))
+    wait = _not_due(cursor, "no_batches", safety_net_s, now)
+    if wait is not None:
+        poll.seen.append(f"NO batches: webhooks on, next safety-net read in {wait:.0f} s")
+        return poll
+    failed_before = len(poll.failed)
     orgs_cur = dict(cursor.get("no_batches", {}))
     for org in organization_ids:
         state = orgs_cur.get(org, {})
@@ -207,6 +229,8 @@ async def poll_norway_batches(
             f"NO {org[:8]}: {result['count']} batches read, {len(result['running'])} running, {len(finished)} newly finished"
         )
     poll.cursor["no_batches"] = orgs_cur
+    if len(poll.failed) == failed_before:  # a failed read is retried at the next tick, not after the safety net
+        _mark_read(poll, "no_batches", now)
     poll.cursor["v"] = CURSOR_VERSION
     return poll
 
@@ -340,7 +364,7 @@ def _no_case_fingerprint(case: Any) -> str:
 
 async def poll_cases(
     cursor: dict[str, Any], *, se_client: Any | None, no_client: Any | None, se_creditor_ids: list[str],
-    no_organization_ids: list[str], max_items: int = 2000,
+    no_organization_ids: list[str], max_items: int = 2000, safety_net_s: float = 0.0, now: datetime | None = None,
 ) -> Poll:
     """Changed cases: Sweden by ``_updated`` cursor; Norway (no "updated since" filter) by a
     digest of every case's status and amounts per organization.
@@ -353,7 +377,11 @@ async def poll_cases(
         tokens += ["SE:" + t for t in await _poll_se_updated(
             poll, "se_cases", "cases", se_client, "cases", se_creditor_ids, max_items,
         )]
-    if no_client is not None:
+    wait = _not_due(cursor, "no_cases", safety_net_s, now) if no_client is not None else None
+    if wait is not None:
+        poll.seen.append(f"NO cases: webhooks on, next safety-net sweep in {wait:.0f} s")
+    elif no_client is not None:
+        failed_before = len(poll.failed)
         no_state = dict(cursor.get("no_cases", {}))
         for org in no_organization_ids:
             st = no_state.get(org, {})
@@ -374,6 +402,8 @@ async def poll_cases(
             no_state[org] = {"digest": digest, "count": len(prints)}
             poll.seen.append(f"NO cases: {len(prints)} read, {'changed' if changed else 'unchanged'}")
         poll.cursor["no_cases"] = no_state
+        if len(poll.failed) == failed_before:
+            _mark_read(poll, "no_cases", now)
     if tokens:
         poll.triggers.append(Trigger(
             run_key=f"cases:{len(tokens)}:{_digest(tokens)}",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -81,10 +81,12 @@ class _Tally:
                 s.rejections.append((o.invoice_key, o.error or "rejected"))
 
 
-async def _resolve(warehouse: Warehouse, route: Route, tally: _Tally, *, run_id, chunk_size: int, progress: Progress | None) -> None:
+async def _resolve(warehouse: Warehouse, route: Route, tally: _Tally, *, run_id, chunk_size: int, progress: Progress | None,
+                   only: Collection[str] | None = None) -> None:
     while True:
         # In flight under another live run's claim is not unclear: that run is sending it now.
-        rows = warehouse.outbox.claim(UNRESOLVED, market=route.market, run_id=run_id, limit=chunk_size)
+        rows = warehouse.outbox.claim(UNRESOLVED, market=route.market, run_id=run_id, limit=chunk_size,
+                                      invoice_keys=only)
         if not rows:
             return
         if progress:
@@ -111,11 +113,12 @@ def _stop_if_unavailable(route: Route, tally: _Tally, progress: Progress | None)
 MAX_SENDS_PER_RUN = 3
 
 
-async def _send_sweden(warehouse: Warehouse, route: SwedenRoute, tally: _Tally, *, run_id, chunk_size, progress) -> None:
+async def _send_sweden(warehouse: Warehouse, route: SwedenRoute, tally: _Tally, *, run_id, chunk_size, progress,
+                       only: Collection[str] | None = None) -> None:
     started = utcnow()
     while True:
         rows = warehouse.outbox.claim([OutboxState.PENDING], market=Market.SE, run_id=run_id, limit=chunk_size,
-                                      sent_since=started, max_sends=MAX_SENDS_PER_RUN)
+                                      sent_since=started, max_sends=MAX_SENDS_PER_RUN, invoice_keys=only)
         if not rows:
             return
         warehouse.outbox.mark_in_flight(rows, run_id=run_id)
@@ -128,14 +131,15 @@ async def _send_sweden(warehouse: Warehouse, route: SwedenRoute, tally: _Tally, 
             progress(f"SE: sent {len(rows)}, registered {done}, total sent this run {tally.summary.sent}")
         if _stop_if_unavailable(route, tally, progress):
             return
-        await _resolve(warehouse, route, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+        await _resolve(warehouse, route, tally, run_id=run_id, chunk_size=chunk_size, progress=progress, only=only)
 
 
-async def _send_norway(warehouse: Warehouse, route: NorwayRoute, tally: _Tally, *, run_id, batch_size, progress) -> None:
+async def _send_norway(warehouse: Warehouse, route: NorwayRoute, tally: _Tally, *, run_id, batch_size, progress,
+                       only: Collection[str] | None = None) -> None:
     started = utcnow()
     while True:
         rows = warehouse.outbox.claim([OutboxState.PENDING], market=Market.NO, run_id=run_id, limit=batch_size * 10,
-                                      sent_since=started, max_sends=MAX_SENDS_PER_RUN)
+                                      sent_since=started, max_sends=MAX_SENDS_PER_RUN, invoice_keys=only)
         if not rows:
             return
         by_creditor: dict[str, list] = {}
@@ -156,7 +160,7 @@ async def _send_norway(warehouse: Warehouse, route: NorwayRoute, tally: _Tally, 
                     progress(f"NO: submitted batch of {len(batch)} ({key[:16]}…)")
                 if _stop_if_unavailable(route, tally, progress):
                     return
-        await _resolve(warehouse, route, tally, run_id=run_id, chunk_size=batch_size * 10, progress=progress)
+        await _resolve(warehouse, route, tally, run_id=run_id, chunk_size=batch_size * 10, progress=progress, only=only)
 
 
 async def register_pending(
@@ -169,8 +173,10 @@ async def register_pending(
     chunk_size: int = 250,
     no_batch_size: int = 100,
     progress: Progress | None = None,
+    only: Collection[str] | None = None,
 ) -> RegistrationSummary:
-    """Drive every outbox row of the given markets as far as it can go in this run.
+    """Drive every outbox row of the given markets as far as it can go in this run (with ``only``:
+    just those invoice keys, as an operator's retry asks).
 
     Rows are claimed for this run before they are touched, so runs in parallel (the production
     store) share the work and never send one invoice twice."""
@@ -179,7 +185,7 @@ async def register_pending(
     run_id = run_id or f"local-{uuid.uuid4()}"
     try:
         await _drive(warehouse, tally, creditors=creditors, se_client=se_client, no_client=no_client, run_id=run_id,
-                     chunk_size=chunk_size, no_batch_size=no_batch_size, progress=progress)
+                     chunk_size=chunk_size, no_batch_size=no_batch_size, progress=progress, only=only)
     finally:
         # Rows claimed but not sent (Amili stopped answering) are free for the next run at once.
         warehouse.outbox.release_claims(run_id=run_id)
@@ -200,14 +206,16 @@ async def register_pending(
 
 
 async def _drive(warehouse: Warehouse, tally: _Tally, *, creditors: CreditorsFile, se_client, no_client, run_id: str,
-                 chunk_size: int, no_batch_size: int, progress: Progress | None) -> None:
+                 chunk_size: int, no_batch_size: int, progress: Progress | None,
+                 only: Collection[str] | None) -> None:
     if se_client is not None:
         se = SwedenRoute(se_client, creditors)
-        await _resolve(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+        await _resolve(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress, only=only)
         if not _stop_if_unavailable(se, tally, progress):
-            await _send_sweden(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress)
+            await _send_sweden(warehouse, se, tally, run_id=run_id, chunk_size=chunk_size, progress=progress, only=only)
     if no_client is not None:
         no = NorwayRoute(no_client, creditors)
-        await _resolve(warehouse, no, tally, run_id=run_id, chunk_size=no_batch_size * 10, progress=progress)
+        await _resolve(warehouse, no, tally, run_id=run_id, chunk_size=no_batch_size * 10, progress=progress, only=only)
         if not _stop_if_unavailable(no, tally, progress):
-            await _send_norway(warehouse, no, tally, run_id=run_id, batch_size=no_batch_size, progress=progress)
+            await _send_norway(warehouse, no, tally, run_id=run_id, batch_size=no_batch_size, progress=progress,
+                               only=only)

@@ -45,8 +45,11 @@ _SETTLED = (OutboxState.WAITING_FOR_BATCH, OutboxState.REJECTED)
 
 
 def batch_key(rows: Sequence[OutboxRow]) -> str:
-    """Deterministic IdempotencyKey for a batch: the same invoices always make the same key."""
-    digest = hashlib.sha256("|".join(sorted(r.idempotency_key for r in rows)).encode()).hexdigest()
+    """Deterministic IdempotencyKey for a batch: the same invoices (of the same generation) always make
+    the same key. A rejected invoice queued again is a new generation: under its first key Amili would
+    only answer with the old, failed batch."""
+    parts = sorted(r.idempotency_key if not r.generation else f"{r.idempotency_key}#{r.generation}" for r in rows)
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()
     return f"reg-{digest[:40]}"
 
 

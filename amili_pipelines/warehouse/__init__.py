@@ -2,9 +2,9 @@
 
 Use cases and Dagster checks talk to a :class:`Warehouse`, a small typed store per aggregate
 (invoices, outbox, cases, settlements, actions, reconciliation, analytics, status, books,
-reports). The embedded
-implementation is one DuckDB file (``warehouse/duckdb/``); a second implementation plugs in behind
-the same interfaces and runs the same contract test suite (``tests/warehouse``).
+reports, the operator audit, one invoice's history across all of them, shared rate limits). The
+embedded implementation is one DuckDB file (``warehouse/duckdb/``), the production one PostgreSQL
+(``warehouse/postgres/``); both run the same contract test suite (``tests/warehouse``).
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from typing import Protocol
 from amili_pipelines.warehouse.actions import ActionStore
 from amili_pipelines.warehouse.analytics import AnalyticsStore
 from amili_pipelines.warehouse.books import BooksStore, ReportStore
+from amili_pipelines.warehouse.audit import AuditStore
 from amili_pipelines.warehouse.cases import CaseStore, SettlementStore
 from amili_pipelines.warehouse.duckdb.connection import (
     WarehouseLocked,
     WarehouseMissing,
 )
+from amili_pipelines.warehouse.history import HistoryStore
 from amili_pipelines.warehouse.invoices import InvoiceStore
 from amili_pipelines.warehouse.outbox import OutboxStore
 from amili_pipelines.warehouse.rate_limits import RateLimitStore
@@ -44,6 +46,8 @@ class Warehouse(Protocol):
     rate_limits: RateLimitStore
     books: BooksStore
     reports: ReportStore
+    audit: AuditStore
+    history: HistoryStore
 
     def transaction(self) -> AbstractContextManager[None]:
         """Make every store call inside the block one atomic unit (calls nest)."""

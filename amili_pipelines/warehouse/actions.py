@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from amili_pipelines.domain.case_actions import (
+    ActionEvent,
     ActionState,
     CaseAction,
+    CaseActionRecord,
     NewCaseAction,
     SourceView,
 )
@@ -17,10 +19,19 @@ class ActionStore(Protocol):
     def source_views(self) -> list[SourceView]:
         """Registered invoices with an open case, next to their source's current view."""
 
-    def add(self, actions: Sequence[NewCaseAction]) -> list[str]:
-        """Write new actions as pending; keys already present are left alone. Returns the new keys."""
+    def add(self, actions: Sequence[NewCaseAction], *, detail: str | None = None) -> list[str]:
+        """Write new actions as pending; keys already present are left alone. Returns the new keys.
+        ``detail`` (the first event's text) says where they came from; default: what the source shows."""
 
-    def in_states(self, states: Sequence[ActionState], *, market: str) -> list[CaseAction]: ...
+    def in_states(self, states: Sequence[ActionState], *, market: str,
+                  keys: Collection[str] | None = None) -> list[CaseAction]:
+        """Actions of a market in the given states, oldest first; with ``keys`` only those."""
+
+    def for_invoice(self, invoice_key: str) -> list[CaseActionRecord]:
+        """Every action of one invoice, whatever its state, oldest first."""
+
+    def events(self, key: str) -> list[ActionEvent]:
+        """(when, from state, to state, detail) of one action, oldest first."""
 
     def count_attempt(self, key: str) -> None: ...
 

@@ -9,11 +9,12 @@ is never handed out for sending again, and a row is worked on by one run at a ti
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from amili_pipelines.domain.invoice import Market
+from amili_pipelines.domain.operator import RetrySelection
 from amili_pipelines.domain.outbox import (
     BatchItemRow,
     OutboxEntry,
@@ -38,21 +39,22 @@ def outbox_lease() -> timedelta:
 
 class OutboxStore(Protocol):
     def enqueue(self, entries: Sequence[OutboxEntry], *, run_id: str | None = None) -> dict[str, int]:
-        """Add invoices not yet in the outbox; re-queue rejected ones whose source row changed.
+        """Add invoices not yet in the outbox; re-queue rejected ones whose source row changed (as a
+        new generation).
 
         Returns counts ``new``, ``requeued``, ``already``.
         """
 
     def rows_in_state(
         self, states: Iterable[OutboxState], *, market: Market, creditor: str | None = None, limit: int | None = None,
-        sent_since: datetime | None = None, max_sends: int | None = None,
+        sent_since: datetime | None = None, max_sends: int | None = None, invoice_keys: Collection[str] | None = None,
     ) -> list[OutboxRow]:
         """Rows in the given states in key order; with ``sent_since``/``max_sends`` only rows sent
-        fewer than ``max_sends`` times since then."""
+        fewer than ``max_sends`` times since then; with ``invoice_keys`` only those invoices."""
 
     def claim(
         self, states: Iterable[OutboxState], *, market: Market, run_id: str, limit: int, creditor: str | None = None,
-        sent_since: datetime | None = None, max_sends: int | None = None,
+        sent_since: datetime | None = None, max_sends: int | None = None, invoice_keys: Collection[str] | None = None,
     ) -> list[OutboxRow]:
         """Up to ``limit`` rows in ``states`` that no live run holds, now held by ``run_id`` until its
         outcomes are recorded (or its lease passes: then it is taken to be dead). Two runs working
@@ -71,8 +73,18 @@ class OutboxStore(Protocol):
     def record(self, market: Market, invoice_key: str) -> OutboxRecord | None:
         """Everything known about one invoice, or None when it was never queued."""
 
+    def records(self, invoice_key: str) -> list[OutboxRecord]:
+        """The invoice's rows, whatever the market."""
+
     def events(self, market: Market, invoice_key: str) -> list[OutboxEvent]:
         """Its state changes, oldest first."""
+
+    def select(self, states: Iterable[OutboxState], selection: RetrySelection) -> list[OutboxRecord]:
+        """Rows in ``states`` matching an operator's selection (keys, creditor, a part of Amili's
+        answer, the day the answer was recorded), in market and key order."""
+
+    def requeue_rejected(self, keys: Sequence[tuple[Market, str]], *, detail: str, run_id: str | None = None) -> int:
+        """Rejected rows back to pending as a new generation, with an event; returns how many moved."""
 
     def state_counts(self, *, market: Market | None = None, unclaimed: bool = False) -> dict[str, int]:
         """Rows per state; ``unclaimed``: only rows no live run holds (what is left for a person or

@@ -17,7 +17,7 @@ PACKAGE = PROJECT_ROOT / "amili_pipelines"
 SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b|"
                  r"\b(CREATE|ALTER|DROP)\s+(TABLE|VIEW|INDEX|MACRO)\b")
 LAYER_FOLDERS = ("defs", "sources", "registration", "reconciliation", "publish", "alerts", "books", "amili", "warehouse",
-                 "domain", "emulator")
+                 "domain", "emulator", "webhooks")
 
 
 def _modules(*, outside: tuple[str, ...] = ()) -> list[Path]:

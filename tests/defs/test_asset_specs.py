@@ -58,7 +58,8 @@ def test_checks_jobs_schedules_and_sensors(defs, snapshot):
     }
     schedules = {s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name,
                           "default_status": str(s.default_status)} for s in repo.schedule_defs}
-    sensors = {s.name: {"job": s.job_name if s.has_jobs else None,
+    sensors = {s.name: {"job": (s.job_name if len(s.targets) == 1 else sorted(t.job_name for t in s.targets))
+                        if s.has_jobs else None,
                         "minimum_interval_seconds": s.minimum_interval_seconds,
                         "default_status": str(s.default_status), "resources": sorted(s.required_resource_keys)}
                for s in repo.sensor_defs}

@@ -75,10 +75,10 @@ def test_status_reads_without_migrating_and_says_what_is_open(pipeline_env, tmp_
     with open_warehouse(pipeline_env / "amili.duckdb") as wh:
         wh.outbox.enqueue([OutboxEntry(Market.SE, "demo-se/1", "demo-se", "1", "k1", None, {}, None, "SEK")])
         applied = [r[0] for r in wh.connection.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
-        wh.connection.execute("DELETE FROM schema_migrations WHERE version = 6")  # as if written by an older version
+        wh.connection.execute("DELETE FROM schema_migrations WHERE version >= 6")  # as if written by an older version
     result = _cli("status", env={})
     assert result.returncode == 3, result.stdout + result.stderr
     assert "1 invoice(s) not yet settled with Amili" in result.stdout
     with open_warehouse(pipeline_env / "amili.duckdb", read_only=True) as wh:
         assert [r[0] for r in wh.connection.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()] \
-            == [v for v in applied if v != 6], "a read-only command never migrates"
+            == [v for v in applied if v < 6], "a read-only command never migrates"

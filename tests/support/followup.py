@@ -168,6 +168,10 @@ class FollowupEnv:
     def reports_dir(self) -> Path:
         return self.analytics_path.parent / "reports"
 
+    @property
+    def inbox_path(self) -> Path:
+        return self.analytics_path.parent / "webhook_inbox"
+
     def resources(self) -> dict[str, Any]:
         from amili_pipelines.defs.resources import (
             AmiliNoResource,
@@ -175,6 +179,7 @@ class FollowupEnv:
             BooksResource,
             CreditorsResource,
             WarehouseResource,
+            WebhookInboxResource,
         )
 
         emu = self.emulator
@@ -182,6 +187,7 @@ class FollowupEnv:
             "warehouse": WarehouseResource(path=str(self.db_path), analytics_path=str(self.analytics_path)),
             "creditors": CreditorsResource(path=str(self.creditors_path)),
             "books": BooksResource(books_dir=str(self.books_dir), reports_dir=str(self.reports_dir)),
+            "webhook_inbox": WebhookInboxResource(path=str(self.inbox_path)),
             "amili_se": AmiliSeResource(base_url=emu.base_url, api_code=emu.se_api_code),
             "amili_no": AmiliNoResource(base_url=emu.no_base_url, auth_url=emu.no_auth_url,
                                         client_id=emu.no_client_id, client_secret=emu.no_client_secret),
@@ -258,7 +264,7 @@ def use_env(env: FollowupEnv, monkeypatch) -> None:
         "AMILI_SE_BASE_URL": emu.base_url, "AMILI_NO_BASE_URL": emu.no_base_url, "AMILI_NO_AUTH_URL": emu.no_auth_url,
         "AMILI_SE_API_CODE": emu.se_api_code, "AMILI_NO_CLIENT_SECRET": emu.no_client_secret,
         "AMILI_DUCKDB_PATH": str(env.db_path), "AMILI_ANALYTICS_PATH": str(env.analytics_path),
-        "AMILI_CREDITORS_FILE": str(env.creditors_path),
+        "AMILI_CREDITORS_FILE": str(env.creditors_path), "AMILI_WEBHOOK_INBOX": str(env.inbox_path),
     }.items():
         monkeypatch.setenv(key, value)
 

@@ -232,6 +232,11 @@ class AmiliNoClient:
         }
         return self._iter(f"/orgs/{organization_id}/cases", Case, params, page_size=page_size)
 
+    async def get_case(self, *, organization_id: str, case_id: str) -> Case:
+        """One collection case (a webhook names it: cheaper than reading the whole list)."""
+        response = await self._http.request("GET", f"/orgs/{organization_id}/cases/{case_id}")
+        return Case.model_validate(self._data(response))
+
     async def pause_case(self, *, organization_id: str, case_id: str) -> None:
         """Pause collection on a case (F.2.6). 409 → ``ApiConflict`` when it does not fit the status."""
         await self._case_action(organization_id, case_id, "pause")

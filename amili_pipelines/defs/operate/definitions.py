@@ -1,4 +1,4 @@
-"""The operate stage: alerts when a run fails, needs a person, or data goes stale."""
+"""The operate stage: alerts when a run fails, needs a person, or data goes stale; operators' actions."""
 
 import dagster as dg
 
@@ -6,9 +6,11 @@ from amili_pipelines.defs.operate.alerts import (
     alert_on_failed_run,
     alert_on_needs_attention,
 )
+from amili_pipelines.defs.operate.operator_jobs import OPERATOR_JOBS
 from amili_pipelines.defs.operate.stale import alert_on_stale_data
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(sensors=[alert_on_failed_run, alert_on_needs_attention, alert_on_stale_data])
+    return dg.Definitions(sensors=[alert_on_failed_run, alert_on_needs_attention, alert_on_stale_data],
+                          jobs=OPERATOR_JOBS)

@@ -18,7 +18,7 @@ from amili_pipelines.reconciliation.actions import (
     confirm_action_batches,
     report_back_to_amili,
 )
-from amili_pipelines.reconciliation.cases import sync_cases
+from amili_pipelines.reconciliation.cases import CaseRef, sync_cases, sync_named_no_cases
 from amili_pipelines.reconciliation.reconcile import reconcile
 from amili_pipelines.reconciliation.settlements import store_settlements
 from amili_pipelines.registration.batches import record_finished_batches
@@ -46,6 +46,18 @@ class BatchResultsConfig(dg.Config):
 
 class ReconciliationConfig(dg.Config):
     full: bool = False  # recompute every case, not only those whose facts changed (same result, slower)
+
+
+class CaseRefConfig(dg.Config):
+    organization_id: str
+    case_id: str = ""
+    case_number: str = ""
+
+
+class CasesConfig(dg.Config):
+    """Empty: every changed case is read. Named (by webhooks): just those Norwegian cases."""
+
+    norway_cases: list[CaseRefConfig] = []
 
 
 @dg.asset(
@@ -85,18 +97,22 @@ def norway_batch_results(
     description=(
         "Every collection case at Amili, both markets: its stage (invoice, reminder, debt collection), status, "
         "what capital, interest and fees remain, and whether and why it closed (paid, credited, cancelled, "
-        "withdrawn). Only cases changed since the last read are fetched from Sweden."
+        "withdrawn). Only cases changed since the last read are fetched from Sweden; when Amili Norway pushed "
+        "which cases changed, only those are read."
     ),
     **_COMMON,
 )
 def amili_cases(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, creditors: CreditorsResource,
-    amili_se: AmiliSeResource, amili_no: AmiliNoResource,
+    context: dg.AssetExecutionContext, config: CasesConfig, warehouse: WarehouseResource,
+    creditors: CreditorsResource, amili_se: AmiliSeResource, amili_no: AmiliNoResource,
 ) -> dg.MaterializeResult:
     creditors_file = creditors.load()
+    named = [CaseRef(c.organization_id, c.case_id or None, c.case_number or None) for c in config.norway_cases]
 
     async def work(clients: AmiliClients):
         with warehouse.open(log=context.log.warning) as wh:
+            if named and clients.no is not None:
+                return await sync_named_no_cases(wh, creditors=creditors_file, no_client=clients.no, cases=named)
             return await sync_cases(wh, creditors=creditors_file, se_client=clients.se, no_client=clients.no)
 
     summary = run_with_clients(work, creditors=creditors_file, amili_se=amili_se, amili_no=amili_no)

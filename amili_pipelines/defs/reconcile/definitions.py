@@ -13,6 +13,7 @@ from amili_pipelines.defs.reconcile.checks import CHECKS
 from amili_pipelines.defs.reconcile.jobs import JOBS
 from amili_pipelines.defs.reconcile.schedules import build_followup_schedule
 from amili_pipelines.defs.reconcile.sensors import SENSORS
+from amili_pipelines.defs.reconcile.webhooks import norway_webhook_sensor
 from amili_pipelines.settings import Settings
 
 
@@ -22,6 +23,6 @@ def defs() -> dg.Definitions:
         assets=[norway_batch_results, amili_cases, settlement_lines, case_actions, reconciliation],
         asset_checks=CHECKS,
         jobs=JOBS,
-        sensors=SENSORS,
+        sensors=[*SENSORS, norway_webhook_sensor],
         schedules=[build_followup_schedule(Settings().timezone)],
     )

@@ -10,6 +10,9 @@ Rules they all keep (see docs/analytics.md, "Sensors"):
   source failed the tick raises, so the failure is visible in the UI instead of a green tick;
 * the runs do not depend on the cursor: they read from their own watermarks in DuckDB, and
   every write is an idempotent upsert, so no settlement line is lost or counted twice.
+
+With Norway's webhooks on (``webhooks.py``), ``AMILI_NO_SAFETY_NET_POLL_SECONDS`` makes the Norwegian
+batch list and case sweep a slower safety net; Sweden is polled as before.
 """
 
 
@@ -39,6 +42,7 @@ from amili_pipelines.reconciliation.polling import (
     poll_norway_batches,
     poll_settlements,
 )
+from amili_pipelines.settings import Settings
 
 MIN_INTERVAL_BATCHES = 60
 MIN_INTERVAL_SETTLEMENTS = 300
@@ -97,8 +101,9 @@ def norway_batch_status_sensor(
     _, orgs = _ids(creditors)
     if not orgs:
         return dg.SensorResult(skip_reason=dg.SkipReason("No Norwegian creditor configured."), cursor=context.cursor)
-    poll = _poll(context, creditors, amili_se, amili_no,
-                 lambda cursor, c: poll_norway_batches(cursor, no_client=c.no, organization_ids=orgs))
+    safety_net = Settings().no_safety_net_poll_seconds
+    poll = _poll(context, creditors, amili_se, amili_no, lambda cursor, c: poll_norway_batches(
+        cursor, no_client=c.no, organization_ids=orgs, safety_net_s=safety_net))
     runs = [
         dg.RunRequest(
             run_key=t.run_key,
@@ -148,8 +153,10 @@ def case_status_sensor(
     amili_no: AmiliNoResource,
 ) -> dg.SensorResult:
     se_ids, orgs = _ids(creditors)
+    safety_net = Settings().no_safety_net_poll_seconds
     poll = _poll(context, creditors, amili_se, amili_no, lambda cursor, c: poll_cases(
-        cursor, se_client=c.se, no_client=c.no, se_creditor_ids=se_ids, no_organization_ids=orgs))
+        cursor, se_client=c.se, no_client=c.no, se_creditor_ids=se_ids, no_organization_ids=orgs,
+        safety_net_s=safety_net))
     runs = [dg.RunRequest(run_key=t.run_key, tags=t.tags) for t in poll.triggers]
     return _result(context, poll, len(se_ids) + len(orgs), runs)
 

@@ -15,6 +15,10 @@ import pyarrow as pa
 
 
 class SqlSession(Protocol):
+    row_id: str  # the column that orders rows as inserted: DuckDB's rowid, PostgreSQL's id
+
+    def table_exists(self, name: str) -> bool: ...
+
     def transaction(self) -> AbstractContextManager[Any]:
         """One atomic unit; blocks nest."""
 

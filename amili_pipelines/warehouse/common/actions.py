@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from amili_pipelines.domain.case_actions import (
+    ActionEvent,
     ActionState,
     CaseAction,
+    CaseActionRecord,
     NewCaseAction,
     SourceView,
 )
@@ -18,6 +20,8 @@ from amili_pipelines.warehouse.common.reconcile_sql import SOURCE_VIEW_SQL
 
 _ACTION_COLUMNS = ("action_key, market, creditor, invoice_number, case_id, amili_invoice_id, action, amount, currency,"
                    " action_date, state, batch_id")
+_RECORD_COLUMNS = ("action_key, market, invoice_key, case_id, action, purpose, amount, currency, action_date, state,"
+                   " attempts, remote_id, batch_id, result_status, result_json::VARCHAR, last_error, created_at, sent_at")
 _SETTABLE = frozenset({"remote_id", "batch_id", "result_status", "result_json", "last_error", "sent_at"})
 
 
@@ -63,8 +67,9 @@ class SqlActionStore:
             for m, k, cr, n, cid, iid, cl, cur, pr, ob, col, pd, cd, cn, st in rows
         ]
 
-    def add(self, actions: Sequence[NewCaseAction]) -> list[str]:
-        """Write new actions (state pending); an action key already present is left alone. Returns new keys."""
+    def add(self, actions: Sequence[NewCaseAction], *, detail: str | None = None) -> list[str]:
+        """Write new actions (state pending); an action key already present is left alone. Returns new keys.
+        ``detail`` says where they came from (default: what the source shows)."""
         added: list[str] = []
         if not actions:
             return added
@@ -84,18 +89,36 @@ class SqlActionStore:
                      a.action, a.purpose, a.amount, a.currency, a.action_date, now, now],
                 ).fetchall()
                 if inserted:
-                    self._event(a.key, None, ActionState.PENDING, f"source shows {a.purpose}", now)
+                    self._event(a.key, None, ActionState.PENDING, detail or f"source shows {a.purpose}", now)
                     added.append(a.key)
         return added
 
-    def in_states(self, states: Sequence[ActionState], *, market: str) -> list[CaseAction]:
+    def in_states(self, states: Sequence[ActionState], *, market: str,
+                  keys: Collection[str] | None = None) -> list[CaseAction]:
         marks = ", ".join("?" for _ in states)
-        rows = self.db.execute(
-            f"SELECT {_ACTION_COLUMNS} FROM case_actions_outbox WHERE market = ? AND state IN ({marks})"
-            " ORDER BY created_at, action_key",
-            [market, *[s.value for s in states]],
-        ).fetchall()
+        sql = f"SELECT {_ACTION_COLUMNS} FROM case_actions_outbox WHERE market = ? AND state IN ({marks})"
+        params: list = [market, *[s.value for s in states]]
+        if keys is not None:  # an operator's handful of keys: plain placeholders work on both stores
+            if not keys:
+                return []
+            sql += f" AND action_key IN ({', '.join('?' for _ in keys)})"
+            params.extend(sorted(keys))
+        rows = self.db.execute(sql + " ORDER BY created_at, action_key", params).fetchall()
         return [CaseAction(*r) for r in rows]
+
+    def for_invoice(self, invoice_key: str) -> list[CaseActionRecord]:
+        """Every action of one invoice, oldest first."""
+        rows = self.db.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM case_actions_outbox WHERE invoice_key = ? ORDER BY created_at, action_key",
+            [invoice_key]).fetchall()
+        return [CaseActionRecord(*r) for r in rows]
+
+    def events(self, key: str) -> list[ActionEvent]:
+        """(when, from state, to state, detail) of one action, oldest first."""
+        rows = self.db.execute(
+            "SELECT event_at, from_state, to_state, detail FROM case_action_events WHERE action_key = ?"
+            f" ORDER BY event_at, {self.db.row_id}", [key]).fetchall()
+        return [ActionEvent(*r) for r in rows]
 
     def count_attempt(self, key: str) -> None:
         self.db.execute("UPDATE case_actions_outbox SET attempts = attempts + 1 WHERE action_key = ?", [key])

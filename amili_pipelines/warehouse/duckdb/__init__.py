@@ -9,8 +9,10 @@ from pathlib import Path
 import duckdb
 
 from amili_pipelines.warehouse.common.actions import SqlActionStore
+from amili_pipelines.warehouse.common.audit import SqlAuditStore
 from amili_pipelines.warehouse.common.books import SqlBooksStore
 from amili_pipelines.warehouse.common.cases import SqlCaseStore, SqlSettlementStore
+from amili_pipelines.warehouse.common.history import SqlHistoryStore
 from amili_pipelines.warehouse.common.reconciliation import SqlReconciliationStore
 from amili_pipelines.warehouse.common.reports import SqlReportStore
 from amili_pipelines.warehouse.common.status import SqlStatusStore
@@ -39,6 +41,8 @@ class DuckDBWarehouse:
         self.rate_limits = InProcessRateLimits()
         self.books = SqlBooksStore(self.session)
         self.reports = SqlReportStore(self.session)
+        self.audit = SqlAuditStore(self.session)
+        self.history = SqlHistoryStore(self.session)
         if not read_only:
             self.outbox.release_dead_claims()
 

@@ -162,6 +162,8 @@ class Session:
     caller has, so a use case can wrap several store calls in one transaction.
     """
 
+    row_id = "rowid"
+
     def __init__(self, conn: duckdb.DuckDBPyConnection, *, read_only: bool = False) -> None:
         self.conn = conn
         self.read_only = read_only

@@ -8,13 +8,14 @@ per batch of outcomes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 import pyarrow as pa
 
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import Market
+from amili_pipelines.domain.operator import RetrySelection
 from amili_pipelines.domain.outbox import (
     BatchItemRow,
     OutboxEntry,
@@ -28,14 +29,24 @@ from amili_pipelines.domain.outbox import (
 from amili_pipelines.warehouse.duckdb.connection import Session
 
 _ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json, attempts,"
-                " batch_key, batch_id")
+                " batch_key, batch_id, coalesce(generation, 0)")
+_RECORD_COLUMNS = ("market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
+                   " batch_id, registration_id, case_id, amili_invoice_id, ocr_number, rejection_json::VARCHAR,"
+                   " last_error, registered_at, coalesce(generation, 0), updated_at")
 
 
 def _row(r: tuple) -> OutboxRow:
     return OutboxRow(
         market=Market(r[0]), invoice_key=r[1], creditor=r[2], invoice_number=r[3], idempotency_key=r[4],
         state=OutboxState(r[5]), payload=json.loads(r[6]), attempts=r[7], batch_key=r[8], batch_id=r[9],
+        generation=r[10],
     )
+
+
+def _record(r: tuple) -> OutboxRecord:
+    return OutboxRecord(Market(r[0]), r[1], r[2], r[3], OutboxState(r[4]), *r[5:14],
+                        rejection=json.loads(r[14]) if r[14] else None, last_error=r[15], registered_at=r[16],
+                        generation=r[17], updated_at=r[18])
 
 
 class DuckDBOutboxStore:
@@ -78,7 +89,8 @@ class DuckDBOutboxStore:
                 """
                 UPDATE registration_outbox o SET state = 'pending', content_hash = i.content_hash,
                        payload_json = i.payload_json, claimed_amount = i.claimed_amount, currency = i.currency,
-                       rejection_json = NULL, last_error = NULL, updated_at = ?
+                       rejection_json = NULL, last_error = NULL, generation = coalesce(o.generation, 0) + 1,
+                       updated_at = ?
                 FROM _incoming i
                 WHERE o.market = i.market AND o.invoice_key = i.invoice_key
                   AND o.state = 'rejected' AND i.content_hash IS DISTINCT FROM o.content_hash
@@ -106,16 +118,18 @@ class DuckDBOutboxStore:
 
     def rows_in_state(
         self, states: Iterable[OutboxState], *, market: Market, creditor: str | None = None, limit: int | None = None,
-        sent_since: datetime | None = None, max_sends: int | None = None,
+        sent_since: datetime | None = None, max_sends: int | None = None, invoice_keys: Collection[str] | None = None,
     ) -> list[OutboxRow]:
         """Rows in the given states, in key order. With ``sent_since``/``max_sends``: only rows sent fewer
-        than ``max_sends`` times since then, so one run cannot resend an invoice Amili keeps refusing."""
+        than ``max_sends`` times since then, so one run cannot resend an invoice Amili keeps refusing.
+        With ``invoice_keys``: only those invoices."""
         sql, params = self._select(states, market=market, creditor=creditor, limit=limit, sent_since=sent_since,
-                                   max_sends=max_sends, claimable_at=None)
+                                   max_sends=max_sends, claimable_at=None, invoice_keys=invoice_keys)
         return [_row(r) for r in self.db.execute(sql, params).fetchall()]
 
     def _select(self, states: Iterable[OutboxState], *, market: Market, creditor: str | None, limit: int | None,
-                sent_since: datetime | None, max_sends: int | None, claimable_at: datetime | None) -> tuple[str, list]:
+                sent_since: datetime | None, max_sends: int | None, claimable_at: datetime | None,
+                invoice_keys: Collection[str] | None = None) -> tuple[str, list]:
         values = [s.value for s in states]
         sql = (f"SELECT {_ROW_COLUMNS} FROM registration_outbox o WHERE market = ?"
                f" AND state IN ({', '.join('?' * len(values))})")
@@ -126,6 +140,9 @@ class DuckDBOutboxStore:
         if claimable_at is not None:
             sql += " AND (lease_until IS NULL OR lease_until < ?)"
             params.append(claimable_at)
+        if invoice_keys is not None:
+            sql += " AND list_contains(?::VARCHAR[], invoice_key)"
+            params.append(sorted(invoice_keys))
         if sent_since is not None and max_sends is not None:
             sql += (" AND (SELECT count(*) FROM registration_events e WHERE e.market = o.market"
                     " AND e.invoice_key = o.invoice_key AND e.to_state = 'in_flight' AND e.occurred_at >= ?) < ?")
@@ -137,13 +154,13 @@ class DuckDBOutboxStore:
 
     def claim(
         self, states: Iterable[OutboxState], *, market: Market, run_id: str, limit: int, creditor: str | None = None,
-        sent_since: datetime | None = None, max_sends: int | None = None,
+        sent_since: datetime | None = None, max_sends: int | None = None, invoice_keys: Collection[str] | None = None,
     ) -> list[OutboxRow]:
         """Rows no claim holds, leased to ``run_id``. The file has one writing process at a time, so
         the claims of another process were dropped when this one opened it (``release_dead_claims``)."""
         now = utcnow()
         sql, params = self._select(states, market=market, creditor=creditor, limit=limit, sent_since=sent_since,
-                                   max_sends=max_sends, claimable_at=now)
+                                   max_sends=max_sends, claimable_at=now, invoice_keys=invoice_keys)
         with self.db.transaction():
             rows = [_row(r) for r in self.db.execute(sql, params).fetchall()]
             if rows:
@@ -266,16 +283,61 @@ class DuckDBOutboxStore:
             )
 
     def record(self, market: Market, invoice_key: str) -> OutboxRecord | None:
-        rows = self.db.execute(
-            "SELECT market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
-            " batch_id, registration_id, case_id, amili_invoice_id, ocr_number, rejection_json::VARCHAR, last_error,"
-            " registered_at FROM registration_outbox WHERE market = ? AND invoice_key = ?",
-            [market.value, invoice_key]).fetchall()
-        if not rows:
-            return None
-        r = rows[0]
-        return OutboxRecord(Market(r[0]), r[1], r[2], r[3], OutboxState(r[4]), *r[5:14],
-                            rejection=json.loads(r[14]) if r[14] else None, last_error=r[15], registered_at=r[16])
+        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE market = ? AND invoice_key = ?",
+                               [market.value, invoice_key]).fetchall()
+        return _record(rows[0]) if rows else None
+
+    def records(self, invoice_key: str) -> list[OutboxRecord]:
+        """The invoice's rows in every market (an invoice key belongs to one creditor, so one market)."""
+        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE invoice_key = ? ORDER BY market",
+                               [invoice_key]).fetchall()
+        return [_record(r) for r in rows]
+
+    def select(self, states: Iterable[OutboxState], selection: RetrySelection) -> list[OutboxRecord]:
+        """Rows in ``states`` that match an operator's selection, in market and key order."""
+        values = [s.value for s in states]
+        sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE state IN ({', '.join('?' * len(values))})"
+        params: list = list(values)
+        if selection.invoice_keys:
+            sql += " AND list_contains(?::VARCHAR[], invoice_key)"
+            params.append(list(selection.invoice_keys))
+        if selection.creditor:
+            sql += " AND creditor = ?"
+            params.append(selection.creditor)
+        if selection.message:
+            sql += (" AND (contains(lower(coalesce(rejection_json::VARCHAR, '')), lower(?))"
+                    " OR contains(lower(coalesce(last_error, '')), lower(?)))")
+            params += [selection.message, selection.message]
+        if selection.answered_from:
+            sql += " AND updated_at::DATE >= ?"
+            params.append(selection.answered_from)
+        if selection.answered_until:
+            sql += " AND updated_at::DATE <= ?"
+            params.append(selection.answered_until)
+        sql += " ORDER BY market, invoice_key"
+        return [_record(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def requeue_rejected(self, keys: Sequence[tuple[Market, str]], *, detail: str, run_id: str | None = None) -> int:
+        """Rejected rows back to pending as a new generation (an operator's retry). Returns how many."""
+        if not keys:
+            return 0
+        now = utcnow()
+        tbl = pa.table({"market": [m.value for m, _ in keys], "invoice_key": [k for _, k in keys]})
+        conn = self.db.conn
+        with self.db.transaction():
+            conn.register("_requeue", tbl)
+            moved = conn.execute(
+                """
+                UPDATE registration_outbox o SET state = 'pending', rejection_json = NULL, last_error = NULL,
+                       generation = coalesce(o.generation, 0) + 1, updated_at = ?
+                FROM _requeue k WHERE o.market = k.market AND o.invoice_key = k.invoice_key AND o.state = 'rejected'
+                RETURNING o.market, o.invoice_key
+                """,
+                [now],
+            ).fetchall()
+            conn.unregister("_requeue")
+            self._log([(Market(m), k) for m, k in moved], OutboxState.REJECTED, OutboxState.PENDING, detail, run_id, now)
+        return len(moved)
 
     def events(self, market: Market, invoice_key: str) -> list[OutboxEvent]:
         rows = self.db.execute(

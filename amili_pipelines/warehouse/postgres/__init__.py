@@ -13,8 +13,10 @@ from contextlib import contextmanager
 import psycopg
 
 from amili_pipelines.warehouse.common.actions import SqlActionStore
+from amili_pipelines.warehouse.common.audit import SqlAuditStore
 from amili_pipelines.warehouse.common.books import SqlBooksStore
 from amili_pipelines.warehouse.common.cases import SqlCaseStore, SqlSettlementStore
+from amili_pipelines.warehouse.common.history import SqlHistoryStore
 from amili_pipelines.warehouse.common.reconciliation import SqlReconciliationStore
 from amili_pipelines.warehouse.common.reports import SqlReportStore
 from amili_pipelines.warehouse.common.status import SqlStatusStore
@@ -42,6 +44,8 @@ class PgWarehouse:
         self.rate_limits = PgRateLimitStore(self.session)
         self.books = SqlBooksStore(self.session)
         self.reports = SqlReportStore(self.session)
+        self.audit = SqlAuditStore(self.session)
+        self.history = SqlHistoryStore(self.session)
 
     @property
     def connection(self) -> psycopg.Connection:

@@ -100,9 +100,15 @@ def connect(url: str, *, read_only: bool = False, application: str = "amili-pipe
 class PgSession:
     """One connection; ``transaction()`` blocks nest (psycopg turns inner ones into savepoints)."""
 
+    row_id = "id"
+
     def __init__(self, conn: psycopg.Connection, *, read_only: bool = False) -> None:
         self.conn = conn
         self.read_only = read_only
+
+    def table_exists(self, name: str) -> bool:
+        return bool(self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
+                                " AND table_schema = current_schema()", [name]))
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:

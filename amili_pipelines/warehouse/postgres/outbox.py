@@ -9,13 +9,14 @@ over (an in-flight row is then looked up at Amili before anything is sent again)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 import pyarrow as pa
 
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import Market
+from amili_pipelines.domain.operator import RetrySelection
 from amili_pipelines.domain.outbox import (
     BatchItemRow,
     OutboxEntry,
@@ -29,7 +30,10 @@ from amili_pipelines.domain.outbox import (
 from amili_pipelines.warehouse.postgres.connection import PgSession
 
 _ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json::text, attempts,"
-                " batch_key, batch_id")
+                " batch_key, batch_id, generation")
+_RECORD_COLUMNS = ("market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
+                   " batch_id, registration_id, case_id, amili_invoice_id, ocr_number, rejection_json::text,"
+                   " last_error, registered_at, generation, updated_at")
 _TEXT = "TEXT"
 _INCOMING_TYPES = {"market": _TEXT, "invoice_key": _TEXT, "creditor": _TEXT, "invoice_number": _TEXT,
                    "idempotency_key": _TEXT, "content_hash": _TEXT, "payload_json": "JSON",
@@ -43,7 +47,14 @@ def _row(r: tuple) -> OutboxRow:
     return OutboxRow(
         market=Market(r[0]), invoice_key=r[1], creditor=r[2], invoice_number=r[3], idempotency_key=r[4],
         state=OutboxState(r[5]), payload=json.loads(r[6]), attempts=r[7], batch_key=r[8], batch_id=r[9],
+        generation=r[10],
     )
+
+
+def _record(r: tuple) -> OutboxRecord:
+    return OutboxRecord(Market(r[0]), r[1], r[2], r[3], OutboxState(r[4]), *r[5:14],
+                        rejection=json.loads(r[14]) if r[14] else None, last_error=r[15], registered_at=r[16],
+                        generation=r[17], updated_at=r[18])
 
 
 class PgOutboxStore:
@@ -74,7 +85,7 @@ class PgOutboxStore:
                 """
                 UPDATE registration_outbox o SET state = 'pending', content_hash = i.content_hash,
                        payload_json = i.payload_json, claimed_amount = i.claimed_amount, currency = i.currency,
-                       rejection_json = NULL, last_error = NULL, updated_at = ?
+                       rejection_json = NULL, last_error = NULL, generation = o.generation + 1, updated_at = ?
                 FROM _incoming i
                 WHERE o.market = i.market AND o.invoice_key = i.invoice_key
                   AND o.state = 'rejected' AND i.content_hash IS DISTINCT FROM o.content_hash
@@ -102,12 +113,15 @@ class PgOutboxStore:
 
     def _select_rows(self, states: Iterable[OutboxState], *, market: Market, creditor: str | None,
                      limit: int | None, sent_since: datetime | None, max_sends: int | None,
-                     claimable_at: datetime | None) -> tuple[str, list]:
+                     claimable_at: datetime | None, invoice_keys: Collection[str] | None = None) -> tuple[str, list]:
         sql = f"SELECT {_ROW_COLUMNS} FROM registration_outbox o WHERE market = ? AND state = ANY(?)"
         params: list = [market.value, [s.value for s in states]]
         if creditor:
             sql += " AND creditor = ?"
             params.append(creditor)
+        if invoice_keys is not None:
+            sql += " AND invoice_key = ANY(?)"
+            params.append(sorted(invoice_keys))
         if claimable_at is not None:
             sql += " AND (lease_until IS NULL OR lease_until < ?)"
             params.append(claimable_at)
@@ -122,20 +136,20 @@ class PgOutboxStore:
 
     def rows_in_state(
         self, states: Iterable[OutboxState], *, market: Market, creditor: str | None = None, limit: int | None = None,
-        sent_since: datetime | None = None, max_sends: int | None = None,
+        sent_since: datetime | None = None, max_sends: int | None = None, invoice_keys: Collection[str] | None = None,
     ) -> list[OutboxRow]:
         sql, params = self._select_rows(states, market=market, creditor=creditor, limit=limit, sent_since=sent_since,
-                                        max_sends=max_sends, claimable_at=None)
+                                        max_sends=max_sends, claimable_at=None, invoice_keys=invoice_keys)
         return [_row(r) for r in self.db.execute(sql, params).fetchall()]
 
     def claim(
         self, states: Iterable[OutboxState], *, market: Market, run_id: str, limit: int, creditor: str | None = None,
-        sent_since: datetime | None = None, max_sends: int | None = None,
+        sent_since: datetime | None = None, max_sends: int | None = None, invoice_keys: Collection[str] | None = None,
     ) -> list[OutboxRow]:
         """Rows no live run holds, locked past concurrent claimers and leased to ``run_id``."""
         now = utcnow()
         sql, params = self._select_rows(states, market=market, creditor=creditor, limit=limit, sent_since=sent_since,
-                                        max_sends=max_sends, claimable_at=now)
+                                        max_sends=max_sends, claimable_at=now, invoice_keys=invoice_keys)
         with self.db.transaction():
             rows = [_row(r) for r in self.db.execute(sql + " FOR UPDATE SKIP LOCKED", params).fetchall()]
             if rows:
@@ -234,16 +248,51 @@ class PgOutboxStore:
                                         [o.market.value, o.invoice_key, case_id, registration_id, now])
 
     def record(self, market: Market, invoice_key: str) -> OutboxRecord | None:
-        rows = self.db.execute(
-            "SELECT market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
-            " batch_id, registration_id, case_id, amili_invoice_id, ocr_number, rejection_json::text, last_error,"
-            " registered_at FROM registration_outbox WHERE market = ? AND invoice_key = ?",
-            [market.value, invoice_key]).fetchall()
-        if not rows:
-            return None
-        r = rows[0]
-        return OutboxRecord(Market(r[0]), r[1], r[2], r[3], OutboxState(r[4]), *r[5:14],
-                            rejection=json.loads(r[14]) if r[14] else None, last_error=r[15], registered_at=r[16])
+        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE market = ? AND invoice_key = ?",
+                               [market.value, invoice_key]).fetchall()
+        return _record(rows[0]) if rows else None
+
+    def records(self, invoice_key: str) -> list[OutboxRecord]:
+        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE invoice_key = ? ORDER BY market",
+                               [invoice_key]).fetchall()
+        return [_record(r) for r in rows]
+
+    def select(self, states: Iterable[OutboxState], selection: RetrySelection) -> list[OutboxRecord]:
+        sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE state = ANY(?)"
+        params: list = [[s.value for s in states]]
+        if selection.invoice_keys:
+            sql += " AND invoice_key = ANY(?)"
+            params.append(list(selection.invoice_keys))
+        if selection.creditor:
+            sql += " AND creditor = ?"
+            params.append(selection.creditor)
+        if selection.message:
+            sql += (" AND (strpos(lower(coalesce(rejection_json::text, '')), lower(?)) > 0"
+                    " OR strpos(lower(coalesce(last_error, '')), lower(?)) > 0)")
+            params += [selection.message, selection.message]
+        if selection.answered_from:
+            sql += " AND updated_at::date >= ?"
+            params.append(selection.answered_from)
+        if selection.answered_until:
+            sql += " AND updated_at::date <= ?"
+            params.append(selection.answered_until)
+        sql += " ORDER BY market, invoice_key"
+        return [_record(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def requeue_rejected(self, keys: Sequence[tuple[Market, str]], *, detail: str, run_id: str | None = None) -> int:
+        if not keys:
+            return 0
+        now = utcnow()
+        moved: list[tuple[str, str]] = []
+        with self.db.transaction():
+            for market in {m for m, _ in keys}:
+                moved += self.db.execute(
+                    "UPDATE registration_outbox SET state = 'pending', rejection_json = NULL, last_error = NULL,"
+                    " generation = generation + 1, updated_at = ? WHERE market = ? AND invoice_key = ANY(?)"
+                    " AND state = 'rejected' RETURNING market, invoice_key",
+                    [now, market.value, [k for m, k in keys if m == market]]).fetchall()
+            self._log([(Market(m), k) for m, k in moved], OutboxState.REJECTED, OutboxState.PENDING, detail, run_id, now)
+        return len(moved)
 
     def events(self, market: Market, invoice_key: str) -> list[OutboxEvent]:
         rows = self.db.execute(

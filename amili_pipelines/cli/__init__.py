@@ -1,4 +1,5 @@
-"""The ``amili-pipelines`` command: the emulator, headless runs, the demo and onboarding checks.
+"""The ``amili-pipelines`` command: the emulator, headless runs, the demo, onboarding checks, the
+webhook receiver, and operators' actions on single invoices (``operator.py``, ``show.py``).
 
 Exit status of every command: 0 = all done; 1 = the run failed; 2 = unusable configuration or
 arguments (one readable message, no traceback); 3 = finished, but something needs a person.
@@ -43,7 +44,9 @@ def _loud(command: Callable[..., int]) -> Callable[..., None]:
 
         from amili_pipelines.domain.creditors import CreditorsFileError
         from amili_pipelines.domain.masking import MaskedStream, install_log_masking
+        from amili_pipelines.domain.operator import OperatorInputError
         from amili_pipelines.warehouse import WarehouseLocked
+        from amili_pipelines.webhooks.app import ReceiverMisconfigured
 
         install_log_masking()
         err = Console(file=MaskedStream(lambda: sys.stderr))
@@ -54,6 +57,9 @@ def _loud(command: Callable[..., int]) -> Callable[..., None]:
             code = EXIT_CONFIG
         except ValidationError as exc:
             err.print(_settings_problem(exc), style="red", markup=False, highlight=False)
+            code = EXIT_CONFIG
+        except (OperatorInputError, ReceiverMisconfigured) as exc:
+            err.print(f"Not done: {exc}", style="red", markup=False, highlight=False)
             code = EXIT_CONFIG
         except WarehouseLocked as exc:  # another process holds the file, or another run the writer slot
             err.print(f"Not run: {exc}", style="red", markup=False, highlight=False)
@@ -86,6 +92,23 @@ def emulator(
     from amili_pipelines.emulator.server import serve
 
     serve(host, port, state_path=state, config_path=config)
+
+
+@app.command()
+@_loud
+def webhooks(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (a reverse proxy with TLS goes in front)."),
+    port: int = typer.Option(8766, help="Port."),
+) -> int:
+    """Receive Amili Norway's webhooks at POST /webhooks/amili-no into the inbox the sensor reads.
+
+    Needs AMILI_NO_WEBHOOK_SECRET (the secret shared with Amili); the inbox is AMILI_WEBHOOK_INBOX.
+    Exit 2 when the secret is missing.
+    """
+    from amili_pipelines.webhooks.server import serve
+
+    serve(host, port)
+    return EXIT_OK
 
 
 @app.command()
@@ -263,6 +286,9 @@ def move_store(
                   "database for every process (code server, daemon, webserver, runs).")
     return EXIT_OK
 
+
+# Operators' commands (retry, withdraw, pause, resume, show) register themselves on ``app``.
+from amili_pipelines.cli import operator as _operator  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,117 @@
+"""The push path: Amili Norway's webhooks, from the inbox the receiver fills to the runs they call for.
+
+Each tick (every ``WEBHOOK_TICK_SECONDS``, the daemon's own loop time) the sensor
+
+1. settles its open claims by the Dagster runs tagged with them: a run that succeeded completes its
+   claim (the events are processed, never before); a failed or canceled one counts as a failed
+   attempt, asked for again after a back-off under a new run key; a claim with no run at all (the
+   tick ended before Dagster stored its request) is asked for again under the same run key, which
+   Dagster never launches twice;
+2. claims what arrived since (``MAX_EVENTS_PER_TICK`` at most) into one run per kind: finished
+   batches, new settlements, named cases (``reconciliation.webhooks.plan_runs``).
+
+It reads files and the Dagster instance only: never the operational DuckDB file, never an API. The
+polling sensors stay on as the safety net for anything a webhook did not bring.
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+
+from amili_pipelines.defs.reconcile.jobs import case_status_job, norway_batch_results_job, settlements_job
+from amili_pipelines.defs.reconcile.sensors import BATCH_OP
+from amili_pipelines.defs.resources import CreditorsResource, WebhookInboxResource
+from amili_pipelines.domain.dates import utcnow
+from amili_pipelines.domain.invoice import Market
+from amili_pipelines.reconciliation.webhooks import BATCH_RESULTS, CASES, NOTHING, SETTLEMENTS, plan_runs
+from amili_pipelines.warehouse.inbox import Claim, WebhookInbox
+
+WEBHOOK_TICK_SECONDS = 5
+MAX_EVENTS_PER_TICK = 500
+CLAIM_TAG, ATTEMPT_TAG = "amili/webhook_claim", "amili/webhook_attempt"
+CASES_OP = "reconcile__amili_cases"
+# After the n-th failed run of a claim, wait this long before asking again (the last one repeats).
+RETRY_AFTER = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30))
+_JOBS = {BATCH_RESULTS: norway_batch_results_job, SETTLEMENTS: settlements_job, CASES: case_status_job}
+_OPS = {"batch_results": BATCH_OP, "cases": CASES_OP}  # what a planned run configures -> the job's step
+_FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def run_request(claim: Claim) -> dg.RunRequest:
+    ops = {_OPS[step]: {"config": config} for step, config in claim.run_config.items()}
+    return dg.RunRequest(
+        run_key=f"webhooks:{claim.claim_id}:{claim.attempt}",
+        job_name=_JOBS[claim.kind].name,
+        run_config={"ops": ops} if ops else {},
+        tags={CLAIM_TAG: claim.claim_id, ATTEMPT_TAG: str(claim.attempt), "amili/market": "NO",
+              "amili/webhook_events": str(len(claim.event_hashes))},
+    )
+
+
+def _run_of(instance: dg.DagsterInstance, claim: Claim) -> dg.DagsterRun | None:
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={CLAIM_TAG: claim.claim_id, ATTEMPT_TAG: str(claim.attempt)}),
+                             limit=1)
+    return runs[0] if runs else None
+
+
+def _settle(context: dg.SensorEvaluationContext, inbox: WebhookInbox, requests: list[dg.RunRequest],
+            notes: list[str]) -> None:
+    now = utcnow()
+    for claim in inbox.open_claims():
+        run = _run_of(context.instance, claim)
+        if run is None:
+            wait = RETRY_AFTER[min(claim.attempt, len(RETRY_AFTER)) - 1] if claim.attempt else timedelta(0)
+            if claim.failed_at is not None and now < claim.failed_at + wait:
+                notes.append(f"{claim.claim_id}: run failed {claim.attempt}×, asked again after "
+                             f"{(claim.failed_at + wait).isoformat(timespec='seconds')}Z")
+            else:
+                requests.append(run_request(claim))
+        elif run.status == dg.DagsterRunStatus.SUCCESS:
+            inbox.complete(claim.claim_id)
+            notes.append(f"{claim.claim_id}: run {run.run_id[:8]} succeeded, {len(claim.event_hashes)} event(s) processed")
+        elif run.status in _FAILED:
+            inbox.failed(claim.claim_id, at=now)
+            context.log.warning(f"{claim.claim_id}: run {run.run_id} {run.status.value}; its "
+                                f"{len(claim.event_hashes)} event(s) stay in the inbox and are asked for again")
+        else:
+            notes.append(f"{claim.claim_id}: run {run.run_id[:8]} {run.status.value}")
+
+
+@dg.sensor(
+    name="norway_webhook_sensor",
+    jobs=[norway_batch_results_job, settlements_job, case_status_job],
+    minimum_interval_seconds=WEBHOOK_TICK_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Starts the runs Amili Norway's webhooks call for, within one tick of their arrival: a finished batch "
+        "records its case ids, a settlement is read, a changed case is read (just that case). Reads the inbox "
+        "the webhook receiver fills; an event counts as processed only once its run succeeded. "
+        "run_key = webhooks:<claim>:<attempt>. Skips quietly while no receiver delivers anything."
+    ),
+)
+def norway_webhook_sensor(
+    context: dg.SensorEvaluationContext, creditors: CreditorsResource, webhook_inbox: WebhookInboxResource,
+) -> dg.SensorResult:
+    inbox = webhook_inbox.open()
+    requests: list[dg.RunRequest] = []
+    notes: list[str] = []
+    _settle(context, inbox, requests, notes)
+    orgs = {c.organization_id for c in creditors.load().in_market(Market.NO) if c.organization_id}
+    for planned in plan_runs(inbox.new_events(limit=MAX_EVENTS_PER_TICK), organization_ids=orgs):
+        claim = inbox.claim(Claim(claim_id=planned.claim_id, kind=planned.kind,
+                                  event_hashes=tuple(planned.event_hashes), created_at=utcnow(),
+                                  run_config=planned.config, description=planned.description()))
+        if planned.kind == NOTHING:
+            inbox.complete(claim.claim_id)
+            context.log.warning(f"Events needing no run, marked processed: {claim.description}")
+            continue
+        requests.append(run_request(claim))
+        notes.append(f"{claim.claim_id}: {claim.description}")
+    if notes:
+        context.log.info("; ".join(notes))
+    if not requests:
+        counts = inbox.counts()
+        return dg.SensorResult(skip_reason=dg.SkipReason(
+            f"Nothing to start. Inbox: {counts['new']} new, {counts['claimed']} claimed, {counts['processed']} "
+            f"processed. " + "; ".join(notes)[:900]))
+    return dg.SensorResult(run_requests=requests)
