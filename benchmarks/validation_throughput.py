@@ -20,16 +20,18 @@ import time
 from datetime import date
 from pathlib import Path
 
-from pydantic import TypeAdapter
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root, for tests.support
 
-from amili_pipelines.domain.invoice import SourceInvoice
-from amili_pipelines.domain.validation import validate_invoices
-from amili_pipelines.settings import load_creditors
-from amili_pipelines.sources.extract import extract_source
-from amili_pipelines.sources.reading import iter_units, read_unit
-from amili_pipelines.sources.validate import validate_partition
-from amili_pipelines.warehouse import open_warehouse
-from tests.support import synthetic
+from pydantic import TypeAdapter  # noqa: E402
+
+from amili_pipelines.domain.invoice import SourceInvoice  # noqa: E402
+from amili_pipelines.domain.validation import validate_invoices  # noqa: E402
+from amili_pipelines.settings import load_creditors  # noqa: E402
+from amili_pipelines.sources.extract import extract_source  # noqa: E402
+from amili_pipelines.sources.reading import iter_units, read_unit  # noqa: E402
+from amili_pipelines.sources.validate import validate_partition  # noqa: E402
+from amili_pipelines.warehouse import open_warehouse  # noqa: E402
+from tests.support import synthetic  # noqa: E402
 
 AS_OF = date(2026, 11, 21)
 

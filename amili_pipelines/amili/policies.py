@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from aiolimiter import AsyncLimiter
+from amili_pipelines.amili.pacing import StrictPacer, make_pacer
 
 
 @dataclass
@@ -73,11 +73,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def make_limiter(requests_per_second: float) -> AsyncLimiter:
-    """A leaky bucket that sustains the full rate but bursts at most ~0.1 s worth of requests."""
-    if requests_per_second <= 0:
-        raise ValueError("requests_per_second must be positive")
-    per_tenth = requests_per_second / 10
-    if per_tenth >= 1:
-        return AsyncLimiter(per_tenth, 0.1)
-    return AsyncLimiter(1, 1 / requests_per_second)
+def make_limiter(requests_per_second: float) -> StrictPacer | None:
+    """The client-side rate limit for a configured rate (``amili.pacing``: strict, never a burst)."""
+    return make_pacer(requests_per_second)

@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
-from aiolimiter import AsyncLimiter
 
 from amili_pipelines.amili.circuit import CircuitBreaker
 from amili_pipelines.amili.errors import (
@@ -54,6 +53,7 @@ from amili_pipelines.amili.errors import (
     NotFound,
     OutcomeUnknown,
 )
+from amili_pipelines.amili.pacing import StrictPacer, make_pacer
 from amili_pipelines.amili.policies import (
     RetryPolicy,
     TransportStats,
@@ -167,7 +167,7 @@ class Transport:
         self._base = httpx.URL(self.base_url + "/")
         self._urls: dict[str, httpx.URL] = {}  # relative path -> absolute URL, so httpx does not re-parse
         self._semaphore: asyncio.Semaphore | None = None
-        self._limiter: AsyncLimiter | None = None
+        self._pacer: StrictPacer | None = None  # None: no client-side rate limit (rate inf)
         self._paused_until = 0.0  # monotonic time before which no request is sent (after Retry-After)
         # Runs in parallel (production profile) share the market's rate limit through the store.
         self.shared_limit: SharedRateLimit | None = None
@@ -184,7 +184,7 @@ class Transport:
             return
         # Limiter and semaphore are bound to the running loop: create them here, not in __init__.
         self._semaphore = asyncio.Semaphore(self.max_concurrency)
-        self._limiter = make_limiter(self.requests_per_second)
+        self._pacer = make_pacer(self.requests_per_second)
         self._idle = []
         self._clients = []
         self._ssl_context = None
@@ -395,7 +395,7 @@ class Transport:
         Token requests themselves (unauthenticated) skip the slot, so a refresh never waits behind
         the requests that need it.
         """
-        assert self._clients is not None and self._semaphore is not None and self._limiter is not None
+        assert self._clients is not None and self._semaphore is not None
         auth_headers: dict[str, str] = {}
         if self.auth is not None and not authenticated:
             # A token request of an authenticating transport: never queued behind its own waiters.
@@ -405,15 +405,16 @@ class Transport:
                 wait = self._paused_until - time.monotonic()
                 if wait > 0:
                     await self._sleep(wait)
-                async with self._limiter:
-                    if self.shared_limit is not None:
-                        wait = self.shared_limit(1)
-                        if wait > 0:
-                            await self._sleep(wait)
-                    if self.auth is not None:
-                        auth_headers = await self.auth.headers(self)
-                    response = await self._on_wire(
-                        method, target, params=params, json=json, data=data, headers={**headers, **auth_headers})
+                if self._pacer is not None:  # None: no client-side limit configured (rate inf)
+                    await self._pacer.wait()
+                if self.shared_limit is not None:  # drawn once this request may leave, as before
+                    wait = self.shared_limit(1)
+                    if wait > 0:
+                        await self._sleep(wait)
+                if self.auth is not None:
+                    auth_headers = await self.auth.headers(self)
+                response = await self._on_wire(
+                    method, target, params=params, json=json, data=data, headers={**headers, **auth_headers})
         self.stats.by_status[response.status_code] += 1
         if response.status_code == 429:
             self.stats.rate_limited += 1

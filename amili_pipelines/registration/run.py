@@ -18,6 +18,8 @@ from amili_pipelines.registration.engine import (
 from amili_pipelines.registration.summary import RegistrationSummary
 from amili_pipelines.warehouse import Warehouse
 
+ENQUEUE_PAGE = 10_000  # valid invoices read, turned into outbox rows and queued at a time
+
 
 def register_market(
     warehouse: Warehouse,
@@ -40,10 +42,15 @@ def register_market(
     keys = {c.key for c in creditors.in_market(market)}
     summary = RegistrationSummary()
     for day in partition_dates:
-        invoices = warehouse.invoices.valid_invoices(partition_date=day, creditors=keys)
-        queued = enqueue_valid_invoices(warehouse, invoices, creditors=creditors, run_id=run_id)
-        summary.add(queued)
-        summary.queued_by_day[day] = queued.queued()
+        # Page by page, so a partition of any size is queued in bounded memory.
+        day_summary = RegistrationSummary()
+        after: str | None = None
+        while invoices := warehouse.invoices.valid_invoices(partition_date=day, creditors=keys, after_key=after,
+                                                            limit=ENQUEUE_PAGE):
+            day_summary.add(enqueue_valid_invoices(warehouse, invoices, creditors=creditors, run_id=run_id))
+            after = invoices[-1].invoice_key
+        summary.add(day_summary)
+        summary.queued_by_day[day] = day_summary.queued()
 
     async def _send() -> RegistrationSummary:
         async with client as opened:

@@ -102,5 +102,7 @@ class InvoiceStore(Protocol):
 
     def verdict_summary(self, *, partition_date: date) -> tuple[list[SourceVerdicts], list[RuleVerdicts], int]: ...
 
-    def valid_invoices(self, *, partition_date: date | None = None,
-                       creditors: Collection[str] | None = None) -> list[SourceInvoice]: ...
+    def valid_invoices(self, *, partition_date: date | None = None, creditors: Collection[str] | None = None,
+                       after_key: str | None = None, limit: int | None = None) -> list[SourceInvoice]:
+        """Valid invoices to register in invoice-key order; ``after_key``/``limit`` page through them."""
+        ...

@@ -467,7 +467,8 @@ def test_rate_limit_is_held_and_reaches_90_percent() -> None:
 
 def test_limiter_for_slow_rates() -> None:
     limiter = make_limiter(0.5)
-    assert limiter.max_rate == 1 and limiter.time_period == 2
+    assert limiter is not None and limiter.interval == 2.0, "one request every two seconds"
+    assert make_limiter(float("inf")) is None, "inf: no client-side limit"
 
 
 def test_concurrency_is_bounded() -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal
-from functools import lru_cache
-
-import phonenumbers
+from operator import attrgetter
 
 from amili_pipelines.domain.invoice import CustomerKind, Market, SourceInvoice
 from amili_pipelines.domain.issues import Issue
@@ -27,6 +25,7 @@ from amili_pipelines.domain.validation.identifiers import (
     check_se_orgnr,
     check_se_personnummer,
 )
+from amili_pipelines.domain.validation.phones import phone_ok, plain_e164, valid_number
 
 CURRENCY = {Market.SE: "SEK", Market.NO: "NOK"}
 VAT_RATES = {
@@ -60,78 +59,10 @@ def issue(rule: str, inv: SourceInvoice, field: str, value: object, text: str, *
     )
 
 
-try:  # phonenumbers internals, for the type-free validity check below; the public call otherwise
-    from phonenumbers.phonenumberutil import (
-        REGION_CODE_FOR_NON_GEO_ENTITY as _NON_GEO,
-    )
-    from phonenumbers.phonenumberutil import PhoneMetadata as _PhoneMetadata
-    from phonenumbers.phonenumberutil import (
-        _is_number_matching_desc,
-        country_code_for_valid_region,
-    )
-    from phonenumbers.phonenumberutil import national_significant_number as _nsn
-    from phonenumbers.phonenumberutil import region_code_for_number as _region_for
-
-    _FAST_PHONE = True
-except ImportError:  # pragma: no cover - another phonenumbers layout
-    _FAST_PHONE = False
-_OTHER_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan", "voicemail")
-
-
-@lru_cache(maxsize=1024)
-def _metadata(cc: int, region: str):  # type: ignore[no-untyped-def]
-    return _PhoneMetadata.metadata_for_region_or_calling_code(cc, region.upper())
-
-
-def _valid_number(parsed: phonenumbers.PhoneNumber) -> bool:
-    """``phonenumbers.is_valid_number`` (type != UNKNOWN), testing the likely types first.
-
-    ``is_valid_number`` classifies the number, trying eight rare types before fixed line and
-    mobile; validity only needs *some* type to match, so the same tests in another order give the
-    same answer with fewer regular expressions for the usual mobile or landline number.
-    """
-    region = _region_for(parsed)
-    if region is None:
-        return False
-    cc = parsed.country_code
-    md = _metadata(cc, region)
-    if md is None or (region != _NON_GEO and cc != country_code_for_valid_region(region)):
-        return False
-    nsn = _nsn(parsed)
-    if not _is_number_matching_desc(nsn, md.general_desc):
-        return False
-    if _is_number_matching_desc(nsn, md.fixed_line):
-        return True
-    if not md.same_mobile_and_fixed_line_pattern and _is_number_matching_desc(nsn, md.mobile):
-        return True
-    return any(_is_number_matching_desc(nsn, getattr(md, t)) for t in _OTHER_TYPES)
-
-
-# "+46..." / "+47..." and nothing but digits: what ``phonenumbers.parse`` would make of it is
-# known without parsing (country code, then the national number as is: it starts with no 0, so
-# there is no national prefix to strip, and there is no extension), and region is irrelevant
-# after a "+". tests/validation checks this shortcut against ``phonenumbers.parse``.
-_PLAIN_E164 = re.compile(r"\+(46|47)([1-9][0-9]{4,13})")
-
-
-def _plain_e164(phone: str) -> phonenumbers.PhoneNumber | None:
-    m = _PLAIN_E164.fullmatch(phone)
-    if m is None:
-        return None
-    return phonenumbers.PhoneNumber(country_code=int(m.group(1)), national_number=int(m.group(2)))
-
-
-@lru_cache(maxsize=65536)
-def _phone_ok(phone: str, region: str) -> bool:
-    if _FAST_PHONE:
-        plain = _plain_e164(phone)
-        if plain is not None:
-            return _valid_number(plain)
-    try:
-        parsed = phonenumbers.parse(phone, region)
-    except phonenumbers.NumberParseException:
-        return False
-    return _valid_number(parsed) if _FAST_PHONE else phonenumbers.is_valid_number(parsed)
+# The phone checks live in phones.py; these names are what tests/domain/test_fast_paths.py checks.
+_plain_e164 = plain_e164
+_valid_number = valid_number
+_phone_ok = phone_ok
 
 
 def _id_rules(inv: SourceInvoice, out: list[Issue]) -> None:
@@ -205,7 +136,22 @@ def _hidden_characters(value: str) -> tuple[bool, list[str]]:
     return visible, hidden
 
 
+_texts = attrgetter(*_TEXT_FIELDS)
+_address_texts = attrgetter(*_ADDRESS_TEXT)
+
+
 def _text_rules(inv: SourceInvoice, out: list[Issue]) -> None:
+    # The common case in one pass: every present text printable (``isprintable`` of the joined
+    # texts) and none made of spaces only (a printable text of whitespace is spaces; it would
+    # follow a "|" with a space). Anything else, or a "| " inside a text, takes the exact loop.
+    present = "|".join(filter(None, _texts(inv) + _address_texts(inv.customer_address)))
+    if present.isprintable() and "| " not in present and not present.startswith(" "):
+        return
+    _text_rules_each(inv, out)
+
+
+def _text_rules_each(inv: SourceInvoice, out: list[Issue]) -> None:
+    """The text rules field by field (tests/domain/test_fast_paths.py holds the fast path to it)."""
     addr = inv.customer_address
     values = [(f, getattr(inv, f)) for f in _TEXT_FIELDS]
     values += [(f"customer_address.{f}", getattr(addr, f)) for f in _ADDRESS_TEXT]

@@ -7,7 +7,7 @@ the caller's transaction, so a re-run or backfill of a day never duplicates rows
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -18,6 +18,7 @@ from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.issues import Issue
 from amili_pipelines.domain.validation.plausibility import ClaimHistory, ClaimRow
+from amili_pipelines.warehouse.common.valid_invoices import ValidInvoiceReads
 from amili_pipelines.warehouse.duckdb.connection import Session
 from amili_pipelines.warehouse.invoices import (
     DuplicateNumberRow,
@@ -40,7 +41,7 @@ def _select(columns: Sequence[str], decimals: frozenset[str] = frozenset()) -> s
     return ", ".join(f"CAST({c} AS DECIMAL(18, 2))" if c in decimals else c for c in columns)
 
 
-class DuckDBInvoiceStore:
+class DuckDBInvoiceStore(ValidInvoiceReads):
     def __init__(self, session: Session) -> None:
         self.db = session
 
@@ -271,29 +272,3 @@ class DuckDBInvoiceStore:
 
     # -- what registration reads ---------------------------------------------------------------------
 
-    def valid_invoices(self, *, partition_date: date | None = None,
-                       creditors: Collection[str] | None = None) -> list[SourceInvoice]:
-        """Valid invoices ready to register, the newest extraction per invoice key.
-
-        With ``partition_date``: the invoices extracted in that partition. Without: the newest
-        extraction of every invoice ever extracted. An invoice key extracted from several sources
-        (identical duplicates) is returned once.
-        """
-        params: list[object] = []
-        if partition_date is None:
-            sql = "SELECT invoice_json::VARCHAR FROM latest_invoices WHERE is_valid"
-        else:
-            sql = ("SELECT invoice_json::VARCHAR FROM (SELECT *, row_number() OVER (PARTITION BY invoice_key"
-                   " ORDER BY extracted_at DESC, source) AS rn FROM extracted_invoices WHERE partition_date = ?)"
-                   " WHERE rn = 1 AND is_valid")
-            params.append(partition_date)
-        if creditors is not None:
-            if not creditors:
-                return []
-            sql += f" AND creditor IN ({', '.join('?' for _ in creditors)})"
-            params.extend(sorted(creditors))
-        sql += " ORDER BY invoice_key"
-        rows = [r[0] for r in self.db.execute(sql, params).fetchall()]
-        if not rows:
-            return []
-        return _INVOICES.validate_json("[" + ",".join(rows) + "]")

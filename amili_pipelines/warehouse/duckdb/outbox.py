@@ -15,24 +15,20 @@ import pyarrow as pa
 
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import Market
-from amili_pipelines.domain.operator import RetrySelection
 from amili_pipelines.domain.outbox import (
     BatchItemRow,
     OutboxEntry,
     OutboxEvent,
-    OutboxRecord,
     OutboxRow,
     OutboxState,
     Outcome,
     WaitingBatch,
 )
+from amili_pipelines.warehouse.common.outbox_records import OutboxRecordReads
 from amili_pipelines.warehouse.duckdb.connection import Session
 
 _ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json, attempts,"
                 " batch_key, batch_id, coalesce(generation, 0)")
-_RECORD_COLUMNS = ("market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
-                   " batch_id, registration_id, case_id, amili_invoice_id, ocr_number, rejection_json::VARCHAR,"
-                   " last_error, registered_at, coalesce(generation, 0), updated_at")
 
 
 def _row(r: tuple) -> OutboxRow:
@@ -43,13 +39,8 @@ def _row(r: tuple) -> OutboxRow:
     )
 
 
-def _record(r: tuple) -> OutboxRecord:
-    return OutboxRecord(Market(r[0]), r[1], r[2], r[3], OutboxState(r[4]), *r[5:14],
-                        rejection=json.loads(r[14]) if r[14] else None, last_error=r[15], registered_at=r[16],
-                        generation=r[17], updated_at=r[18])
 
-
-class DuckDBOutboxStore:
+class DuckDBOutboxStore(OutboxRecordReads):
     def __init__(self, session: Session, *, lease: timedelta = timedelta(minutes=10)) -> None:
         self.db = session
         self.lease = lease
@@ -281,41 +272,6 @@ class DuckDBOutboxStore:
                 "INSERT INTO amili_registrations_seen VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [market.value, invoice_key, case_id, registration_id, now],
             )
-
-    def record(self, market: Market, invoice_key: str) -> OutboxRecord | None:
-        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE market = ? AND invoice_key = ?",
-                               [market.value, invoice_key]).fetchall()
-        return _record(rows[0]) if rows else None
-
-    def records(self, invoice_key: str) -> list[OutboxRecord]:
-        """The invoice's rows in every market (an invoice key belongs to one creditor, so one market)."""
-        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE invoice_key = ? ORDER BY market",
-                               [invoice_key]).fetchall()
-        return [_record(r) for r in rows]
-
-    def select(self, states: Iterable[OutboxState], selection: RetrySelection) -> list[OutboxRecord]:
-        """Rows in ``states`` that match an operator's selection, in market and key order."""
-        values = [s.value for s in states]
-        sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE state IN ({', '.join('?' * len(values))})"
-        params: list = list(values)
-        if selection.invoice_keys:
-            sql += " AND list_contains(?::VARCHAR[], invoice_key)"
-            params.append(list(selection.invoice_keys))
-        if selection.creditor:
-            sql += " AND creditor = ?"
-            params.append(selection.creditor)
-        if selection.message:
-            sql += (" AND (contains(lower(coalesce(rejection_json::VARCHAR, '')), lower(?))"
-                    " OR contains(lower(coalesce(last_error, '')), lower(?)))")
-            params += [selection.message, selection.message]
-        if selection.answered_from:
-            sql += " AND updated_at::DATE >= ?"
-            params.append(selection.answered_from)
-        if selection.answered_until:
-            sql += " AND updated_at::DATE <= ?"
-            params.append(selection.answered_until)
-        sql += " ORDER BY market, invoice_key"
-        return [_record(r) for r in self.db.execute(sql, params).fetchall()]
 
     def requeue_rejected(self, keys: Sequence[tuple[Market, str]], *, detail: str, run_id: str | None = None) -> int:
         """Rejected rows back to pending as a new generation (an operator's retry). Returns how many."""

@@ -7,7 +7,7 @@ COPY, keyset pages use the surrogate ``id`` where DuckDB uses its rowid.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -18,6 +18,7 @@ from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.issues import Issue
 from amili_pipelines.domain.validation.plausibility import ClaimHistory, ClaimRow
+from amili_pipelines.warehouse.common.valid_invoices import ValidInvoiceReads
 from amili_pipelines.warehouse.invoices import DuplicateNumberRow, RuleVerdicts, SourceVerdicts
 from amili_pipelines.warehouse.postgres.connection import PgSession
 from amili_pipelines.warehouse.tables import BALANCE_COLUMNS, INVOICE_COLUMNS, ISSUE_COLUMNS, issues_table
@@ -25,7 +26,7 @@ from amili_pipelines.warehouse.tables import BALANCE_COLUMNS, INVOICE_COLUMNS, I
 _INVOICES = TypeAdapter(list[SourceInvoice])
 
 
-class PgInvoiceStore:
+class PgInvoiceStore(ValidInvoiceReads):
     def __init__(self, session: PgSession) -> None:
         self.db = session
 
@@ -237,23 +238,3 @@ class PgInvoiceStore:
 
     # -- what registration reads ---------------------------------------------------------------------
 
-    def valid_invoices(self, *, partition_date: date | None = None,
-                       creditors: Collection[str] | None = None) -> list[SourceInvoice]:
-        params: list[object] = []
-        if partition_date is None:
-            sql = "SELECT invoice_json::text FROM latest_invoices WHERE is_valid"
-        else:
-            sql = ("SELECT invoice_json::text FROM (SELECT *, row_number() OVER (PARTITION BY invoice_key"
-                   " ORDER BY extracted_at DESC, source) AS rn FROM extracted_invoices WHERE partition_date = ?) ranked"
-                   " WHERE rn = 1 AND is_valid")
-            params.append(partition_date)
-        if creditors is not None:
-            if not creditors:
-                return []
-            sql += " AND creditor = ANY(?)"
-            params.append(sorted(creditors))
-        sql += " ORDER BY invoice_key"
-        rows = [r[0] for r in self.db.execute(sql, params).fetchall()]
-        if not rows:
-            return []
-        return _INVOICES.validate_json("[" + ",".join(rows) + "]")

@@ -16,24 +16,20 @@ import pyarrow as pa
 
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import Market
-from amili_pipelines.domain.operator import RetrySelection
 from amili_pipelines.domain.outbox import (
     BatchItemRow,
     OutboxEntry,
     OutboxEvent,
-    OutboxRecord,
     OutboxRow,
     OutboxState,
     Outcome,
     WaitingBatch,
 )
+from amili_pipelines.warehouse.common.outbox_records import OutboxRecordReads
 from amili_pipelines.warehouse.postgres.connection import PgSession
 
 _ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json::text, attempts,"
                 " batch_key, batch_id, generation")
-_RECORD_COLUMNS = ("market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
-                   " batch_id, registration_id, case_id, amili_invoice_id, ocr_number, rejection_json::text,"
-                   " last_error, registered_at, generation, updated_at")
 _TEXT = "TEXT"
 _INCOMING_TYPES = {"market": _TEXT, "invoice_key": _TEXT, "creditor": _TEXT, "invoice_number": _TEXT,
                    "idempotency_key": _TEXT, "content_hash": _TEXT, "payload_json": "JSON",
@@ -51,13 +47,8 @@ def _row(r: tuple) -> OutboxRow:
     )
 
 
-def _record(r: tuple) -> OutboxRecord:
-    return OutboxRecord(Market(r[0]), r[1], r[2], r[3], OutboxState(r[4]), *r[5:14],
-                        rejection=json.loads(r[14]) if r[14] else None, last_error=r[15], registered_at=r[16],
-                        generation=r[17], updated_at=r[18])
 
-
-class PgOutboxStore:
+class PgOutboxStore(OutboxRecordReads):
     def __init__(self, session: PgSession, *, lease: timedelta) -> None:
         self.db = session
         self.lease = lease
@@ -246,38 +237,6 @@ class PgOutboxStore:
                         self.db.execute("INSERT INTO amili_registrations_seen VALUES (?, ?, ?, ?, ?)"
                                         " ON CONFLICT DO NOTHING",
                                         [o.market.value, o.invoice_key, case_id, registration_id, now])
-
-    def record(self, market: Market, invoice_key: str) -> OutboxRecord | None:
-        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE market = ? AND invoice_key = ?",
-                               [market.value, invoice_key]).fetchall()
-        return _record(rows[0]) if rows else None
-
-    def records(self, invoice_key: str) -> list[OutboxRecord]:
-        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE invoice_key = ? ORDER BY market",
-                               [invoice_key]).fetchall()
-        return [_record(r) for r in rows]
-
-    def select(self, states: Iterable[OutboxState], selection: RetrySelection) -> list[OutboxRecord]:
-        sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE state = ANY(?)"
-        params: list = [[s.value for s in states]]
-        if selection.invoice_keys:
-            sql += " AND invoice_key = ANY(?)"
-            params.append(list(selection.invoice_keys))
-        if selection.creditor:
-            sql += " AND creditor = ?"
-            params.append(selection.creditor)
-        if selection.message:
-            sql += (" AND (strpos(lower(coalesce(rejection_json::text, '')), lower(?)) > 0"
-                    " OR strpos(lower(coalesce(last_error, '')), lower(?)) > 0)")
-            params += [selection.message, selection.message]
-        if selection.answered_from:
-            sql += " AND updated_at::date >= ?"
-            params.append(selection.answered_from)
-        if selection.answered_until:
-            sql += " AND updated_at::date <= ?"
-            params.append(selection.answered_until)
-        sql += " ORDER BY market, invoice_key"
-        return [_record(r) for r in self.db.execute(sql, params).fetchall()]
 
     def requeue_rejected(self, keys: Sequence[tuple[Market, str]], *, detail: str, run_id: str | None = None) -> int:
         if not keys:

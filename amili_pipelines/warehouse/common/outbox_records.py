@@ -1,0 +1,78 @@
+"""Reading the registration outbox for people (``show``, ``retry``): written once for both databases.
+
+The stores differ in how they lock, claim and load rows; what an operator reads is the same portable
+SQL. ``strpos`` rather than LIKE: the operator's text is matched literally, so a ``%`` or ``_`` in a
+rejection message is not a wildcard.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from amili_pipelines.domain.invoice import Market
+from amili_pipelines.domain.operator import RetrySelection
+from amili_pipelines.domain.outbox import OutboxRecord, OutboxState
+
+_RECORD_COLUMNS = ("market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
+                   " batch_id, registration_id, case_id, amili_invoice_id, ocr_number,"
+                   " CAST(rejection_json AS VARCHAR), last_error, registered_at, coalesce(generation, 0), updated_at")
+
+
+def _record(r: tuple) -> OutboxRecord:
+    return OutboxRecord(Market(r[0]), r[1], r[2], r[3], OutboxState(r[4]), *r[5:14],
+                        rejection=json.loads(r[14]) if r[14] else None, last_error=r[15], registered_at=r[16],
+                        generation=r[17], updated_at=r[18])
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" for _ in range(n))
+
+
+def retry_selection_where(states: Iterable[OutboxState], selection: RetrySelection) -> tuple[str, list]:
+    """(``WHERE ...`` over registration_outbox, its parameters) for rows in ``states`` matching ``selection``."""
+    values = [s.value for s in states]
+    where = f"WHERE state IN ({_marks(len(values))})"
+    params: list = list(values)
+    if selection.invoice_keys:
+        keys = list(selection.invoice_keys)
+        where += f" AND invoice_key IN ({_marks(len(keys))})"
+        params += keys
+    if selection.creditor:
+        where += " AND creditor = ?"
+        params.append(selection.creditor)
+    if selection.message:
+        where += (" AND (strpos(lower(coalesce(CAST(rejection_json AS VARCHAR), '')), lower(?)) > 0"
+                  " OR strpos(lower(coalesce(last_error, '')), lower(?)) > 0)")
+        params += [selection.message, selection.message]
+    if selection.answered_from:
+        where += " AND CAST(updated_at AS DATE) >= ?"
+        params.append(selection.answered_from)
+    if selection.answered_until:
+        where += " AND CAST(updated_at AS DATE) <= ?"
+        params.append(selection.answered_until)
+    return where, params
+
+
+class OutboxRecordReads:
+    """``record``, ``records`` and ``select`` of both outbox stores (they set ``self.db``)."""
+
+    db: Any
+
+    def record(self, market: Market, invoice_key: str) -> OutboxRecord | None:
+        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE market = ? AND invoice_key = ?",
+                               [market.value, invoice_key]).fetchall()
+        return _record(rows[0]) if rows else None
+
+    def records(self, invoice_key: str) -> list[OutboxRecord]:
+        """The invoice's rows in every market (an invoice key belongs to one creditor, so one market)."""
+        rows = self.db.execute(f"SELECT {_RECORD_COLUMNS} FROM registration_outbox WHERE invoice_key = ? ORDER BY market",
+                               [invoice_key]).fetchall()
+        return [_record(r) for r in rows]
+
+    def select(self, states: Iterable[OutboxState], selection: RetrySelection) -> list[OutboxRecord]:
+        """Rows in ``states`` that match an operator's selection, in market and key order."""
+        where, params = retry_selection_where(states, selection)
+        sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox {where} ORDER BY market, invoice_key"
+        return [_record(r) for r in self.db.execute(sql, params).fetchall()]
