@@ -188,3 +188,14 @@ def test_a_full_rebuild_happens_when_asked_or_the_grace_days_change(warehouse):
     assert warehouse.reconciliation.rebuild(as_of=START, grace_days={"demo-se": 3}).mode == "full"
     assert warehouse.reconciliation.rebuild(as_of=START + timedelta(days=7),
                                             grace_days={"demo-se": 3}).mode == "full", "a week since the last full"
+
+
+def test_two_invoices_registered_to_one_case(twin_stores):
+    """An anomaly the rules report: the case gets a row per invoice on both databases, and a full
+    rebuild that rewrites only differing rows keeps them all (they share the case key)."""
+    incremental, full = twin_stores
+    ops = [("enqueue", "A", "0.00"), ("enqueue", "B", "0.00"), ("outcome", "A", "registered", "c1", False),
+           ("outcome", "B", "registered", "c1", False), ("reconcile", 0, 7), ("enqueue", "C", "50.00"),
+           ("outcome", "C", "registered", "c1", False), ("reconcile", 0, 7), ("reconcile", 7, 7)]
+    _run_sequence(incremental, full, ops)
+    assert incremental.session.scalar("SELECT count(*) FROM reconciliation WHERE case_id = 'c1'") == 3

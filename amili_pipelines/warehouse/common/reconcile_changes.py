@@ -95,7 +95,7 @@ CHANGED_INVOICES = ("""
         UNION ALL SELECT market, invoice_key FROM reconciliation_findings WHERE reason = 'invoice_with_two_cases'
     ) changed
 """, ("cases_at", "outbox_at", "seen_at"))
-KEY_TABLES = ("_rc_cases", "_rc_lines", "_rc_invoices", "_rc_parts")
+KEY_TABLES = ("_rc_cases", "_rc_lines", "_rc_invoices", "_rc_parts", "_rc_new", "_rc_diff")
 
 def delete_findings(reason: str, keyed_by: str | None) -> str:
     """The statement that drops a rule's findings for the keys in scope (``None``: all of them)."""

@@ -41,18 +41,6 @@ SOURCE_VIEW_SQL = """
 """
 
 
-class Scope(NamedTuple):
-    """Join clauses that narrow each statement to the changed keys ('' = everything)."""
-
-    cases: str = ""      # a row alias r / case alias c / outbox alias o / line alias l, by (market, case_id)
-    lines: str = ""      # settlement lines by (market, line_id)
-    invoices: str = ""   # the two-cases check by (market, invoice_key)
-    actions: str = ""    # actions of the invoices of the cases in scope
-
-
-FULL = Scope()
-
-
 def _by_case(alias: str) -> str:
     return f"JOIN _rc_cases s_ ON s_.market = {alias}.market AND s_.case_id = {alias}.case_id"
 
@@ -60,10 +48,12 @@ def _by_case(alias: str) -> str:
 def scope(*, incremental: bool) -> dict[str, str]:
     """The template fields of every statement: empty for a full rebuild, joins on the key tables else."""
     if not incremental:
-        return {k: "" for k in ("cases_c", "cases_o", "cases_l", "cases_r", "lines_l", "inv_c", "inv_s", "inv_o",
-                                "acts")}
+        return {"results": "reconciliation_cases",
+                **{k: "" for k in ("cases_c", "cases_o", "cases_l", "lines_l", "inv_c", "inv_s", "inv_o", "acts")}}
     return {
-        "cases_c": _by_case("c"), "cases_o": _by_case("o"), "cases_l": _by_case("l"), "cases_r": _by_case("r"),
+        # The rules read the rows just computed for the cases in scope (the same rows the table now holds).
+        "results": "_rc_new",
+        "cases_c": _by_case("c"), "cases_o": _by_case("o"), "cases_l": _by_case("l"),
         "lines_l": "JOIN _rc_lines s_ ON s_.market = l.market AND s_.line_id = l.line_id",
         "inv_c": "JOIN _rc_invoices s_ ON s_.market = c.market AND s_.invoice_key = c.invoice_key",
         "inv_s": "JOIN _rc_invoices s_ ON s_.market = s.market AND s_.invoice_key = s.invoice_key",
@@ -140,6 +130,33 @@ SELECT market, case_id, creditor, invoice_key, invoice_number, currency,
 FROM figures
 """
 
+# A full rebuild writes only the rows that differ from what is stored (writing a million rows costs
+# DuckDB several times the joins that compute them). New and stored rows are matched on the case key
+# and the fingerprint of every column (SqlSession.fingerprint), so no column is compared twice; a
+# row on one side only is new or changed (insert it) or gone or changed (delete it). Matching whole
+# rows keeps this exact when two invoices were registered to one case (two rows, one key).
+# Template fields: the fingerprinted FIGURES.
+FULL_DIFF = """
+    CREATE TEMP TABLE _rc_diff AS
+    SELECT r.market AS old_market, r.case_id AS old_case_id, r.fingerprint AS old_fingerprint, f.*
+    FROM ({figures}) f
+    FULL OUTER JOIN (SELECT market, case_id, fingerprint FROM reconciliation_cases) r
+        ON r.market = f.market AND r.case_id = f.case_id AND r.fingerprint = f.fingerprint
+    WHERE r.case_id IS NULL OR f.case_id IS NULL
+"""
+WRITE_DIFF = (
+    # A row from before fingerprints (NULL) is matched too: it is replaced by the first full rebuild.
+    "DELETE FROM reconciliation_cases WHERE EXISTS (SELECT 1 FROM _rc_diff d WHERE d.old_case_id IS NOT NULL"
+    " AND d.old_market = reconciliation_cases.market AND d.old_case_id = reconciliation_cases.case_id"
+    " AND d.old_fingerprint IS NOT DISTINCT FROM reconciliation_cases.fingerprint)",
+    f"INSERT INTO reconciliation_cases ({CASE_COLUMNS}, fingerprint) SELECT {CASE_COLUMNS}, fingerprint"
+    " FROM _rc_diff WHERE case_id IS NOT NULL",
+)
+# The rows of the cases in scope, typed as the table (the rules read them, and PostgreSQL would
+# otherwise keep a computed 0 unscaled, printing "0" where the table prints "0.00").
+NEW_ROWS = ("CREATE TEMP TABLE _rc_new AS SELECT * FROM reconciliation_cases WHERE 1 = 0",
+            f"INSERT INTO _rc_new ({CASE_COLUMNS}, fingerprint) " + "{figures}")
+
 FINDING_COLUMNS = "market, reason, severity, case_id, invoice_key, creditor, line_id, amount, detail"
 
 
@@ -160,7 +177,7 @@ PAID_OUT_EXCEEDS_CLAIMED = Rule("paid_out_exceeds_claimed", f"""
            r.paid_principal + r.paid_direct + r.credited - r.claimed_capital,
            concat('claimed ', {_text('r.claimed_capital')}, ' but principal paid out ', {_text('r.paid_principal')},
                   ' + paid directly ', {_text('r.paid_direct')}, ' + credited ', {_text('r.credited')})
-    FROM reconciliation_cases r {{cases_r}} WHERE r.paid_principal + r.paid_direct + r.credited > r.claimed_capital + 0.005
+    FROM {{results}} r WHERE r.paid_principal + r.paid_direct + r.credited > r.claimed_capital + 0.005
 """, "case", "")
 # 2. A settlement line we cannot tie to any case we registered or know.
 UNKNOWN_CASE = Rule("settlement_for_unknown_case", """
@@ -209,7 +226,7 @@ CLOSED_BUT_SOURCE_UNPAID = Rule("closed_but_source_unpaid", f"""
     ),
     cand AS (
         SELECT r.market, r.case_id, r.invoice_key, r.creditor, r.closed_reason, r.closed_at
-        FROM reconciliation_cases r {{cases_r}} JOIN open_now o ON o.invoice_key = r.invoice_key
+        FROM {{results}} r JOIN open_now o ON o.invoice_key = r.invoice_key
         WHERE r.is_closed AND coalesce(r.closed_reason, '') NOT IN ('cancelled', 'withdrawn')
     ),
     hist AS (
@@ -253,7 +270,7 @@ AMOUNTS_DO_NOT_MATCH = Rule("amounts_do_not_match_case", f"""
            r.amili_claimed_capital - r.claimed_capital,
            concat('we claimed ', {_text('r.claimed_capital')}, ' but Amili holds ', {_text('r.amili_claimed_capital')},
                   ' as the case capital')
-    FROM reconciliation_cases r {{cases_r}}
+    FROM {{results}} r
     WHERE r.amili_claimed_capital IS NOT NULL AND abs(r.amili_claimed_capital - r.claimed_capital) > 0.005
     UNION ALL
     SELECT r.market, 'amounts_do_not_match_case', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
@@ -262,7 +279,7 @@ AMOUNTS_DO_NOT_MATCH = Rule("amounts_do_not_match_case", f"""
                   {_text('r.claimed_capital')}, ' less paid ', {_text('r.paid_principal')}, ' less direct ',
                   {_text('r.paid_direct')}, ' less credited ', {_text('r.credited')}, ' is ',
                   {_text('r.claimed_capital - r.paid_principal - r.paid_direct - r.credited')})
-    FROM reconciliation_cases r {{cases_r}}
+    FROM {{results}} r
     WHERE NOT r.is_closed AND r.amili_remaining_capital IS NOT NULL
       AND abs(r.amili_remaining_capital - (r.claimed_capital - r.paid_principal - r.paid_direct - r.credited)) > 0.005
 """, "case", "")

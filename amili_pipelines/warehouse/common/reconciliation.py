@@ -29,7 +29,10 @@ from amili_pipelines.warehouse.common.reconcile_sql import (
     CLOSED_BUT_SOURCE_UNPAID,
     FIGURES,
     FINDING_COLUMNS,
+    FULL_DIFF,
+    NEW_ROWS,
     RULES,
+    WRITE_DIFF,
     scope,
 )
 from amili_pipelines.warehouse.reconciliation import Discrepancy, ReconciliationRun, ReconciliationTotals
@@ -84,8 +87,10 @@ class SqlReconciliationStore:
 
     def _full(self, grace_params: list) -> int:
         everything = scope(incremental=False)
-        self.db.execute("DELETE FROM reconciliation_cases")
-        self.db.execute(f"INSERT INTO reconciliation_cases ({CASE_COLUMNS}) " + FIGURES.format(**everything))
+        # Only the rows that differ are rewritten (FULL_DIFF): an unchanged case costs a lookup.
+        self.db.execute(FULL_DIFF.format(figures=self._fingerprinted(everything)))
+        for sql in WRITE_DIFF:
+            self.db.execute(sql)
         self.db.execute("DELETE FROM reconciliation_findings")
         for rule in RULES:
             self._insert_findings(rule.sql.format(**everything), grace_params if rule.params else None)
@@ -96,8 +101,12 @@ class SqlReconciliationStore:
         for sql, names in (changes.CHANGED_CASES, changes.CHANGED_LINES, changes.CHANGED_INVOICES):
             self.db.execute(sql, [cut[n] for n in names])
         narrowed = scope(incremental=True)
+        # Computed once into _rc_new: written to the table and read by the rules (scope "results").
+        for sql in NEW_ROWS:
+            self.db.execute(sql.format(figures=self._fingerprinted(narrowed)))
         self.db.execute(changes.DELETE_CHANGED_CASES)
-        self.db.execute(f"INSERT INTO reconciliation_cases ({CASE_COLUMNS}) " + FIGURES.format(**narrowed))
+        self.db.execute(f"INSERT INTO reconciliation_cases ({CASE_COLUMNS}, fingerprint)"
+                        f" SELECT {CASE_COLUMNS}, fingerprint FROM _rc_new")
         # A source partition read, replaced or removed can change what any invoice's source shows.
         sources_changed = bool(self.db.scalar(changes.PARTITIONS_CHANGED_SQL))
         for rule in RULES:
@@ -106,6 +115,11 @@ class SqlReconciliationStore:
             sql = rule.sql.format(**(scope(incremental=False) if whole else narrowed))
             self._insert_findings(sql, grace_params if rule.params else None)
         return int(self.db.scalar("SELECT count(*) FROM _rc_cases") or 0)
+
+    def _fingerprinted(self, fields: dict[str, str]) -> str:
+        """FIGURES in this scope, each row with the fingerprint of its columns."""
+        columns = ", ".join(f"f.{c.strip()}" for c in CASE_COLUMNS.split(","))
+        return f"SELECT f.*, {self.db.fingerprint.format(columns)} AS fingerprint FROM ({FIGURES.format(**fields)}) f"
 
     def _insert_findings(self, select: str, params: list | None) -> None:
         self.db.execute(f"INSERT INTO reconciliation_findings ({FINDING_COLUMNS}) " + select, params)

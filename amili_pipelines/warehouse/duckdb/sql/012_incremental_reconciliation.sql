@@ -29,7 +29,8 @@ CREATE TABLE reconciliation_cases (
     closed_reason       VARCHAR,
     status              VARCHAR NOT NULL,
     amili_claimed_capital DECIMAL(18, 2),       -- the case's own capital and closing time, for the rules
-    closed_at           TIMESTAMP
+    closed_at           TIMESTAMP,
+    fingerprint         UBIGINT                   -- of the row's columns: a full rebuild rewrites only rows that differ
 );
 
 CREATE TABLE reconciliation_findings (
@@ -92,7 +93,7 @@ ALTER TABLE settlement_lines ADD COLUMN linked_at TIMESTAMP;
 INSERT INTO reconciliation_cases
 SELECT market, case_id, creditor, invoice_key, invoice_number, currency, claimed_capital, paid_principal,
        paid_interest, paid_fees, commission, vat, paid_out, paid_direct, credited, cancelled, remaining_capital,
-       amili_remaining_capital, case_state, is_closed, closed_reason, status, NULL, NULL
+       amili_remaining_capital, case_state, is_closed, closed_reason, status, NULL, NULL, NULL
 FROM reconciliation;
 INSERT INTO reconciliation_findings
 SELECT market, reason, severity, case_id, invoice_key, creditor, line_id, amount, detail

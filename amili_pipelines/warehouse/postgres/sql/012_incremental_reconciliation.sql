@@ -2,8 +2,8 @@
 -- one (warehouse/common/reconcile_changes.py), so the result tables lose the run's date (it moves
 -- to reconciliation_runs) and become reconciliation_cases / reconciliation_findings; the views
 -- reconciliation and reconciliation_discrepancies keep their names and columns for every reader.
--- (Same change as the DuckDB migration; here the result rows keep a primary key, and the columns an
--- incremental run looks changes up by are indexed.)
+-- (Same change as the DuckDB migration; here the columns an incremental run looks rows and changes
+-- up by are indexed.)
 
 CREATE TABLE reconciliation_cases (
     market              TEXT NOT NULL,
@@ -30,8 +30,11 @@ CREATE TABLE reconciliation_cases (
     status              TEXT NOT NULL,
     amili_claimed_capital NUMERIC(18, 2),       -- the case's own capital and closing time, for the rules
     closed_at           TIMESTAMP,
-    PRIMARY KEY (market, case_id)
+    fingerprint         BIGINT                   -- of the row's columns: a full rebuild rewrites only rows that differ
 );
+-- Not unique: two invoices registered to one case give the case two rows, as in DuckDB (a primary
+-- key made the whole reconciliation fail on that anomaly instead of showing it).
+CREATE INDEX reconciliation_cases_case ON reconciliation_cases (market, case_id);
 CREATE INDEX reconciliation_cases_invoice ON reconciliation_cases (market, invoice_key);
 
 CREATE TABLE reconciliation_findings (
@@ -104,7 +107,7 @@ CREATE INDEX amili_registrations_seen_at ON amili_registrations_seen (seen_at);
 INSERT INTO reconciliation_cases
 SELECT market, case_id, creditor, invoice_key, invoice_number, currency, claimed_capital, paid_principal,
        paid_interest, paid_fees, commission, vat, paid_out, paid_direct, credited, cancelled, remaining_capital,
-       amili_remaining_capital, case_state, is_closed, closed_reason, status, NULL, NULL
+       amili_remaining_capital, case_state, is_closed, closed_reason, status, NULL, NULL, NULL
 FROM reconciliation;
 INSERT INTO reconciliation_findings
 SELECT market, reason, severity, case_id, invoice_key, creditor, line_id, amount, detail
