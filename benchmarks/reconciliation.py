@@ -7,7 +7,9 @@ store. Measured in the same run, medians of ``--repeat``:
 
 * join: a bare DuckDB join of the same tables into a table (cases full outer join the registered
   outbox rows, the settlement lines summed per case): the floor any reconciliation pays;
-* full: ``reconciliation.rebuild(full=True)`` (every figure and every discrepancy rule);
+* full: ``reconciliation.rebuild(full=True)`` (every figure and every discrepancy rule, computed
+  over everything; only rows that differ from the stored ones are written, so the first full run
+  into an empty table, printed on its own, costs more);
 * incremental: 1 % of the cases change (a new remaining capital and their settlement line's
   principal, seen now), then an ordinary ``rebuild``.
 
@@ -89,7 +91,9 @@ def run(rows: int, repeat: int) -> int:
                 db.execute(sql, [LONG_AGO, LONG_AGO, rows])
         load_s = time.perf_counter() - started
         rec = wh.reconciliation
-        rec.rebuild(as_of=AS_OF)  # the first run: full, and warms the caches for both measurements
+        # The first run: full into an empty table, so it writes every row (later full runs write only
+        # the rows that differ); it also warms the caches for both measurements.
+        first_s = _timed(lambda: rec.rebuild(as_of=AS_OF))
 
         join_s, full_s, incr_s, recomputed = [], [], [], []
         for r in range(repeat):
@@ -125,6 +129,8 @@ def run(rows: int, repeat: int) -> int:
           f"medians of {repeat}, cases recomputed per change run {recomputed}")
     print(f"{'what':<34}{'median s':>10}{'min s':>9}{'max s':>9}   goal")
     print(f"{'bare DuckDB join (baseline)':<34}{join:>10.3f}{min(join_s):>9.3f}{max(join_s):>9.3f}")
+    print(f"{'first full reconcile (writes all)':<34}{first_s:>10.3f}{'':>9}{'':>9}   "
+          f"{first_s / join:.2f}x join (once; not a goal's figure)")
     print(f"{'full reconcile':<34}{full:>10.3f}{min(full_s):>9.3f}{max(full_s):>9.3f}   "
           f"{vs_join:.2f}x join (<= 3x: {'met' if vs_join <= 3 else 'NOT met'})")
     print(f"{'1 % of cases changed, incremental':<34}{incr:>10.3f}{min(incr_s):>9.3f}{max(incr_s):>9.3f}   "
