@@ -196,6 +196,30 @@ def books(
 
 @app.command()
 @_loud
+def reconcile(
+    full: bool = typer.Option(False, "--full", help="Recompute every case, not only those whose facts changed since "
+                                                     "the last run (the result is the same; use it after fixing data "
+                                                     "by hand)."),
+) -> int:
+    """Bring the reconciliation and its discrepancies up to date with the stored facts (the follow-up job does this).
+
+    Exit 0: up to date, nothing wrong with money. 3: discrepancies that mean money is wrong (the
+    summary names them). 1: the run failed.
+    """
+    from amili_pipelines.demo import console
+    from amili_pipelines.reconciliation.reconcile import reconcile as reconcile_facts
+    from amili_pipelines.settings import Settings
+    from amili_pipelines.warehouse import open_warehouse
+
+    settings = Settings()
+    with open_warehouse(settings.warehouse_location, on_wait=console.print) as wh:
+        summary = reconcile_facts(wh, grace_days=settings.creditors.grace_days(), full=full)
+    console.print(summary.render(), highlight=False, markup=False)
+    return EXIT_ATTENTION if summary.errors else EXIT_OK
+
+
+@app.command()
+@_loud
 def validate(
     target: str = typer.Argument(..., help="A configured source name, or a file to check."),
     creditor: str = typer.Option(None, help="Creditor key (needed for a file when several are configured)."),

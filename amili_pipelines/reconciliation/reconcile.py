@@ -13,7 +13,8 @@ Per case (market + case id), with the creditor's invoice:
 Status: ``open`` (nothing paid yet), ``partly_paid`` (some money in, case open, or closed short),
 ``settled`` (closed and fully covered by payments and credits), ``closed_without_payment``.
 The figures are computed by the reconciliation store from every stored fact; discrepancies carry
-a reason (see :mod:`amili_pipelines.warehouse.reconciliation`).
+a reason (see :mod:`amili_pipelines.warehouse.reconciliation`). A run recomputes only the cases
+whose facts changed since the previous one; ``full=True`` rebuilds everything (same result).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class ReconciliationSummary:
     remaining: dict[str, str] = field(default_factory=dict)
     discrepancies: dict[str, int] = field(default_factory=dict)  # reason -> count
     errors: int = 0  # discrepancies that mean money is wrong
+    mode: str = ""  # full | incremental
+    mode_reason: str = ""
+    cases_recomputed: int = 0
     seconds: float = 0.0
 
     def metadata(self) -> dict[str, Any]:
@@ -69,21 +73,25 @@ class ReconciliationSummary:
             lines.append("  discrepancies: " + ", ".join(f"{k}={v}" for k, v in sorted(self.discrepancies.items())))
         else:
             lines.append("  discrepancies: none")
+        if self.mode:
+            lines.append(f"  {self.mode} run ({self.mode_reason}): {self.cases_recomputed} cases recomputed"
+                         f" in {self.seconds:.2f} s")
         return "\n".join(lines)
 
 
 def reconcile(warehouse: Warehouse, *, as_of: date | None = None,
-              grace_days: Mapping[str, int] | None = None) -> ReconciliationSummary:
-    """Rebuild the reconciliation and its discrepancies from the stored facts; summarise them.
+              grace_days: Mapping[str, int] | None = None, full: bool = False) -> ReconciliationSummary:
+    """Bring the reconciliation and its discrepancies up to date with the stored facts; summarise them.
 
     ``grace_days``: per creditor, the days its books get to show a case Amili closed as paid
-    (``CreditorsFile.grace_days()``)."""
+    (``CreditorsFile.grace_days()``). ``full``: rebuild every case, not only the changed ones."""
     started = time.perf_counter()
     as_of = as_of or utcnow().date()
-    with warehouse.exclusive("reconciliation"):  # rebuilt as a whole: one run at a time
-        warehouse.reconciliation.rebuild(as_of=as_of, grace_days=grace_days)
+    with warehouse.exclusive("reconciliation"):  # one run at a time: each starts where the last one stopped
+        run = warehouse.reconciliation.rebuild(as_of=as_of, grace_days=grace_days, full=full)
         totals = warehouse.reconciliation.totals()
-    s = ReconciliationSummary(as_of=as_of.isoformat())
+    s = ReconciliationSummary(as_of=as_of.isoformat(), mode=run.mode, mode_reason=run.reason,
+                              cases_recomputed=run.cases_recomputed)
     for status, n in totals.cases_by_status.items():
         setattr(s, status, n)
         s.cases += n

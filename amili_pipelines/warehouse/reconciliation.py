@@ -31,10 +31,20 @@ class ReconciliationTotals:
     discrepancies: dict[tuple[str, str], int] = field(default_factory=dict)  # (reason, severity) -> count
 
 
-class ReconciliationStore(Protocol):
-    def rebuild(self, *, as_of: date, grace_days: Mapping[str, int] | None = None) -> None:
-        """Recompute the reconciliation and its discrepancies from every stored fact, atomically.
+@dataclass(frozen=True)
+class ReconciliationRun:
+    mode: str               # full | incremental
+    reason: str             # why a full rebuild, or what an incremental run took in
+    cases_recomputed: int   # rows written (every case in a full rebuild)
 
+
+class ReconciliationStore(Protocol):
+    def rebuild(self, *, as_of: date, grace_days: Mapping[str, int] | None = None,
+                full: bool = False) -> ReconciliationRun:
+        """Bring the reconciliation and its discrepancies up to date with every stored fact, atomically.
+
+        Only the cases whose inputs changed since the last run are recomputed, unless ``full`` (or
+        a first run, a migration, changed rules or grace days): the result is the same either way.
         ``grace_days`` (creditor -> days) is how long after Amili closed a case as paid the
         creditor's source may still show it unpaid before that counts (``closed_but_source_unpaid``);
         a creditor not named gets none."""

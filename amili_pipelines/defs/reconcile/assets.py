@@ -44,6 +44,10 @@ class BatchResultsConfig(dg.Config):
     batches: list[BatchRefConfig] = []
 
 
+class ReconciliationConfig(dg.Config):
+    full: bool = False  # recompute every case, not only those whose facts changed (same result, slower)
+
+
 class CaseRefConfig(dg.Config):
     organization_id: str
     case_id: str = ""
@@ -177,11 +181,11 @@ def case_actions(
     ),
     **_COMMON,
 )
-def reconciliation(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+def reconciliation(context: dg.AssetExecutionContext, config: ReconciliationConfig, warehouse: WarehouseResource,
                    creditors: CreditorsResource) -> dg.MaterializeResult:
     grace_days = creditors.load().grace_days()
     with warehouse.open(log=context.log.warning) as wh:
-        summary = reconcile(wh, grace_days=grace_days)
+        summary = reconcile(wh, grace_days=grace_days, full=config.full)
     return dg.MaterializeResult(
         metadata={
             **summary.metadata(),

@@ -16,6 +16,9 @@ import pyarrow as pa
 
 class SqlSession(Protocol):
     row_id: str  # the column that orders rows as inserted: DuckDB's rowid, PostgreSQL's id
+    # A 64-bit hash of the columns put in {} (comma-separated), to find rows that differ without
+    # comparing every column: DuckDB's hash(...), PostgreSQL's hashtextextended of the row's text.
+    fingerprint: str
 
     def table_exists(self, name: str) -> bool: ...
 

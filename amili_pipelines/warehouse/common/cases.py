@@ -128,6 +128,7 @@ class SqlSettlementStore:
             if lines:
                 result = _upsert(self.db, "settlement_lines", ("market", "line_id"), lines, LINE_COLUMNS,
                                  staged="_lines_in")
+                self._note_moves()
                 _merge_staged(self.db, "settlement_lines", ("market", "line_id"), LINE_COLUMNS, "_lines_in")
             self._resolve_line_cases()
         return result
@@ -140,30 +141,48 @@ class SqlSettlementStore:
             _merge_staged(self.db, "payouts", ("market", "payout_id"), PAYOUT_COLUMNS, "_payouts_in")
         return result
 
+    def _note_moves(self) -> None:
+        """A line read again under another case leaves the case it left for the reconciliation to
+        recompute (its new case is on the line itself, with the time it was read)."""
+        self.db.execute(
+            """
+            INSERT INTO reconciliation_changes (market, case_id, changed_at)
+            SELECT DISTINCT o.market, o.case_id, CAST(? AS TIMESTAMP)
+            FROM settlement_lines o JOIN _lines_in i ON i.market = o.market AND i.line_id = o.line_id
+            WHERE o.case_id IS NOT NULL AND (i.case_id IS NULL OR i.case_id <> o.case_id)
+            """,
+            [utcnow()],
+        )
+
     def _resolve_line_cases(self) -> None:
-        """Attach case id, creditor and invoice key to lines that lack them (case known later)."""
+        """Attach case id, creditor and invoice key to lines that lack them (case known later);
+        ``linked_at`` tells the reconciliation the line changed."""
+        now = utcnow()
         # Norway: by Amili invoice id, then by case number, against the cases table, then the outbox.
         self.db.execute(
             """
             UPDATE settlement_lines l SET case_id = coalesce(l.case_id, c.case_id),
-                   creditor = coalesce(l.creditor, c.creditor), invoice_key = coalesce(l.invoice_key, c.invoice_key)
+                   creditor = coalesce(l.creditor, c.creditor), invoice_key = coalesce(l.invoice_key, c.invoice_key),
+                   linked_at = ?
             FROM cases c
             WHERE l.market = c.market AND (l.case_id IS NULL OR l.invoice_key IS NULL)
               AND ((l.case_id IS NOT NULL AND l.case_id = c.case_id)
                    OR (l.case_id IS NULL AND l.amili_invoice_id IS NOT NULL AND l.amili_invoice_id = c.amili_invoice_id)
                    OR (l.case_id IS NULL AND l.market = 'NO' AND l.case_number IS NOT NULL
                        AND l.case_number = c.case_number))
-            """
+            """,
+            [now],
         )
         self.db.execute(
             """
             UPDATE settlement_lines l SET case_id = coalesce(l.case_id, o.case_id),
-                   creditor = coalesce(l.creditor, o.creditor), invoice_key = o.invoice_key
+                   creditor = coalesce(l.creditor, o.creditor), invoice_key = o.invoice_key, linked_at = ?
             FROM registration_outbox o
             WHERE l.market = o.market AND l.invoice_key IS NULL AND o.state = 'registered'
               AND ((l.case_id IS NOT NULL AND l.case_id = o.case_id)
                    OR (l.amili_invoice_id IS NOT NULL AND l.amili_invoice_id = o.amili_invoice_id))
-            """
+            """,
+            [now],
         )
 
     def line(self, market: str, line_id: str) -> SettlementLine | None:

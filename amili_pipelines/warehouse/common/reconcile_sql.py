@@ -5,9 +5,16 @@ One text for both stores keeps the money rules in one place. What makes it porta
 GROUP BY lists, ``CAST(... AS ...)`` rather than ``::``, ``concat`` rather than ``format``,
 window functions rather than ``arg_max``, ``?`` placeholders (the PostgreSQL session rewrites
 them). Amounts are DECIMAL(18, 2) in both, so ``CAST(x AS VARCHAR)`` prints two decimals in both.
+
+Every statement below is written once and run in one of two scopes (:func:`scope`): everything (a
+full rebuild), or only the cases, lines and invoices whose inputs changed (an incremental run:
+the scope joins the temporary key tables ``_rc_cases``, ``_rc_lines``, ``_rc_invoices``). The same
+text in both scopes is what makes an incremental run equal to a full rebuild.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 # (invoice_key, present, open_balance, total_amount, as_of, status): an invoice missing from its
 # source's newest read is no longer in the source (paid or removed there) and shows 0 open.
@@ -33,10 +40,40 @@ SOURCE_VIEW_SQL = """
     LEFT JOIN cur ON cur.invoice_key = k.invoice_key AND cur.source = k.source
 """
 
-RECONCILE_SQL = """
+
+def _by_case(alias: str) -> str:
+    return f"JOIN _rc_cases s_ ON s_.market = {alias}.market AND s_.case_id = {alias}.case_id"
+
+
+def scope(*, incremental: bool) -> dict[str, str]:
+    """The template fields of every statement: empty for a full rebuild, joins on the key tables else."""
+    if not incremental:
+        return {"results": "reconciliation_cases",
+                **{k: "" for k in ("cases_c", "cases_o", "cases_l", "lines_l", "inv_c", "inv_s", "inv_o", "acts")}}
+    return {
+        # The rules read the rows just computed for the cases in scope (the same rows the table now holds).
+        "results": "_rc_new",
+        "cases_c": _by_case("c"), "cases_o": _by_case("o"), "cases_l": _by_case("l"),
+        "lines_l": "JOIN _rc_lines s_ ON s_.market = l.market AND s_.line_id = l.line_id",
+        "inv_c": "JOIN _rc_invoices s_ ON s_.market = c.market AND s_.invoice_key = c.invoice_key",
+        "inv_s": "JOIN _rc_invoices s_ ON s_.market = s.market AND s_.invoice_key = s.invoice_key",
+        "inv_o": "JOIN _rc_invoices s_ ON s_.market = o.market AND s_.invoice_key = o.invoice_key",
+        "acts": "JOIN (SELECT DISTINCT market, invoice_key FROM base) k_ ON k_.market = a.market"
+                " AND k_.invoice_key = a.invoice_key",
+    }
+
+
+CASE_COLUMNS = ("market, case_id, creditor, invoice_key, invoice_number, currency, claimed_capital, paid_principal,"
+                " paid_interest, paid_fees, commission, vat, paid_out, paid_direct, credited, cancelled,"
+                " remaining_capital, amili_remaining_capital, case_state, is_closed, closed_reason, status,"
+                " amili_claimed_capital, closed_at")
+
+# One row per case (market + case id): what we claimed against what came back. Amili's own claimed
+# capital and closing time ride along for the rules below (they are not shown in the view).
+FIGURES = """
 WITH reg AS (
-    SELECT market, case_id, invoice_key, creditor, invoice_number, claimed_amount, currency
-    FROM registration_outbox WHERE state = 'registered' AND case_id IS NOT NULL
+    SELECT o.market, o.case_id, o.invoice_key, o.creditor, o.invoice_number, o.claimed_amount, o.currency
+    FROM registration_outbox o {cases_o} WHERE o.state = 'registered' AND o.case_id IS NOT NULL
 ),
 base AS (
     SELECT coalesce(c.market, r.market) AS market, coalesce(c.case_id, r.case_id) AS case_id,
@@ -44,23 +81,24 @@ base AS (
            coalesce(r.invoice_number, c.invoice_number) AS invoice_number,
            coalesce(c.currency, r.currency) AS currency,
            coalesce(r.claimed_amount, c.claimed_capital, 0) AS claimed_capital,
-           c.claimed_capital AS amili_claimed_capital,
+           c.claimed_capital AS amili_claimed_capital, c.closed_at,
            c.remaining_capital AS amili_remaining_capital, c.state AS case_state,
            coalesce(c.is_closed, false) AS is_closed, c.closed_reason
-    FROM cases c FULL OUTER JOIN reg r ON r.market = c.market AND r.case_id = c.case_id
+    FROM (SELECT c.* FROM cases c {cases_c}) c FULL OUTER JOIN reg r ON r.market = c.market AND r.case_id = c.case_id
 ),
 money AS (
-    SELECT market, case_id,
-           sum(principal_amount) AS paid_principal, sum(interest_amount) AS paid_interest,
-           sum(fee_amount) AS paid_fees, sum(commission_amount) AS commission, sum(vat_amount) AS vat,
-           sum(payout_amount) AS paid_out
-    FROM settlement_lines WHERE case_id IS NOT NULL GROUP BY market, case_id
+    SELECT l.market, l.case_id,
+           sum(l.principal_amount) AS paid_principal, sum(l.interest_amount) AS paid_interest,
+           sum(l.fee_amount) AS paid_fees, sum(l.commission_amount) AS commission, sum(l.vat_amount) AS vat,
+           sum(l.payout_amount) AS paid_out
+    FROM settlement_lines l {cases_l} WHERE l.case_id IS NOT NULL GROUP BY l.market, l.case_id
 ),
 acts AS (
-    SELECT market, invoice_key,
-           coalesce(sum(amount) FILTER (WHERE action = 'payment'), 0) AS paid_direct,
-           coalesce(sum(amount) FILTER (WHERE action = 'crediting'), 0) AS credited
-    FROM case_actions_outbox WHERE state IN ('sent', 'waiting_for_batch') GROUP BY market, invoice_key
+    SELECT a.market, a.invoice_key,
+           coalesce(sum(a.amount) FILTER (WHERE a.action = 'payment'), 0) AS paid_direct,
+           coalesce(sum(a.amount) FILTER (WHERE a.action = 'crediting'), 0) AS credited
+    FROM case_actions_outbox a {acts}
+    WHERE a.state IN ('sent', 'waiting_for_batch') GROUP BY a.market, a.invoice_key
 ),
 joined AS (
     SELECT b.*, coalesce(m.paid_principal, 0) AS paid_principal, coalesce(m.paid_interest, 0) AS paid_interest,
@@ -76,7 +114,7 @@ figures AS (
            greatest(claimed_capital - paid_principal - paid_direct - credited, 0) AS uncovered
     FROM joined
 )
-SELECT CAST(? AS DATE) AS as_of, market, case_id, creditor, invoice_key, invoice_number, currency,
+SELECT market, case_id, creditor, invoice_key, invoice_number, currency,
        claimed_capital, paid_principal, paid_interest, paid_fees, commission, vat, paid_out, paid_direct, credited,
        CASE WHEN is_closed AND closed_reason IN ('cancelled', 'withdrawn') THEN uncovered ELSE 0 END AS cancelled,
        CASE WHEN is_closed THEN 0 ELSE coalesce(amili_remaining_capital, uncovered) END AS remaining_capital,
@@ -88,97 +126,163 @@ SELECT CAST(? AS DATE) AS as_of, market, case_id, creditor, invoice_key, invoice
            WHEN is_closed THEN 'closed_without_payment'
            ELSE 'open'
        END AS status,
-       0 AS discrepancy_count
+       amili_claimed_capital, closed_at
 FROM figures
 """
 
-INSERT_DISCREPANCY = ("INSERT INTO reconciliation_discrepancies (as_of, market, reason, severity, case_id, invoice_key,"
-                      " creditor, line_id, amount, detail) ")
+# A full rebuild writes only the rows that differ from what is stored (writing a million rows costs
+# DuckDB several times the joins that compute them). New and stored rows are matched on the case key
+# and the fingerprint of every column (SqlSession.fingerprint), so no column is compared twice; a
+# row on one side only is new or changed (insert it) or gone or changed (delete it). Matching whole
+# rows keeps this exact when two invoices were registered to one case (two rows, one key).
+# Template fields: the fingerprinted FIGURES.
+FULL_DIFF = """
+    CREATE TEMP TABLE _rc_diff AS
+    SELECT r.market AS old_market, r.case_id AS old_case_id, r.fingerprint AS old_fingerprint, f.*
+    FROM ({figures}) f
+    FULL OUTER JOIN (SELECT market, case_id, fingerprint FROM reconciliation_cases) r
+        ON r.market = f.market AND r.case_id = f.case_id AND r.fingerprint = f.fingerprint
+    WHERE r.case_id IS NULL OR f.case_id IS NULL
+"""
+WRITE_DIFF = (
+    # A row from before fingerprints (NULL) is matched too: it is replaced by the first full rebuild.
+    "DELETE FROM reconciliation_cases WHERE EXISTS (SELECT 1 FROM _rc_diff d WHERE d.old_case_id IS NOT NULL"
+    " AND d.old_market = reconciliation_cases.market AND d.old_case_id = reconciliation_cases.case_id"
+    " AND d.old_fingerprint IS NOT DISTINCT FROM reconciliation_cases.fingerprint)",
+    f"INSERT INTO reconciliation_cases ({CASE_COLUMNS}, fingerprint) SELECT {CASE_COLUMNS}, fingerprint"
+    " FROM _rc_diff WHERE case_id IS NOT NULL",
+)
+# The rows of the cases in scope, typed as the table (the rules read them, and PostgreSQL would
+# otherwise keep a computed 0 unscaled, printing "0" where the table prints "0.00").
+NEW_ROWS = ("CREATE TEMP TABLE _rc_new AS SELECT * FROM reconciliation_cases WHERE 1 = 0",
+            f"INSERT INTO _rc_new ({CASE_COLUMNS}, fingerprint) " + "{figures}")
+
+FINDING_COLUMNS = "market, reason, severity, case_id, invoice_key, creditor, line_id, amount, detail"
 
 
 def _text(expr: str) -> str:
     return f"CAST({expr} AS VARCHAR)"
 
 
+class Rule(NamedTuple):
+    reason: str
+    sql: str        # a SELECT of FINDING_COLUMNS, with template fields for its scope
+    keyed_by: str   # what a finding is found again by: "case" (market, case_id), "line", "invoice"
+    params: str     # "grace": the creditors and their grace days, as two lists; "" none
+
+
 # 1. Amili paid out more capital than we claimed.
-PAID_OUT_EXCEEDS_CLAIMED = f"""
-    SELECT as_of, market, 'paid_out_exceeds_claimed', 'error', case_id, invoice_key, creditor, NULL,
-           paid_principal + paid_direct + credited - claimed_capital,
-           concat('claimed ', {_text('claimed_capital')}, ' but principal paid out ', {_text('paid_principal')},
-                  ' + paid directly ', {_text('paid_direct')}, ' + credited ', {_text('credited')})
-    FROM reconciliation WHERE paid_principal + paid_direct + credited > claimed_capital + 0.005
-"""
+PAID_OUT_EXCEEDS_CLAIMED = Rule("paid_out_exceeds_claimed", f"""
+    SELECT r.market, 'paid_out_exceeds_claimed', 'error', r.case_id, r.invoice_key, r.creditor, NULL,
+           r.paid_principal + r.paid_direct + r.credited - r.claimed_capital,
+           concat('claimed ', {_text('r.claimed_capital')}, ' but principal paid out ', {_text('r.paid_principal')},
+                  ' + paid directly ', {_text('r.paid_direct')}, ' + credited ', {_text('r.credited')})
+    FROM {{results}} r WHERE r.paid_principal + r.paid_direct + r.credited > r.claimed_capital + 0.005
+""", "case", "")
 # 2. A settlement line we cannot tie to any case we registered or know.
-UNKNOWN_CASE = """
-    SELECT CAST(? AS DATE), l.market, 'settlement_for_unknown_case', 'error', l.case_id, l.invoice_key, l.creditor,
+UNKNOWN_CASE = Rule("settlement_for_unknown_case", """
+    SELECT l.market, 'settlement_for_unknown_case', 'error', l.case_id, l.invoice_key, l.creditor,
            l.line_id, l.payout_amount,
            concat(l.source, ' line ', l.line_id, ' (invoice ', coalesce(l.invoice_number, 'unknown'), ', case ',
                   coalesce(l.case_id, l.case_number, 'unknown'), ') matches no known case')
-    FROM settlement_lines l
+    FROM settlement_lines l {lines_l}
     WHERE l.case_id IS NULL
-       OR NOT EXISTS (SELECT 1 FROM reconciliation r WHERE r.market = l.market AND r.case_id = l.case_id)
+       OR NOT EXISTS (SELECT 1 FROM reconciliation_cases r WHERE r.market = l.market AND r.case_id = l.case_id)
        OR l.invoice_key IS NULL
-"""
-# 3. One invoice, two cases: the debtor is chased twice.
-TWO_CASES = """
+""", "line", "")
+# 3. One invoice, two cases: the debtor is chased twice. A grouped count (min <> max) over every
+#    case id seen per invoice; only the few invoices it finds are de-duplicated for the message.
+TWO_CASES = Rule("invoice_with_two_cases", """
     WITH all_cases AS (
-        SELECT market, invoice_key, case_id FROM cases WHERE invoice_key IS NOT NULL
-        UNION SELECT market, invoice_key, case_id FROM amili_registrations_seen
-        UNION SELECT market, invoice_key, case_id FROM registration_outbox WHERE case_id IS NOT NULL
+        SELECT c.market, c.invoice_key, c.case_id FROM cases c {inv_c} WHERE c.invoice_key IS NOT NULL
+        UNION ALL SELECT s.market, s.invoice_key, s.case_id FROM amili_registrations_seen s {inv_s}
+        UNION ALL SELECT o.market, o.invoice_key, o.case_id FROM registration_outbox o {inv_o}
+                  WHERE o.case_id IS NOT NULL
+    ),
+    twice AS (
+        SELECT market, invoice_key FROM all_cases GROUP BY market, invoice_key HAVING min(case_id) <> max(case_id)
+    ),
+    found AS (
+        SELECT DISTINCT a.market, a.invoice_key, a.case_id
+        FROM all_cases a JOIN twice t ON t.market = a.market AND t.invoice_key = a.invoice_key
     )
-    SELECT CAST(? AS DATE), market, 'invoice_with_two_cases', 'error', string_agg(case_id, ', ' ORDER BY case_id),
+    SELECT market, 'invoice_with_two_cases', 'error', string_agg(case_id, ', ' ORDER BY case_id),
            invoice_key, split_part(invoice_key, '/', 1), NULL, NULL,
            concat('invoice ', invoice_key, ' has ', CAST(count(DISTINCT case_id) AS VARCHAR), ' cases at Amili')
-    FROM all_cases GROUP BY market, invoice_key HAVING count(DISTINCT case_id) > 1
-"""
+    FROM found GROUP BY market, invoice_key
+""", "invoice", "")
 # 4. Amili closed the case as paid/credited, but the source system still shows it unpaid, although
 #    it was read at least the creditor's grace days after the closing (the money reaches the bank
 #    with the next payout and the ERP books it from the feedback file; a source read before the case
 #    closed cannot know). A closing date Amili did not give counts at once. Parameters: the
-#    creditors and their grace days, as two lists.
-CLOSED_BUT_SOURCE_UNPAID = f"""
-    WITH src AS ({SOURCE_VIEW_SQL}),
+#    creditors and their grace days, as two lists. Only a closed case whose invoice some source's
+#    newest read shows open can qualify, so the source view is worked out for those invoices only
+#    (the same view as SOURCE_VIEW_SQL, narrowed to their keys: each key keeps all its rows).
+CLOSED_BUT_SOURCE_UNPAID = Rule("closed_but_source_unpaid", f"""
+    WITH newest AS (SELECT source, max(partition_date) AS d FROM source_balances GROUP BY source),
+    open_now AS (
+        SELECT DISTINCT b.invoice_key FROM source_balances b JOIN newest n ON n.source = b.source AND n.d = b.partition_date
+        WHERE coalesce(b.is_unpaid, b.open_balance > 0) AND b.open_balance > 0.005
+    ),
+    cand AS (
+        SELECT r.market, r.case_id, r.invoice_key, r.creditor, r.closed_reason, r.closed_at
+        FROM {{results}} r JOIN open_now o ON o.invoice_key = r.invoice_key
+        WHERE r.is_closed AND coalesce(r.closed_reason, '') NOT IN ('cancelled', 'withdrawn')
+    ),
+    hist AS (
+        SELECT b.invoice_key, b.source, b.partition_date, b.open_balance, b.is_unpaid
+        FROM source_balances b JOIN (SELECT DISTINCT invoice_key FROM cand) k ON k.invoice_key = b.invoice_key
+    ),
+    cur AS (
+        SELECT h.invoice_key, h.source, h.open_balance, coalesce(h.is_unpaid, h.open_balance > 0) AS is_unpaid
+        FROM hist h JOIN newest n ON n.source = h.source AND n.d = h.partition_date
+    ),
+    last_known AS (
+        SELECT invoice_key, source FROM (
+            SELECT invoice_key, source,
+                   row_number() OVER (PARTITION BY invoice_key ORDER BY partition_date DESC, source) AS rn
+            FROM hist
+        ) ranked WHERE rn = 1
+    ),
+    src AS (
+        SELECT k.invoice_key, cur.invoice_key IS NOT NULL AS present,
+               CASE WHEN cur.invoice_key IS NULL THEN 0 WHEN NOT cur.is_unpaid THEN 0 ELSE cur.open_balance END
+                   AS open_balance,
+               n.d AS as_of
+        FROM last_known k JOIN newest n ON n.source = k.source
+        LEFT JOIN cur ON cur.invoice_key = k.invoice_key AND cur.source = k.source
+    ),
     grace AS (SELECT unnest(CAST(? AS VARCHAR[])) AS creditor, unnest(CAST(? AS INTEGER[])) AS days)
-    SELECT r.as_of, r.market, 'closed_but_source_unpaid', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
+    SELECT r.market, 'closed_but_source_unpaid', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
            s.open_balance,
            concat('case closed (', coalesce(r.closed_reason, 'closed'), ') at Amili',
-                  coalesce(' on ' || {_text('CAST(c.closed_at AS DATE)')}, ''), ' but the source still shows ',
+                  coalesce(' on ' || {_text('CAST(r.closed_at AS DATE)')}, ''), ' but the source still shows ',
                   {_text('s.open_balance')}, ' open as of ', {_text('s.as_of')})
-    FROM reconciliation r JOIN src s ON s.invoice_key = r.invoice_key
-    LEFT JOIN cases c ON c.market = r.market AND c.case_id = r.case_id
+    FROM cand r JOIN src s ON s.invoice_key = r.invoice_key
     LEFT JOIN grace g ON g.creditor = r.creditor
-    WHERE r.is_closed AND coalesce(r.closed_reason, '') NOT IN ('cancelled', 'withdrawn')
-      AND s.present AND s.open_balance > 0.005
-      AND (c.closed_at IS NULL OR s.as_of >= CAST(c.closed_at AS DATE) + coalesce(g.days, 0))
-"""
+    WHERE s.present AND s.open_balance > 0.005
+      AND (r.closed_at IS NULL OR s.as_of >= CAST(r.closed_at AS DATE) + coalesce(g.days, 0))
+""", "case", "grace")
 # 5. Amili holds a different capital than we claimed, or its remaining capital disagrees with
 #    claimed minus what came in.
-AMOUNTS_DO_NOT_MATCH = f"""
-    SELECT as_of, r.market, 'amounts_do_not_match_case', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
-           c.claimed_capital - r.claimed_capital,
-           concat('we claimed ', {_text('r.claimed_capital')}, ' but Amili holds ', {_text('c.claimed_capital')},
+AMOUNTS_DO_NOT_MATCH = Rule("amounts_do_not_match_case", f"""
+    SELECT r.market, 'amounts_do_not_match_case', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
+           r.amili_claimed_capital - r.claimed_capital,
+           concat('we claimed ', {_text('r.claimed_capital')}, ' but Amili holds ', {_text('r.amili_claimed_capital')},
                   ' as the case capital')
-    FROM reconciliation r JOIN cases c ON c.market = r.market AND c.case_id = r.case_id
-    WHERE c.claimed_capital IS NOT NULL AND abs(c.claimed_capital - r.claimed_capital) > 0.005
+    FROM {{results}} r
+    WHERE r.amili_claimed_capital IS NOT NULL AND abs(r.amili_claimed_capital - r.claimed_capital) > 0.005
     UNION ALL
-    SELECT as_of, r.market, 'amounts_do_not_match_case', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
+    SELECT r.market, 'amounts_do_not_match_case', 'warning', r.case_id, r.invoice_key, r.creditor, NULL,
            r.amili_remaining_capital - (r.claimed_capital - r.paid_principal - r.paid_direct - r.credited),
            concat('Amili shows ', {_text('r.amili_remaining_capital')}, ' capital remaining; claimed ',
                   {_text('r.claimed_capital')}, ' less paid ', {_text('r.paid_principal')}, ' less direct ',
                   {_text('r.paid_direct')}, ' less credited ', {_text('r.credited')}, ' is ',
                   {_text('r.claimed_capital - r.paid_principal - r.paid_direct - r.credited')})
-    FROM reconciliation r
+    FROM {{results}} r
     WHERE NOT r.is_closed AND r.amili_remaining_capital IS NOT NULL
       AND abs(r.amili_remaining_capital - (r.claimed_capital - r.paid_principal - r.paid_direct - r.credited)) > 0.005
-"""
-COUNT_DISCREPANCIES = """
-    UPDATE reconciliation SET discrepancy_count = d.n
-    FROM (SELECT market, case_id, count(*) AS n FROM reconciliation_discrepancies
-          WHERE case_id IS NOT NULL GROUP BY market, case_id) d
-    WHERE d.market = reconciliation.market AND d.case_id = reconciliation.case_id
-"""
-# (statement, its parameters: "as_of" the date, "grace" the creditors' grace days, None none), in order
-DISCREPANCY_RULES = (
-    (PAID_OUT_EXCEEDS_CLAIMED, None), (UNKNOWN_CASE, "as_of"), (TWO_CASES, "as_of"), (CLOSED_BUT_SOURCE_UNPAID, "grace"),
-    (AMOUNTS_DO_NOT_MATCH, None),
-)
+""", "case", "")
+
+# In the order they run: the unknown-case rule reads the cases already written.
+RULES = (PAID_OUT_EXCEEDS_CLAIMED, UNKNOWN_CASE, TWO_CASES, CLOSED_BUT_SOURCE_UNPAID, AMOUNTS_DO_NOT_MATCH)

@@ -163,6 +163,7 @@ class Session:
     """
 
     row_id = "rowid"
+    fingerprint = "hash({})"
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, *, read_only: bool = False) -> None:
         self.conn = conn

@@ -101,6 +101,7 @@ class PgSession:
     """One connection; ``transaction()`` blocks nest (psycopg turns inner ones into savepoints)."""
 
     row_id = "id"
+    fingerprint = "hashtextextended(CAST(ROW({}) AS TEXT), 0)"
 
     def __init__(self, conn: psycopg.Connection, *, read_only: bool = False) -> None:
         self.conn = conn
