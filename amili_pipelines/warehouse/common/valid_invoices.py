@@ -30,21 +30,13 @@ class ValidInvoiceReads:
         """
         if creditors is not None and not creditors:
             return []
+        if partition_date is not None:
+            return self._partition_page(partition_date, creditors, after_key, limit)
         params: list[object] = []
-        if partition_date is None:
-            sql = "SELECT CAST(invoice_json AS VARCHAR) FROM latest_invoices WHERE is_valid"
-            if after_key is not None:
-                sql += " AND invoice_key > ?"
-                params.append(after_key)
-        else:
-            # The key filter goes before the window: a key's rows all pass it or all fail it.
-            after = " AND invoice_key > ?" if after_key is not None else ""
-            sql = ("SELECT CAST(invoice_json AS VARCHAR) FROM (SELECT *, row_number() OVER (PARTITION BY invoice_key"
-                   f" ORDER BY extracted_at DESC, source) AS rn FROM extracted_invoices WHERE partition_date = ?{after})"
-                   " ranked WHERE rn = 1 AND is_valid")
-            params.append(partition_date)
-            if after_key is not None:
-                params.append(after_key)
+        sql = "SELECT CAST(invoice_json AS VARCHAR) FROM latest_invoices WHERE is_valid"
+        if after_key is not None:
+            sql += " AND invoice_key > ?"
+            params.append(after_key)
         if creditors is not None:
             sql += f" AND creditor IN ({', '.join('?' for _ in creditors)})"
             params.extend(sorted(creditors))
@@ -52,6 +44,39 @@ class ValidInvoiceReads:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         rows = [r[0] for r in self.db.execute(sql, params).fetchall()]
+        if not rows:
+            return []
+        return _INVOICES.validate_json("[" + ",".join(rows) + "]")
+
+    def _partition_page(self, partition_date: date, creditors: Collection[str] | None, after_key: str | None,
+                        limit: int | None) -> list[SourceInvoice]:
+        # The newest row per key is chosen on the narrow columns, and only the page's winners carry
+        # their JSON: ranking whole rows re-sorted every remaining invoice of the partition for
+        # each page (1M invoices: 4.5 s a page, most of the queueing time).
+        params: list[object] = [partition_date]
+        after = ""
+        if after_key is not None:
+            after = " AND invoice_key > ?"
+            params.append(after_key)
+        who = ""
+        if creditors is not None:
+            who = f" AND creditor IN ({', '.join('?' for _ in creditors)})"
+            params.extend(sorted(creditors))
+        page = f" LIMIT {int(limit)}" if limit is not None else ""
+        sql = ("WITH ranked AS (SELECT invoice_key, source, extracted_at, creditor, is_valid, row_number() OVER"
+               " (PARTITION BY invoice_key ORDER BY extracted_at DESC, source) AS rn FROM extracted_invoices"
+               f" WHERE partition_date = ?{after}),"
+               f" page AS (SELECT invoice_key, source, extracted_at FROM ranked WHERE rn = 1 AND is_valid{who}"
+               f" ORDER BY invoice_key{page})"
+               " SELECT e.invoice_key, CAST(e.invoice_json AS VARCHAR) FROM extracted_invoices e JOIN page p"
+               " ON e.invoice_key = p.invoice_key AND e.source = p.source AND e.extracted_at = p.extracted_at"
+               " WHERE e.partition_date = ? ORDER BY e.invoice_key")
+        params.append(partition_date)
+        rows, last = [], None
+        for key, body in self.db.execute(sql, params).fetchall():
+            if key != last:  # the same row twice in one extraction of a source: once is enough
+                rows.append(body)
+                last = key
         if not rows:
             return []
         return _INVOICES.validate_json("[" + ",".join(rows) + "]")
