@@ -1,4 +1,5 @@
-"""Reading the registration outbox for people (``show``, ``retry``): written once for both databases.
+"""Reading the registration outbox for people (``show``, ``retry``) and for the batch-status sensor:
+written once for both databases.
 
 The stores differ in how they lock, claim and load rows; what an operator reads is the same portable
 SQL. ``strpos`` rather than LIKE: the operator's text is matched literally, so a ``%`` or ``_`` in a
@@ -13,7 +14,7 @@ from typing import Any
 
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.operator import RetrySelection
-from amili_pipelines.domain.outbox import OutboxRecord, OutboxState
+from amili_pipelines.domain.outbox import BatchItemRow, OutboxRecord, OutboxState, WaitingBatch
 
 _RECORD_COLUMNS = ("market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
                    " batch_id, registration_id, case_id, amili_invoice_id, ocr_number,"
@@ -76,3 +77,25 @@ class OutboxRecordReads:
         where, params = retry_selection_where(states, selection)
         sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox {where} ORDER BY market, invoice_key"
         return [_record(r) for r in self.db.execute(sql, params).fetchall()]
+
+    # -- Norway's batches, as the batch-status sensor reads them ---------------------------------
+
+    def waiting_batches(self) -> list[WaitingBatch]:
+        """Every Norwegian batch some invoices still wait for."""
+        rows = self.db.execute(
+            "SELECT DISTINCT creditor, batch_id FROM registration_outbox"
+            " WHERE market = 'NO' AND state = 'waiting_for_batch' AND batch_id IS NOT NULL ORDER BY 1, 2"
+        ).fetchall()
+        return [WaitingBatch(creditor=c, batch_id=b) for c, b in rows]
+
+    def batch_rows(self, batch_id: str) -> list[BatchItemRow]:
+        """The outbox rows of one Norwegian batch, in submission order (invoice key)."""
+        rows = self.db.execute(
+            "SELECT invoice_key, invoice_number, state FROM registration_outbox WHERE market = 'NO' AND batch_id = ?"
+            " ORDER BY invoice_key", [batch_id]).fetchall()
+        return [BatchItemRow(k, n, OutboxState(s)) for k, n, s in rows]
+
+    def known_batch_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute(
+            "SELECT DISTINCT batch_id FROM registration_outbox WHERE market = 'NO' AND batch_id IS NOT NULL"
+        ).fetchall()}

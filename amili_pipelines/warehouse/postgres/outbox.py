@@ -17,13 +17,11 @@ import pyarrow as pa
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.outbox import (
-    BatchItemRow,
     OutboxEntry,
     OutboxEvent,
     OutboxRow,
     OutboxState,
     Outcome,
-    WaitingBatch,
 )
 from amili_pipelines.warehouse.common.outbox_records import OutboxRecordReads
 from amili_pipelines.warehouse.postgres.connection import PgSession
@@ -278,24 +276,6 @@ class PgOutboxStore(OutboxRecordReads):
             params.append(market.value)
         sql += " GROUP BY market, invoice_key HAVING count(DISTINCT case_id) > 1 ORDER BY market, invoice_key"
         return [(m, k, int(n)) for m, k, n in self.db.execute(sql, params).fetchall()]
-
-    def waiting_batches(self) -> list[WaitingBatch]:
-        rows = self.db.execute(
-            "SELECT DISTINCT creditor, batch_id FROM registration_outbox"
-            " WHERE market = 'NO' AND state = 'waiting_for_batch' AND batch_id IS NOT NULL ORDER BY 1, 2"
-        ).fetchall()
-        return [WaitingBatch(creditor=c, batch_id=b) for c, b in rows]
-
-    def batch_rows(self, batch_id: str) -> list[BatchItemRow]:
-        rows = self.db.execute(
-            "SELECT invoice_key, invoice_number, state FROM registration_outbox WHERE market = 'NO' AND batch_id = ?"
-            " ORDER BY invoice_key", [batch_id]).fetchall()
-        return [BatchItemRow(k, n, OutboxState(s)) for k, n, s in rows]
-
-    def known_batch_ids(self) -> set[str]:
-        return {r[0] for r in self.db.execute(
-            "SELECT DISTINCT batch_id FROM registration_outbox WHERE market = 'NO' AND batch_id IS NOT NULL"
-        ).fetchall()}
 
     def _log(self, keys: Sequence[tuple[Market, str]], from_state: OutboxState | None, to_state: OutboxState,
              detail: str, run_id: str | None, at: datetime) -> None:
