@@ -1,4 +1,5 @@
-"""What an HTTP client costs per registration request: httpx vs. httpcore directly vs. aiohttp.
+"""What an HTTP client costs per registration request: httpx vs. httpcore directly vs. aiohttp,
+and the project's own transport (which chose aiohttp on these numbers).
 
 Issue 15, point 1: "If a leaner HTTP client (h11/httpcore directly, aiohttp) is clearly faster per
 request under the same safety rules, measure it against httpx and choose on the numbers."
@@ -11,11 +12,13 @@ uses httpx (``amili/transport.py``): one keep-alive connection per request in fl
 per-phase timeouts (connect 5 s, read/write 30 s), idle connections dropped after 2 s. Measured:
 the client process's CPU (``time.process_time``) per request, and the wall rate. A raw asyncio
 HTTP/1.1 client (no parsing worth the name, no timeouts: not a candidate) shows the floor.
+``project`` is ``amili.transport.Transport`` itself: httpx's request and response types over the
+aiohttp wire (``amili/wire.py``), with its semaphore, retry and error sorting.
 
     .venv/bin/python benchmarks/http_client_cost.py [-n 3000] [-c 64] [--repeat 3]
 
-Ends with ``RESULT http_client_cost httpx_cpu_ms=... httpcore_cpu_ms=... aiohttp_cpu_ms=... best=<name>``
-(medians; aiohttp is optional: ``.venv/bin/pip install aiohttp``).
+Ends with ``RESULT http_client_cost project_cpu_ms=... httpx_cpu_ms=... httpcore_cpu_ms=... aiohttp_cpu_ms=...
+raw_cpu_ms=... best=<the cheapest library>`` (medians).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PATH = "/invoice--registrations"
-CLIENTS = ["httpx", "httpcore", "aiohttp", "raw"]
+CLIENTS = ["project", "httpx", "httpcore", "aiohttp", "raw"]
 CONNECT_S, READ_S, WRITE_S, POOL_S, KEEPALIVE_S = 5.0, 30.0, 30.0, 30.0, 2.0
 
 
@@ -122,6 +125,29 @@ async def _aiohttp(url: str, headers: dict[str, str], bodies: list[bytes], c: in
     return await _workers(c, bodies, open_one, lambda session: session.close(), send)
 
 
+async def _project(url: str, headers: dict[str, str], bodies: list[bytes], c: int) -> tuple[int, int]:
+    """The project's own ``amili.transport.Transport`` (httpx types over the aiohttp wire, with its
+    semaphore, retries and error sorting), sending stored bytes as the registration window does."""
+    import httpx
+
+    from amili_pipelines.amili.transport import Transport
+
+    ok = failed = 0
+    timeout = httpx.Timeout(connect=CONNECT_S, read=READ_S, write=WRITE_S, pool=POOL_S)
+    async with Transport(base_url=url, requests_per_second=float("inf"), max_concurrency=c, timeout=timeout,
+                         headers=headers) as http:
+        todo = iter(bodies)
+
+        async def worker() -> None:
+            nonlocal ok, failed
+            for body in todo:
+                response = await http.request("POST", PATH, content=body, authenticated=False)
+                ok, failed = (ok + 1, failed) if response.status_code == 201 else (ok, failed + 1)
+
+        await asyncio.gather(*(worker() for _ in range(c)))
+    return ok, failed
+
+
 async def _raw(url: str, headers: dict[str, str], bodies: list[bytes], c: int) -> tuple[int, int]:
     host, port = url.split("//", 1)[1].split(":")
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -148,7 +174,7 @@ async def _raw(url: str, headers: dict[str, str], bodies: list[bytes], c: int) -
 
 
 def _child(name: str, url: str, token: str, n: int, c: int, run: str) -> dict:
-    client = {"httpx": _httpx, "httpcore": _httpcore, "aiohttp": _aiohttp, "raw": _raw}[name]
+    client = {"project": _project, "httpx": _httpx, "httpcore": _httpcore, "aiohttp": _aiohttp, "raw": _raw}[name]
     headers = {"X-API-Key": token, "Content-Type": "application/json", "Accept": "application/json",
                "User-Agent": "amili-pipelines"}
     bodies = _bodies(n, run)
@@ -207,12 +233,13 @@ def main() -> None:
         rate = statistics.median(r["per_second"] for r in runs)
         failed = sum(r["failed"] for r in runs)
         print(f"{name:<10}{cpus:>34}{med[name]:>8.3f}{med[name] / base:>8.2f}x{rate:>21.0f}{failed:>8}")
-    candidates = {k: v for k, v in med.items() if k != "raw"}
+    candidates = {k: v for k, v in med.items() if k not in ("raw", "project")}
     best = min(candidates, key=candidates.get)
     print(f"{args.n} POST {PATH} per client and repetition, {args.c} in flight, one keep-alive connection each, "
           f"emulator without latency in its own process; load average: {' | '.join(loads)}"
           + (f"; not installed: {', '.join(missing)}" if missing else ""))
-    print("RESULT http_client_cost " + " ".join(f"{k}_cpu_ms={v:.3f}" for k, v in candidates.items())
+    print(f"RESULT http_client_cost project_cpu_ms={med['project']:.3f} "
+          + " ".join(f"{k}_cpu_ms={v:.3f}" for k, v in candidates.items())
           + (" aiohttp_cpu_ms=na" if "aiohttp" in missing else "") + f" raw_cpu_ms={med['raw']:.3f} best={best}")
 
 

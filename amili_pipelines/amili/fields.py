@@ -11,6 +11,7 @@ import json
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
@@ -29,6 +30,13 @@ def parse_datetime(value: Any) -> Any:
         return datetime.combine(value, time(), tzinfo=UTC)
     if not isinstance(value, str):
         return value
+    return _parse_datetime_text(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_datetime_text(value: str) -> Any:
+    # Cached: a registration answer carries two dates, and a run's invoices share a few days
+    # (datetimes are immutable, so sharing one parsed value is safe).
     text = value.strip()
     if not text:
         return value

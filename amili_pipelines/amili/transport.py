@@ -61,6 +61,7 @@ from amili_pipelines.amili.policies import (
     make_limiter,
     parse_retry_after,
 )
+from amili_pipelines.amili.wire import AiohttpWire
 
 __all__ = ["DEFAULT_TIMEOUT", "DecodedError", "RetryPolicy", "SharedRateLimit", "Transport", "TransportStats", "backoff_delay",
            "make_limiter", "parse_retry_after"]
@@ -127,7 +128,7 @@ SharedRateLimit = Callable[[int], float]
 
 
 class Transport:
-    """Shared async HTTP machinery. Use as an async context manager (it owns the ``AsyncClient``)."""
+    """Shared async HTTP machinery. Use as an async context manager (it owns the connection pool)."""
 
     def __init__(
         self,
@@ -159,12 +160,12 @@ class Transport:
         self.name = name
         self.breaker = breaker
         self._transport = transport
-        self._headers = dict(headers or {})
+        self._headers = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
+                         "User-Agent": "amili-pipelines", **(headers or {})}
         self._rng = rng or random.Random()
         self._sleep = sleep
-        self._clients: list[httpx.AsyncClient] | None = None  # every client of the pool, for aclose
-        self._idle: list[httpx.AsyncClient] = []  # clients not serving a request right now
-        self._ssl_context: Any = None
+        self._wire: httpx.AsyncBaseTransport | None = None  # open: the injected transport or aiohttp's
+        self._timeout_phases = self.timeout.as_dict()
         self._base = httpx.URL(self.base_url + "/")
         self._urls: dict[str, httpx.URL] = {}  # relative path -> absolute URL, so httpx does not re-parse
         self._semaphore: asyncio.Semaphore | None = None
@@ -181,58 +182,20 @@ class Transport:
         await self.aclose()
 
     async def open(self) -> None:
-        if self._clients is not None:
+        if self._wire is not None:
             return
         # Limiter and semaphore are bound to the running loop: create them here, not in __init__.
         self._semaphore = asyncio.Semaphore(self.max_concurrency)
         self._pacer = make_pacer(self.requests_per_second)
-        self._idle = []
-        self._clients = []
-        self._ssl_context = None
-
-    def _new_client(self) -> httpx.AsyncClient:
-        """One single-connection client of the pool (created lazily, at most ``max_concurrency``).
-
-        Why many one-connection clients instead of one ``AsyncClient(max_connections=N)``: httpcore's
-        pool scans every connection for every queued request, so its CPU cost per request grows with
-        concurrency. Here the semaphore hands each request in flight a client of its own, whose pool
-        only ever holds one connection. An injected transport (``MockTransport`` in unit tests) is
-        used by every client of the pool.
-        """
-        if self._clients is None:
-            raise RuntimeError("Transport is closed")
-        transport = self._transport
-        if transport is None:
-            if self._ssl_context is None:  # building an SSL context costs ms: share one
-                self._ssl_context = httpx.create_ssl_context()
-            transport = httpx.AsyncHTTPTransport(
-                verify=self._ssl_context,
-                # Idle connections are dropped well before a typical server keep-alive timeout (5 s
-                # for uvicorn): a POST on a connection the server just closed would be an OutcomeUnknown.
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=2.0),
-            )
-        client = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=self.timeout,
-            transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "amili-pipelines", **self._headers},
-            follow_redirects=False,
-        )
-        self._clients.append(client)
-        return client
+        # An injected transport (``MockTransport`` in unit tests) replaces the wire; otherwise aiohttp
+        # (``amili.wire``: a third of httpx's CPU per request), with a connection per request in
+        # flight and two spare for token requests, which do not wait for a slot.
+        self._wire = self._transport or AiohttpWire(max_connections=self.max_concurrency + 2)
 
     async def aclose(self) -> None:
-        clients, self._clients, self._idle = self._clients, None, []
-        if not clients:
-            return
-        errors: list[BaseException] = []
-        for client in clients:
-            try:
-                await client.aclose()
-            except Exception as exc:  # close the others anyway
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+        wire, self._wire = self._wire, None
+        if wire is not None:
+            await wire.aclose()
 
     def __repr__(self) -> str:
         return f"Transport(name={self.name!r}, base_url={self.base_url!r})"
@@ -259,7 +222,7 @@ class Transport:
         ``idempotent`` overrides the method-based default (GET/HEAD/PUT/DELETE safe, POST not),
         e.g. for token requests; a given ``idempotency_key`` makes any method safe to resend.
         """
-        if self._clients is None:
+        if self._wire is None:
             raise RuntimeError("Transport is not open: use 'async with' on the client")
         method = method.upper()
         if "://" in url:  # e.g. Norway's token endpoint on another host
@@ -368,7 +331,7 @@ class Transport:
         return False
 
     def _absolute(self, path: str) -> httpx.URL:
-        """``path`` joined to the base URL exactly as ``AsyncClient`` does it, parsed once per path."""
+        """``path`` joined to the base URL exactly as ``httpx.AsyncClient`` does it, parsed once per path."""
         url = self._urls.get(path)
         if url is None:
             raw_path = self._base.raw_path + httpx.URL(path).raw_path.lstrip(b"/")
@@ -398,7 +361,7 @@ class Transport:
         Token requests themselves (unauthenticated) skip the slot, so a refresh never waits behind
         the requests that need it.
         """
-        assert self._clients is not None and self._semaphore is not None
+        assert self._semaphore is not None
         auth_headers: dict[str, str] = {}
         if self.auth is not None and not authenticated:
             # A token request of an authenticating transport: never queued behind its own waiters.
@@ -426,18 +389,21 @@ class Transport:
         return response, auth_headers
 
     async def _on_wire(self, method, target, *, params, json, data, headers, content=None) -> httpx.Response:
-        # Inside the semaphore at most max_concurrency requests hold a client, so one is free;
-        # token requests outside it may briefly add one more.
-        client = self._idle.pop() if self._idle else self._new_client()
+        wire = self._wire
+        if wire is None:
+            raise RuntimeError("Transport is closed")
+        # Built here rather than by an AsyncClient: its per-request work (merging URLs, cookies,
+        # hooks) was a third of httpx's cost, and none of it is wanted.
+        request = httpx.Request(method, target, params=params, json=json, content=content, data=data,
+                                headers={**self._headers, **headers}, extensions={"timeout": self._timeout_phases})
+        self.stats.requests_sent += 1
+        response = await wire.handle_async_request(request)
         try:
-            self.stats.requests_sent += 1
-            response = await client.request(method, target, params=params, json=json, content=content, data=data,
-                                            headers=headers)
             # Read the body inside the slot so a slow body counts against concurrency too.
             await response.aread()
         finally:
-            if not client.is_closed:  # closed: the transport was closed meanwhile
-                self._idle.append(client)
+            await response.aclose()
+        response.request = request
         return response
 
     def _exhausted(
