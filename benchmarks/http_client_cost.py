@@ -199,10 +199,12 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=3000, help="requests per client per repetition")
     ap.add_argument("-c", type=int, default=64, help="requests in flight")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--child", nargs=4, metavar=("CLIENT", "URL", "TOKEN", "RUN"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=3, metavar=("CLIENT", "URL", "RUN"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        name, url, token, run = args.child
+        # The token comes in the environment: one starting with "-" would read as an option.
+        name, url, run = args.child
+        token = os.environ["BENCH_TOKEN"]
         print(json.dumps(_child(name, url, token, args.n, args.c, run)))
         return
 
@@ -218,7 +220,8 @@ def main() -> None:
                 emu.admin.reset()  # the same server work for every client: an empty registry
                 token = emu.se_token()
                 done = subprocess.run([sys.executable, __file__, "-n", str(args.n), "-c", str(args.c), "--child", name,
-                                       emu.base_url, token, f"{rep}{name}"], capture_output=True, text=True, cwd=ROOT)
+                                       emu.base_url, f"{rep}{name}"], capture_output=True, text=True, cwd=ROOT,
+                                      env={**os.environ, "BENCH_TOKEN": token})
                 if done.returncode != 0:
                     sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
                 results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
