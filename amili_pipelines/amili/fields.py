@@ -67,8 +67,11 @@ def parse_date(value: Any) -> Any:
     return parsed
 
 
+@lru_cache(maxsize=4096)
 def format_rfc1123(value: datetime) -> str:
-    """Eve's ``DATE_FORMAT``: always GMT, English day and month names regardless of locale."""
+    """Eve's ``DATE_FORMAT``: always GMT, English day and month names regardless of locale.
+
+    Cached: every registration carries two dates, and a partition's invoices share a few days."""
     utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

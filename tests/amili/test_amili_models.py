@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from amili_pipelines.amili.fields import format_rfc1123, parse_datetime
@@ -211,3 +213,24 @@ def test_no_settlement_and_case() -> None:
     assert s.settlement_date == date(2024, 3, 1) and s.payout_amount == Decimal("100.1")
     c = no.Case.model_validate({"caseId": "c", "caseNumber": 5, "status": "SOMETHING_NEW", "invoices": ["i1"]})
     assert c.invoices == ["i1"]
+
+
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=30)
+_AMOUNT = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999999.99"), places=2)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # copied, never changed
+@given(name=_TEXT, street=_TEXT, article=_TEXT, price=_AMOUNT, units=_AMOUNT, vat=st.sampled_from(["25", "12", "6", "0"]))
+def test_wire_bytes_are_what_json_of_the_body_gives(seed_body: dict[str, Any], name: str, street: str, article: str,
+                                                    price: Decimal, units: Decimal, vat: str) -> None:
+    """The stored request body (pydantic's JSON writer) is byte for byte what ``json=`` of the body
+    sends: control characters, non-ASCII, quotes and amounts alike."""
+    from amili_pipelines.amili.fields import json_bytes
+
+    body = copy.deepcopy(seed_body)
+    body["customer"]["name"] = name
+    body["customer"]["address"] = {**(body["customer"].get("address") or {}), "address_line_1": street}
+    body["matrix"][0].update(article_description=article, unit_price=float(price), number_of_units=float(units),
+                             total_price_excluding_vat=float(price * units), unit_vat_percent=f"{vat}%")
+    model = se.InvoiceRegistration.model_validate(body)
+    assert model.to_wire() == json_bytes(model.to_body())
