@@ -152,7 +152,8 @@ class AiohttpWire(httpx.AsyncBaseTransport):
                 str(request.url),
                 proxy=proxy,
                 proxy_auth=proxy_auth,
-                headers=request.headers.multi_items(),
+                # As written (httpx's multi_items() would lower-case the names; some servers mind).
+                headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw],
                 data=request.content or None,
                 allow_redirects=False,
                 timeout=self._timeout(request),

@@ -191,8 +191,9 @@ def test_answers_arrive_decoded_with_headers_and_no_cookie_is_kept():
         assert first.status_code == 201 and first.reason_phrase == "Created"
         assert first.json() == {"case": "C-1"}
         assert first.headers["x-ratelimit-remaining"] == "7"
+        assert b"\r\nX-API-Key: k\r\n" in server.requests[0], "header names go out as written"
         sent_post, sent_get = (r.lower() for r in server.requests)
-        assert b"x-api-key: k" in sent_post and b"content-type: application/json" in sent_post
+        assert b"content-type: application/json" in sent_post
         assert sent_post.endswith(b'{"invoice_number":"1"}')
         assert b"cookie" not in sent_get, "a cookie set by one answer never rides on the next request"
 
