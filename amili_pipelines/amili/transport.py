@@ -394,8 +394,10 @@ class Transport:
             raise RuntimeError("Transport is closed")
         # Built here rather than by an AsyncClient: its per-request work (merging URLs, cookies,
         # hooks) was a third of httpx's cost, and none of it is wanted.
+        merged = httpx.Headers(self._headers)
+        merged.update(headers)  # by name, whatever its case: a caller's "accept" replaces "Accept"
         request = httpx.Request(method, target, params=params, json=json, content=content, data=data,
-                                headers={**self._headers, **headers}, extensions={"timeout": self._timeout_phases})
+                                headers=merged, extensions={"timeout": self._timeout_phases})
         self.stats.requests_sent += 1
         response = await wire.handle_async_request(request)
         try:
