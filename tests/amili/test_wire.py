@@ -218,3 +218,37 @@ def test_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(monke
         assert server.requests[0].startswith(b"GET http://amili.invalid/cases/1 HTTP/1.1")
 
     asyncio.run(go())
+
+
+def test_one_keep_alive_connection_serves_requests_one_after_another_and_idles_out():
+    """Requests reuse a connection (no handshake per request against the real, TLS, API); an idle
+    one is dropped before a server's keep-alive timeout would close it under a POST."""
+
+    async def go() -> None:
+        connections = 0
+
+        async def answer(reader, writer):
+            nonlocal connections
+            connections += 1
+            while True:
+                await server.read(reader)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+
+        async with Server(answer) as server:
+            wire = AiohttpWire(max_connections=2, keepalive_expiry=0.3)
+            phases = {"connect": 1.0, "read": 1.0, "write": 1.0, "pool": 1.0}
+            try:
+                for i in range(10):
+                    request = httpx.Request("POST", f"{server.url}/{i}", content=b"{}", extensions={"timeout": phases})
+                    assert (await wire.handle_async_request(request)).status_code == 200
+                assert connections == 1, "ten requests in a row share one connection"
+                await asyncio.sleep(1.5)  # longer than the keep-alive expiry (aiohttp drops a connection idle that long)
+                request = httpx.Request("POST", f"{server.url}/late", content=b"{}", extensions={"timeout": phases})
+                assert (await wire.handle_async_request(request)).status_code == 200
+            finally:
+                await wire.aclose()
+        assert connections == 2, "after the idle time a fresh connection is opened"
+        assert len(server.requests) == 11
+
+    asyncio.run(go())
