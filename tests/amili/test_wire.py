@@ -208,6 +208,9 @@ def test_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(monke
             await writer.drain()
 
         async with Server(proxy) as server:
+            for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):  # the machine's own, if any
+                monkeypatch.delenv(name, raising=False)
+                monkeypatch.delenv(name.upper(), raising=False)
             monkeypatch.setenv("HTTP_PROXY", server.url)
             monkeypatch.setenv("NO_PROXY", "bypassed.invalid")
             async with _transport("http://amili.invalid", concurrency=1) as http:
