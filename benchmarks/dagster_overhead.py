@@ -40,27 +40,6 @@ LIFTED_RPS = "1000000"
 PHASES = ["use-cases", "job", "use-cases-warm", "job-warm"]  # the client's rate limit lifted: measure the work, not the pacing
 
 
-def _creditors_yaml(folder: Path, csv_path: Path) -> Path:
-    # The emulator's demo Swedish creditor, so Amili knows the account and creditor ids.
-    path = folder / "creditors.yaml"
-    path.write_text(f"""creditors:
-  - key: bench
-    name: Bench AB
-    market: SE
-    account_id: 674dbeaf08847b9501cc9132
-    creditor_id: 674dbeb208847b9501cc9138
-    sources:
-      - name: bench-csv
-        kind: csv
-        path: {csv_path}
-        column_preset: se-erp
-        thousands: ' '
-        encoding: cp1252
-        payment_reference_scheme: ocr-length
-""", encoding="utf-8")
-    return path
-
-
 def _env(data: Path, creditors: Path, url: str, dagster_home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMILI_")}
     env.update({
@@ -219,6 +198,7 @@ def main() -> None:
 
     from amili_pipelines.emulator.testing import running_emulator
     from tests.support import synthetic
+    from validation_throughput import write_creditors_file  # a sibling script: the same bench creditor
 
     rows: list[tuple[int, str, dict]] = []
     loads = [_load()]
@@ -226,7 +206,7 @@ def main() -> None:
         folder = Path(tmp)
         csv_path = folder / f"bench_{args.invoices}.csv"
         synthetic.write_se_csv(csv_path, invoices=args.invoices, seed=1)
-        creditors = _creditors_yaml(folder, csv_path)
+        creditors = write_creditors_file(folder, csv_path)
         home = _dagster_home(folder)
         for rep in range(args.repeat):
             order = PHASES if rep % 2 == 0 else PHASES[::-1]

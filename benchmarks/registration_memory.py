@@ -30,31 +30,12 @@ from amili_pipelines.amili.se.client import AmiliSeClient  # noqa: E402
 from amili_pipelines.domain.invoice import Market  # noqa: E402
 from amili_pipelines.emulator.testing import running_emulator  # noqa: E402
 from amili_pipelines.registration.run import register_market  # noqa: E402
-from amili_pipelines.settings import load_creditors  # noqa: E402
 from amili_pipelines.sources.extract import extract_source  # noqa: E402
 from amili_pipelines.sources.validate import validate_partition  # noqa: E402
 from amili_pipelines.warehouse import open_warehouse  # noqa: E402
-from validation_throughput import AS_OF, _peak_rss_mb, generate  # noqa: E402
+from validation_throughput import AS_OF, _creditors, _peak_rss_mb, generate  # noqa: E402
 
 
-def _creditors(folder: Path, pattern: str):
-    # The emulator's demo Swedish creditor, so Amili knows the account and creditor ids.
-    (folder / "creditors.yaml").write_text(f"""creditors:
-  - key: bench
-    name: Bench AB
-    market: SE
-    account_id: 674dbeaf08847b9501cc9132
-    creditor_id: 674dbeb208847b9501cc9138
-    sources:
-      - name: bench-csv
-        kind: csv
-        path: {pattern}
-        column_preset: se-erp
-        thousands: ' '
-        encoding: cp1252
-        payment_reference_scheme: ocr-length
-""", encoding="utf-8")
-    return load_creditors(folder / "creditors.yaml")
 
 
 def job(folder: Path, pattern: str, se_url: str, concurrency: int) -> dict:

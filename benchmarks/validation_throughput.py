@@ -36,23 +36,31 @@ from tests.support import synthetic  # noqa: E402
 AS_OF = date(2026, 11, 21)
 
 
-def _creditors(folder: Path, csv_name: str):
-    (folder / "creditors.yaml").write_text(f"""creditors:
+def write_creditors_file(folder: Path, source_path: Path | str) -> Path:
+    """``folder/creditors.yaml``: one Swedish creditor with one cp1252 ERP-export source at
+    ``source_path`` (a file or a glob). The ids are the emulator's demo creditor's, so the
+    benchmarks that register (registration_memory, dagster_overhead) can use it too."""
+    path = folder / "creditors.yaml"
+    path.write_text(f"""creditors:
   - key: bench
     name: Bench AB
     market: SE
-    account_id: a
-    creditor_id: c
+    account_id: 674dbeaf08847b9501cc9132
+    creditor_id: 674dbeb208847b9501cc9138
     sources:
       - name: bench-csv
         kind: csv
-        path: {csv_name}
+        path: {source_path}
         column_preset: se-erp
         thousands: ' '
         encoding: cp1252
         payment_reference_scheme: ocr-length
 """, encoding="utf-8")
-    return load_creditors(folder / "creditors.yaml")
+    return path
+
+
+def _creditors(folder: Path, csv_name: str):
+    return load_creditors(write_creditors_file(folder, csv_name))
 
 
 def _peak_rss_mb() -> float:
