@@ -66,12 +66,15 @@ BARE_JOIN = """
         ON m.market = coalesce(c.market, o.market) AND m.case_id = coalesce(c.case_id, o.case_id)
 """
 
-# 1 % of the cases (a different slice each round): Amili reports a payment on each.
+# 1 % of the cases (a different slice each round): Amili reports a payment on each, seen at times
+# spread over the day before the run (as a day's polls see them), so a run takes again only what the
+# previous one saw in its last minutes (the overlap), not the previous day's changes as a whole.
 CHANGE = [
-    """UPDATE cases SET remaining_capital = remaining_capital - 1, last_seen_at = ?
+    """UPDATE cases SET remaining_capital = remaining_capital - 1,
+                        last_seen_at = ? - to_seconds(CAST(substr(case_id, 6) AS BIGINT) % 86400)
        WHERE CAST(substr(case_id, 6) AS BIGINT) % 100 = ?""",
     """UPDATE settlement_lines SET principal_amount = principal_amount + 1, payout_amount = payout_amount + 1,
-                                   last_seen_at = ?
+                                   last_seen_at = ? - to_seconds(CAST(substr(line_id, 6) AS BIGINT) % 86400)
        WHERE CAST(substr(line_id, 6) AS BIGINT) % 100 = ?""",
 ]
 

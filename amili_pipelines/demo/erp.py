@@ -11,7 +11,6 @@ imported once (``data/demo-erp/imported.json``).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re

@@ -41,7 +41,7 @@ EPOCH = datetime(1900, 1, 1)
 
 PARTITION_COLUMNS = ("source, partition_date, row_count, first_recorded, last_recorded, open_total, open_weighted,"
                      " unpaid_rows, first_key, last_key")
-PARTITIONS_SQL = f"""
+PARTITIONS_SQL = """
     CREATE TEMP TABLE _rc_parts AS
     SELECT source, partition_date, count(*) AS row_count, min(recorded_at) AS first_recorded,
            max(recorded_at) AS last_recorded, sum(open_balance) AS open_total,

@@ -179,7 +179,10 @@ PAID_OUT_EXCEEDS_CLAIMED = Rule("paid_out_exceeds_claimed", f"""
                   ' + paid directly ', {_text('r.paid_direct')}, ' + credited ', {_text('r.credited')})
     FROM {{results}} r WHERE r.paid_principal + r.paid_direct + r.credited > r.claimed_capital + 0.005
 """, "case", "")
-# 2. A settlement line we cannot tie to any case we registered or know.
+# 2. A settlement line we cannot tie to any case we registered or know. The cases are looked up in
+#    the results of this scope: an incremental run's lines with a case id all have that case among
+#    the recomputed ones (a changed line's case is recomputed; the other lines are taken because
+#    their case is), so the few rows just computed answer it, not the whole table.
 UNKNOWN_CASE = Rule("settlement_for_unknown_case", """
     SELECT l.market, 'settlement_for_unknown_case', 'error', l.case_id, l.invoice_key, l.creditor,
            l.line_id, l.payout_amount,
@@ -187,7 +190,7 @@ UNKNOWN_CASE = Rule("settlement_for_unknown_case", """
                   coalesce(l.case_id, l.case_number, 'unknown'), ') matches no known case')
     FROM settlement_lines l {lines_l}
     WHERE l.case_id IS NULL
-       OR NOT EXISTS (SELECT 1 FROM reconciliation_cases r WHERE r.market = l.market AND r.case_id = l.case_id)
+       OR NOT EXISTS (SELECT 1 FROM {results} r WHERE r.market = l.market AND r.case_id = l.case_id)
        OR l.invoice_key IS NULL
 """, "line", "")
 # 3. One invoice, two cases: the debtor is chased twice. A grouped count (min <> max) over every
