@@ -199,3 +199,28 @@ def test_two_invoices_registered_to_one_case(twin_stores):
            ("outcome", "C", "registered", "c1", False), ("reconcile", 0, 7), ("reconcile", 7, 7)]
     _run_sequence(incremental, full, ops)
     assert incremental.session.scalar("SELECT count(*) FROM reconciliation WHERE case_id = 'c1'") == 3
+
+
+
+def test_a_case_that_names_another_invoice_counts_for_that_invoice(twin_stores):
+    """Amili's case c1 names invoice B (stored before any outcome named c1), and B was registered
+    under c2: B has two cases at Amili. Our outbox then records A under c1: the stored case still
+    names B, so B keeps its two cases and A has one. Once the case is read again it names A (the
+    outbox's invoice for c1 wins) and B is back to one. Each run incremental, each equal to a full
+    rebuild."""
+    incremental, full = twin_stores
+    steps = [
+        [("enqueue", "A", "100.00"), ("enqueue", "B", "100.00"), ("outcome", "B", "registered", "c2", False),
+         ("case", "c2", "B", "100.00", None, None, None), ("reconcile", 0, 7)],
+        [("case", "c1", "B", "100.00", None, None, None), ("reconcile", 1, 7)],
+        [("outcome", "A", "registered", "c1", False), ("reconcile", 1, 7)],
+        [("case", "c1", "B", "100.00", None, None, None), ("reconcile", 1, 7)],
+    ]
+    flagged = []
+    for ops in steps:
+        runs = _run_sequence(incremental, full, ops)
+        flagged.append((runs[-1].mode, incremental.session.execute(
+            "SELECT invoice_key, case_id FROM reconciliation_discrepancies WHERE reason = 'invoice_with_two_cases'"
+        ).fetchall()))
+    assert flagged == [("full", []), ("incremental", [("demo-se/B", "c1, c2")]),
+                       ("incremental", [("demo-se/B", "c1, c2")]), ("incremental", [])]

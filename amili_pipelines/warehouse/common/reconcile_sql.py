@@ -49,13 +49,15 @@ def scope(*, incremental: bool) -> dict[str, str]:
     """The template fields of every statement: empty for a full rebuild, joins on the key tables else."""
     if not incremental:
         return {"results": "reconciliation_cases",
-                **{k: "" for k in ("cases_c", "cases_o", "cases_l", "lines_l", "inv_c", "inv_s", "inv_o", "acts")}}
+                **{k: "" for k in ("cases_c", "cases_o", "cases_l", "lines_l", "inv_r", "inv_rc", "inv_s", "inv_o",
+                                   "acts")}}
     return {
         # The rules read the rows just computed for the cases in scope (the same rows the table now holds).
         "results": "_rc_new",
         "cases_c": _by_case("c"), "cases_o": _by_case("o"), "cases_l": _by_case("l"),
         "lines_l": "JOIN _rc_lines s_ ON s_.market = l.market AND s_.line_id = l.line_id",
-        "inv_c": "JOIN _rc_invoices s_ ON s_.market = c.market AND s_.invoice_key = c.invoice_key",
+        "inv_r": "JOIN _rc_invoices s_ ON s_.market = r.market AND s_.invoice_key = r.invoice_key",
+        "inv_rc": "JOIN _rc_invoices s_ ON s_.market = r.market AND s_.invoice_key = r.case_invoice_key",
         "inv_s": "JOIN _rc_invoices s_ ON s_.market = s.market AND s_.invoice_key = s.invoice_key",
         "inv_o": "JOIN _rc_invoices s_ ON s_.market = o.market AND s_.invoice_key = o.invoice_key",
         "acts": "JOIN (SELECT DISTINCT market, invoice_key FROM base) k_ ON k_.market = a.market"
@@ -66,10 +68,12 @@ def scope(*, incremental: bool) -> dict[str, str]:
 CASE_COLUMNS = ("market, case_id, creditor, invoice_key, invoice_number, currency, claimed_capital, paid_principal,"
                 " paid_interest, paid_fees, commission, vat, paid_out, paid_direct, credited, cancelled,"
                 " remaining_capital, amili_remaining_capital, case_state, is_closed, closed_reason, status,"
-                " amili_claimed_capital, closed_at")
+                " amili_claimed_capital, closed_at, case_invoice_key")
 
 # One row per case (market + case id): what we claimed against what came back. Amili's own claimed
-# capital and closing time ride along for the rules below (they are not shown in the view).
+# capital and closing time ride along for the rules below (they are not shown in the view), and so
+# does the invoice Amili's case names where it differs from the one we registered under that case
+# id (case_invoice_key, for the two-cases check).
 FIGURES = """
 WITH reg AS (
     SELECT o.market, o.case_id, o.invoice_key, o.creditor, o.invoice_number, o.claimed_amount, o.currency
@@ -83,7 +87,8 @@ base AS (
            coalesce(r.claimed_amount, c.claimed_capital, 0) AS claimed_capital,
            c.claimed_capital AS amili_claimed_capital, c.closed_at,
            c.remaining_capital AS amili_remaining_capital, c.state AS case_state,
-           coalesce(c.is_closed, false) AS is_closed, c.closed_reason
+           coalesce(c.is_closed, false) AS is_closed, c.closed_reason,
+           CASE WHEN r.invoice_key <> c.invoice_key THEN c.invoice_key END AS case_invoice_key
     FROM (SELECT c.* FROM cases c {cases_c}) c FULL OUTER JOIN reg r ON r.market = c.market AND r.case_id = c.case_id
 ),
 money AS (
@@ -126,7 +131,7 @@ SELECT market, case_id, creditor, invoice_key, invoice_number, currency,
            WHEN is_closed THEN 'closed_without_payment'
            ELSE 'open'
        END AS status,
-       amili_claimed_capital, closed_at
+       amili_claimed_capital, closed_at, case_invoice_key
 FROM figures
 """
 
@@ -195,12 +200,17 @@ UNKNOWN_CASE = Rule("settlement_for_unknown_case", """
 """, "line", "")
 # 3. One invoice, two cases: the debtor is chased twice. A grouped count (min <> max) over every
 #    case id seen per invoice; only the few invoices it finds are de-duplicated for the message.
+#    The (invoice, case id) pairs of Amili's cases and of our registered outbox rows are all in
+#    reconciliation_cases, already written (its invoice, and the case's own where that differs);
+#    the rest are the registrations seen and outbox rows with a case id in another state.
 TWO_CASES = Rule("invoice_with_two_cases", """
     WITH all_cases AS (
-        SELECT c.market, c.invoice_key, c.case_id FROM cases c {inv_c} WHERE c.invoice_key IS NOT NULL
+        SELECT r.market, r.invoice_key, r.case_id FROM reconciliation_cases r {inv_r} WHERE r.invoice_key IS NOT NULL
+        UNION ALL SELECT r.market, r.case_invoice_key, r.case_id FROM reconciliation_cases r {inv_rc}
+                  WHERE r.case_invoice_key IS NOT NULL
         UNION ALL SELECT s.market, s.invoice_key, s.case_id FROM amili_registrations_seen s {inv_s}
         UNION ALL SELECT o.market, o.invoice_key, o.case_id FROM registration_outbox o {inv_o}
-                  WHERE o.case_id IS NOT NULL
+                  WHERE o.case_id IS NOT NULL AND o.state <> 'registered'
     ),
     twice AS (
         SELECT market, invoice_key FROM all_cases GROUP BY market, invoice_key HAVING min(case_id) <> max(case_id)
