@@ -107,6 +107,17 @@ def _proc(args: tuple[str, str, int, int, int, str]) -> tuple[list[float], int]:
         return asyncio.run(drive(*args[:5]))
 
 
+def server_capacity(base_url: str, token: str, *, n: int = 5000, concurrency: int = 20, start: int = 0) -> float:
+    """Registrations/s this running emulator serves to the raw client (no latency fault set): the
+    server's capacity, for benchmarks that bound a client by it. Invoice numbers from ``start``."""
+    started = time.perf_counter()
+    _, errors = _proc((base_url, token, start, n, concurrency, "raw"))
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"server capacity: {errors} of {n} registrations were not answered 201")
+    return n / elapsed
+
+
 def _cpu_seconds(pid: int) -> float | None:
     """utime + stime of a process (Linux /proc), or None elsewhere."""
     try:
