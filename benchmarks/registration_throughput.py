@@ -154,6 +154,7 @@ def main() -> None:
         capacity = args.server_capacity
         if capacity is None:  # the same server, measured now by a client that is not its limit
             emu.admin.reset()
+            emu.admin.clear_faults()  # no latency: the server's own pace
             capacity = server_capacity(emu.base_url, emu.se_token(), start=50_000_000)
         how = "given" if args.server_capacity else "measured now: raw client, no latency, 20 in flight"
         print(f"server capacity {capacity:,.0f}/s ({how})", flush=True)

@@ -84,7 +84,7 @@ def create_app(config: ReceiverConfig, inbox: WebhookInbox, *, clock: Callable[[
     async def receive(request: Request) -> JSONResponse:
         declared = request.headers.get("content-length")
         if declared is not None:
-            if not declared.isdigit():
+            if not (declared.isascii() and declared.isdigit()):
                 return _answer(400, "Content-Length is not a number")
             if int(declared) > config.max_body_bytes:
                 log.warning("refused a delivery of %s bytes (limit %d)", declared, config.max_body_bytes)

@@ -186,6 +186,9 @@ def csv_cases() -> list[Case]:
         c("csv", "good", csv_bytes([se_record()]), accepted()),
         c("csv", "twelve-digit-and-coordination-numbers", csv_bytes([
             se_record(Person_orgnr=PIN12), se_record(Fakturanr="100002", Person_orgnr=COORDINATION)]), accepted(2)),
+        # "²".isdigit() is true and int("²") raises: a superscript digit must be a format error, not a crash.
+        c("csv", "superscript-digit-in-identity-number", csv_bytes([se_record(Person_orgnr="81²218-9876")]),
+          quarantined("se.personnummer.format", 1)),
         c("csv", "header-names-balance-twice", csv_bytes([se_record()], header=SE_COLUMNS + ["Restbelopp"]),
           source_error("ambiguous header: 'Restbelopp' (open_balance) appears 2 times")),
         c("csv", "header-twice-by-case-and-space", csv_bytes([se_record()], header=SE_COLUMNS + [" fakturanr "]),

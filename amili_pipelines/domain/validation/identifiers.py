@@ -84,7 +84,7 @@ def check_se_personnummer(value: str) -> str | None:
     except ValidationError as exc:
         return _reason(exc)
     digits = _SEP.sub("", value)
-    if not digits.isdigit() or len(digits) not in (10, 12):
+    if not digits.isdecimal() or len(digits) not in (10, 12):
         return "format"
     ten = digits[-10:]
     month, day = int(ten[2:4]), int(ten[4:6])
@@ -101,7 +101,7 @@ def check_se_personnummer(value: str) -> str | None:
 
 def is_samordningsnummer(value: str) -> bool:
     digits = _SEP.sub("", value)
-    return len(digits) in (10, 12) and digits.isdigit() and 61 <= int(digits[-6:-4]) <= 91
+    return len(digits) in (10, 12) and digits.isdecimal() and 61 <= int(digits[-6:-4]) <= 91
 
 
 @lru_cache(maxsize=65536)
@@ -112,7 +112,7 @@ def check_se_orgnr(value: str) -> str | None:
     debtor may legitimately carry one; it is accepted in its 10- and 12-digit forms.
     """
     digits = _SEP.sub("", value)
-    if not digits.isdigit():
+    if not digits.isdecimal():
         return "format"
     if len(digits) == 12:
         if digits.startswith("16"):
@@ -138,7 +138,7 @@ def is_sole_trader_number(value: str) -> bool:
     digits = _SEP.sub("", value)
     if len(digits) == 12 and digits[:2] in ("18", "19", "20"):
         return True
-    return len(digits) == 10 and digits.isdigit() and int(digits[2]) < 2
+    return len(digits) == 10 and digits.isdecimal() and int(digits[2]) < 2
 
 
 @lru_cache(maxsize=65536)
@@ -192,7 +192,7 @@ def make_ocr(base: str, *, length_digit: bool = True) -> str:
 @lru_cache(maxsize=65536)
 def check_se_ocr(value: str, *, require_length_digit: bool = False) -> str | None:
     v = _SEP.sub("", value)
-    if not v.isdigit():
+    if not v.isdecimal():
         return "format"
     if not 2 <= len(v) <= 25:
         return "length"
@@ -225,7 +225,7 @@ def check_no_kid(value: str, *, scheme: str = "kid") -> str | None:
     if not 2 <= len(v) <= 25:
         return "length"
     body, control = v[:-1], v[-1]
-    if not body.isdigit() or not (control.isdigit() or control == "-"):
+    if not body.isdecimal() or not (control.isdecimal() or control == "-"):
         return "format"
     mod10 = control != "-" and luhn.is_valid(v)
     mod11 = kid_mod11_check_digit(body) == control

@@ -79,7 +79,7 @@ def _values_at(doc: Any, path: list[str]) -> list[Any]:
                 for item in c:
                     if isinstance(item, dict) and key in item:
                         nxt.append(item[key])
-                if key.isdigit() and int(key) < len(c):
+                if key.isdecimal() and int(key) < len(c):
                     nxt.append(c[int(key)])
         cur = nxt
     out: list[Any] = []
