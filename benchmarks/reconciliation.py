@@ -42,7 +42,8 @@ LOAD = [
     """INSERT INTO cases (market, case_id, creditor, invoice_key, invoice_number, currency, state, is_closed,
                           claimed_capital, remaining_capital, first_seen_at, last_seen_at)
        SELECT 'SE', concat('case-', i), 'bench', concat('bench/', i), CAST(i AS VARCHAR), 'SEK', 'debt_collection',
-              false, CAST(1000 + i % 500 AS DECIMAL(18, 2)), CAST(1000 + i % 500 - i % 300 AS DECIMAL(18, 2)), ?, ? + to_seconds(i)
+              false, CAST(1000 + i % 500 AS DECIMAL(18, 2)), CAST(1000 + i % 500 - i % 300 AS DECIMAL(18, 2)),
+              ?, ? + to_seconds(i)
        FROM range(?) t(i)""",
     """INSERT INTO settlement_lines (market, line_id, source, case_id, invoice_number, creditor, invoice_key,
                                      currency, principal_amount, interest_amount, fee_amount, commission_amount,

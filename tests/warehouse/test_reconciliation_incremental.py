@@ -201,7 +201,6 @@ def test_two_invoices_registered_to_one_case(twin_stores):
     assert incremental.session.scalar("SELECT count(*) FROM reconciliation WHERE case_id = 'c1'") == 3
 
 
-
 def test_a_case_that_names_another_invoice_counts_for_that_invoice(twin_stores):
     """Amili's case c1 names invoice B (stored before any outcome named c1), and B was registered
     under c2: B has two cases at Amili. Our outbox then records A under c1: the stored case still
