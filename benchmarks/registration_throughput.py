@@ -156,7 +156,7 @@ def main() -> None:
             emu.admin.reset()
             emu.admin.clear_faults()  # no latency: the server's own pace
             capacity = server_capacity(emu.base_url, emu.se_token(), start=50_000_000)
-        how = "given" if args.server_capacity else "measured now: raw client, no latency, 20 in flight"
+        how = "given" if args.server_capacity is not None else "measured now: raw client, no latency, 20 in flight"
         print(f"server capacity {capacity:,.0f}/s ({how})", flush=True)
 
         for c in args.concurrency:

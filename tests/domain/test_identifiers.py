@@ -156,6 +156,7 @@ def test_garbage_never_raises(s: str) -> None:
     for check in (check_se_personnummer, check_se_orgnr, check_no_fodselsnummer, check_no_orgnr, check_gln,
                   check_se_ocr, check_no_kid):
         assert check(s) is None or isinstance(check(s), str)
+    assert isinstance(is_samordningsnummer(s), bool)
 
 
 def test_fodselsnummer_dates_generated_are_real() -> None:
