@@ -143,6 +143,15 @@ def wait_for_runs(instance, run_ids: list[str], timeout: float = 900) -> dict[st
         time.sleep(2)
 
 
+def timing(instance, run_id: str) -> str:
+    """How long a finished run waited to start and then ran."""
+    record = instance.get_run_record_by_id(run_id)
+    if record is None or record.start_time is None or record.end_time is None:
+        return "never started"
+    return (f"waited {record.start_time - record.create_timestamp.timestamp():.0f} s,"
+            f" ran {record.end_time - record.start_time:.0f} s")
+
+
 def kill_mid_registration(instance, store_url: str, run_ids: list[str], timeout: float = 300) -> str | None:
     """SIGKILL the first run seen holding outbox rows in flight; its id."""
     import psycopg
@@ -164,6 +173,20 @@ def kill_mid_registration(instance, store_url: str, run_ids: list[str], timeout:
                 return None
             time.sleep(0.2)
     return None
+
+
+def wait_out_lease(store_url: str, run_id: str) -> None:
+    """Until the killed run's claims pass their lease (counted from when it claimed them, so most of
+    it has usually passed while the other runs finished)."""
+    import psycopg
+
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        (left,) = conn.execute(
+            "SELECT extract(epoch FROM max(lease_until) - (now() AT TIME ZONE 'UTC')) FROM registration_outbox"
+            " WHERE claimed_by = %s", [run_id]).fetchone()
+    if left is not None and left > 0:
+        say(f"waiting {left:.0f} s for the killed run's claims to pass their lease")
+        time.sleep(float(left) + 1)
 
 
 def outcome(emu, store_url: str) -> tuple[int, int]:
@@ -244,17 +267,20 @@ def main() -> int:
         say(f"launched {len(runs)} daily runs (3 partitions x 2 creditors) at once")
         killed = kill_mid_registration(instance, store_url, runs)
         statuses = wait_for_runs(instance, runs)
-        say(f"daily runs: {Counter(statuses.values())}")
+        say(f"daily runs: {Counter(statuses.values())}; " + "; ".join(timing(instance, r) for r in runs))
 
         say("restarting the daemon")
         stack.stop("daemon")
         stack.start("daemon", str(BIN / "dagster-daemon"), "run", "-w", workspace)
         if killed:
-            time.sleep(LEASE_S)  # the killed run's claims pass their lease
+            wait_out_lease(store_url, killed)
+        say("a last daily run for today settles what the killed run left")
         settle = [launch(web, day=today, assets=None, run_config=no_wait)]
         statuses.update(wait_for_runs(instance, settle))
+        say(f"last daily run: {statuses[settle[0]]} ({timing(instance, settle[0])}); the follow-up job")
         follow = [launch(web, day=None, assets=None, run_config=se_config, job="followup_job")]
         statuses.update(wait_for_runs(instance, follow))
+        say(f"follow-up job: {statuses[follow[0]]} ({timing(instance, follow[0])})")
 
         failed = [i for i, s in statuses.items() if s != "SUCCESS"]
         duplicates, lost = outcome(emu, store_url)

@@ -169,11 +169,19 @@ class Watchdog:
             if waited > self.bound:
                 self._give_up(waited)
             elif pending and waited > _SAY_EVERY_S:
-                self.say(f"Step waits {waited:.0f} s for the writer slot, held by "
-                         + "; ".join(describe_holders(self.instance, besides=self.run_id)))
+                self.say(f"Step waits {waited:.0f} s for the writer slot, held by {self._holders()}")
+
+    def _holders(self) -> str:
+        """Other runs holding the slot, or else this run's own step (one step writes at a time)."""
+        others = describe_holders(self.instance, besides=self.run_id)
+        if others:
+            return "; ".join(others)
+        own = [s.step_key for s in self.instance.event_log_storage.get_concurrency_info(WRITER_POOL).claimed_slots
+               if s.run_id == self.run_id]
+        return "; ".join(f"this run's step {step}" for step in own) or "another run"
 
     def _give_up(self, waited: float) -> None:
-        holders = "; ".join(describe_holders(self.instance, besides=self.run_id)) or "another run"
+        holders = self._holders()
         self.say(f"Gave up after waiting {waited:.0f} s for the writer slot held by {holders}. "
                  "Nothing was lost: the next run continues where this one stopped.")
         run = self.instance.get_run_by_id(self.run_id)
