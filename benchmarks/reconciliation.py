@@ -52,6 +52,10 @@ LOAD = [
               concat('bench/', i), 'SEK', CAST(i % 300 AS DECIMAL(18, 2)), 10.00, 5.00, 2.50, 0.63,
               CAST(i % 300 AS DECIMAL(18, 2)) + 11.87, ?, ? + to_seconds(i)
        FROM range(?) t(i)""",
+    # Every registration's outcome is also kept as "seen at Amili" (the two-cases check reads it).
+    """INSERT INTO amili_registrations_seen (market, invoice_key, case_id, registration_id, seen_at)
+       SELECT 'SE', concat('bench/', i), concat('case-', i), concat('reg-', i), ? + to_seconds(i)
+       FROM range(?) t(i)""",
 ]
 
 # The same tables, joined bare: cases x registered outbox rows x settlement lines summed per case.
@@ -92,7 +96,7 @@ def run(rows: int, repeat: int) -> int:
         started = time.perf_counter()
         with wh.transaction():
             for sql in LOAD:
-                db.execute(sql, [LONG_AGO, LONG_AGO, rows])
+                db.execute(sql, [LONG_AGO] * (sql.count("?") - 1) + [rows])
         load_s = time.perf_counter() - started
         rec = wh.reconciliation
         # The first run: full into an empty table, so it writes every row (later full runs write only

@@ -202,13 +202,18 @@ UNKNOWN_CASE = Rule("settlement_for_unknown_case", """
 #    case id seen per invoice; only the few invoices it finds are de-duplicated for the message.
 #    The (invoice, case id) pairs of Amili's cases and of our registered outbox rows are all in
 #    reconciliation_cases, already written (its invoice, and the case's own where that differs);
-#    the rest are the registrations seen and outbox rows with a case id in another state.
+#    the rest are the registrations seen and outbox rows with a case id in another state. A
+#    registration seen is nearly always a pair reconciliation_cases holds already (one per registered
+#    invoice): only the others are added, so the grouping is not twice as long for nothing (looked
+#    up in this scope's rows: a pair left in is counted once more, which changes nothing).
 TWO_CASES = Rule("invoice_with_two_cases", """
     WITH all_cases AS (
         SELECT r.market, r.invoice_key, r.case_id FROM reconciliation_cases r {inv_r} WHERE r.invoice_key IS NOT NULL
         UNION ALL SELECT r.market, r.case_invoice_key, r.case_id FROM reconciliation_cases r {inv_rc}
                   WHERE r.case_invoice_key IS NOT NULL
         UNION ALL SELECT s.market, s.invoice_key, s.case_id FROM amili_registrations_seen s {inv_s}
+                  WHERE NOT EXISTS (SELECT 1 FROM {results} x WHERE x.market = s.market
+                                    AND x.invoice_key = s.invoice_key AND x.case_id = s.case_id)
         UNION ALL SELECT o.market, o.invoice_key, o.case_id FROM registration_outbox o {inv_o}
                   WHERE o.case_id IS NOT NULL AND o.state <> 'registered'
     ),
