@@ -134,13 +134,6 @@ def check_se_orgnr(value: str) -> str | None:
     return check_se_personnummer(digits)
 
 
-def is_sole_trader_number(value: str) -> bool:
-    digits = _SEP.sub("", value)
-    if len(digits) == 12 and digits[:2] in ("18", "19", "20"):
-        return True
-    return len(digits) == 10 and digits.isdecimal() and int(digits[2]) < 2
-
-
 @lru_cache(maxsize=65536)
 def check_no_fodselsnummer(value: str) -> str | None:
     """Norwegian fødselsnummer or D-nummer (day + 40), 11 digits."""
