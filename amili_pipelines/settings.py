@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     no_webhook_signature_algorithm: Literal["sha256", "sha384", "sha512", "sha1"] = "sha256"
     no_webhook_max_bytes: int = Field(default=262_144, gt=0)
     webhook_inbox: Path = PROJECT_ROOT / "data" / "webhook_inbox"
+    # Processed deliveries are forgotten after this many days (the inbox would otherwise grow with every
+    # delivery, and the sensor counts it at each tick); Amili's redeliveries come within hours.
+    webhook_inbox_keep_days: int = Field(default=30, ge=1)
     # With the receiver running, the polling sensors read Norway's batch list and case list at most this
     # often (a safety net for anything a webhook did not bring); 0 = at every tick, as without webhooks.
     no_safety_net_poll_seconds: float = Field(default=0.0, ge=0)

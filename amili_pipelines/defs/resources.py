@@ -77,6 +77,8 @@ class WebhookInboxResource(dg.ConfigurableResource):
     inbox sensor may read it."""
 
     path: str = Field(description="The inbox directory (AMILI_WEBHOOK_INBOX)")
+    keep_days: int = Field(default=30, description="Processed events are forgotten after this many days "
+                                                   "(AMILI_WEBHOOK_INBOX_KEEP_DAYS)")
 
     def open(self) -> WebhookInbox:
         return open_inbox(self.path)
@@ -143,7 +145,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "creditors": CreditorsResource(path=str(settings.creditors_file)),
         "books": BooksResource(books_dir=str(settings.books_path), reports_dir=str(settings.reports_path),
                                reports_keep=settings.reports_keep),
-        "webhook_inbox": WebhookInboxResource(path=str(settings.webhook_inbox)),
+        "webhook_inbox": WebhookInboxResource(path=str(settings.webhook_inbox),
+                                              keep_days=settings.webhook_inbox_keep_days),
         "amili_se": AmiliSeResource(
             base_url=settings.se_base_url,
             api_code=dg.EnvVar("AMILI_SE_API_CODE"),

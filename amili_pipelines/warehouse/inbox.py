@@ -68,5 +68,10 @@ class WebhookInbox(Protocol):
     def counts(self) -> dict[str, int]:
         """Events by state (new, claimed, processed) and open claims."""
 
+    def prune(self, *, received_before: datetime) -> int:
+        """Forget processed events received before this (naive UTC); returns how many. Events not yet
+        processed are kept whatever their age. A redelivery of a forgotten event is taken as new and
+        its run, an idempotent read of Amili, runs once more."""
+
     def repair(self) -> int:
         """Queue events a crash left stored but not queued; returns how many."""

@@ -4,7 +4,8 @@
     <inbox>/events/<h>.json     every accepted delivery, written once (h: a hash of its IdempotencyKey)
     <inbox>/new/<h>             marker: accepted, waiting for the sensor
     <inbox>/claimed/<h>         marker: held by an open claim (a run was asked for)
-    <inbox>/processed/<h>       marker: the run that consumed it succeeded (or it needed none)
+    <inbox>/processed/<h>       marker: the run that consumed it succeeded (or it needed none);
+                                pruned with its event after AMILI_WEBHOOK_INBOX_KEEP_DAYS
     <inbox>/claims/<id>.json    an open claim: its events, the run it asks for, failed attempts
 
 A delivery is written to ``tmp/``, fsynced and hard-linked to ``events/<h>.json``: the link fails
@@ -23,7 +24,7 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,26 @@ class SpoolInbox:
 
     def is_processed(self, key_hash: str) -> bool:
         return (self.root / "processed" / key_hash).exists()
+
+    def prune(self, *, received_before: datetime) -> int:
+        # A marker's mtime is when its delivery was accepted (created then, only renamed since), so no
+        # event file is read. The event goes first: a crash in between leaves a marker without an event,
+        # which nothing reads (the other order would leave an event that repair() queues again).
+        cutoff = received_before.replace(tzinfo=UTC).timestamp()
+        pruned = 0
+        for marker in (self.root / "processed").iterdir():
+            try:
+                if marker.stat().st_mtime >= cutoff:
+                    continue
+            except FileNotFoundError:
+                continue
+            (self.root / "events" / f"{marker.name}.json").unlink(missing_ok=True)
+            marker.unlink(missing_ok=True)
+            pruned += 1
+        if pruned:
+            _fsync_dir(self.root / "events")
+            _fsync_dir(self.root / "processed")
+        return pruned
 
     def counts(self) -> dict[str, int]:
         out = {state: sum(1 for _ in (self.root / state).iterdir()) for state in _STATES}

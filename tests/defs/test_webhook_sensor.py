@@ -5,6 +5,7 @@ request was lost (asked for again under the same key), and the polling sensors a
 from __future__ import annotations
 
 import asyncio
+import os
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -127,3 +128,26 @@ def test_a_settlement_event_refreshes_just_its_case(followup):
         stored = wh.connection.execute("SELECT case_id FROM cases WHERE market = 'NO'").fetchall()
     assert stored == [(case["caseId"],)], "just the settlement's case, not the whole list"
     assert emu.admin.count("GET", "/collection/v1/orgs/{org}/cases") == 1
+
+
+def test_processed_events_are_forgotten_after_the_window_at_most_hourly(followup):
+    instance = dg.DagsterInstance.ephemeral()
+    _push(followup, 1, "SOMETHING_NEW", {"organizationId": followup.emulator.no_org})
+    first = _tick(followup, instance)  # needs no run: processed at once
+    inbox = open_inbox(followup.inbox_path)
+    assert inbox.counts()["processed"] == 1 and first.cursor
+    [marker] = (followup.inbox_path / "processed").iterdir()
+    forty_days_ago = (utcnow() - timedelta(days=40)).replace(tzinfo=UTC).timestamp()
+    os.utime(marker, (forty_days_ago, forty_days_ago))
+
+    with dg.build_sensor_context(resources=followup.resources(), instance=instance, cursor=first.cursor) as ctx:
+        within_the_hour = norway_webhook_sensor(ctx)
+    assert inbox.counts()["processed"] == 1, "pruned at most once an hour"
+    assert within_the_hour.cursor == first.cursor
+
+    an_hour_later = (utcnow() - webhook_defs.PRUNE_EVERY).isoformat()
+    with dg.build_sensor_context(resources=followup.resources(), instance=instance, cursor=an_hour_later) as ctx:
+        later = norway_webhook_sensor(ctx)
+    assert inbox.counts() == {"new": 0, "claimed": 0, "processed": 0, "open_claims": 0}
+    assert later.cursor > an_hour_later
+    assert list((followup.inbox_path / "events").iterdir()) == [], "the event file went with its marker"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from amili_pipelines.warehouse.inbox import Claim
 from amili_pipelines.warehouse.spool import key_hash, open_inbox
@@ -94,3 +94,35 @@ def test_two_receivers_racing_with_one_key_store_it_once(tmp_path):
     results = sorted(out.get(timeout=5) for _ in procs)
     assert results == [False, False, False, True]
     assert open_inbox(tmp_path / "inbox").counts()["new"] == 1
+
+
+def _age(inbox_root, n: int, days: float) -> None:
+    """Make delivery n look accepted ``days`` ago (its marker's mtime is when it was accepted)."""
+    for state in ("new", "claimed", "processed"):
+        marker = inbox_root / state / key_hash(f"key-{n}")
+        if marker.exists():
+            stamp = datetime.now().timestamp() - days * 86400
+            os.utime(marker, (stamp, stamp))
+
+
+def test_processed_events_older_than_the_window_are_forgotten_and_nothing_else(tmp_path):
+    root = tmp_path / "inbox"
+    inbox = open_inbox(root)
+    for n in range(1, 6):
+        _accept(inbox, n)
+    done = inbox.claim(Claim("batch_results-old", "batch_results", (key_hash("key-1"), key_hash("key-2")), T0))
+    inbox.complete(done.claim_id)
+    inbox.claim(Claim("cases-open", "cases", (key_hash("key-3"),), T0))
+    for n in (1, 3, 4):  # processed, claimed and new: all accepted 40 days ago; 2 (processed) yesterday
+        _age(root, n, 40)
+    _age(root, 2, 1)
+    cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=30)
+
+    assert inbox.prune(received_before=cutoff) == 1
+    assert not (root / "events" / f"{key_hash('key-1')}.json").exists() and not inbox.is_processed(key_hash("key-1"))
+    assert inbox.counts() == {"new": 2, "claimed": 1, "processed": 1, "open_claims": 1}, \
+        "a claimed or new event is kept whatever its age; a recent processed one too"
+    assert [e.event_id for e in inbox.events([key_hash(f"key-{n}") for n in (2, 3, 4, 5)])] == ["e2", "e3", "e4", "e5"]
+    assert inbox.prune(received_before=cutoff) == 0
+    assert _accept(inbox, 2) is False, "a processed event inside the window is still a duplicate"
+    assert _accept(inbox, 1) is True, "a forgotten one is taken as new (its run, a read, runs once more)"

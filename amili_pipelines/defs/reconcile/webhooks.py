@@ -8,13 +8,15 @@ Each tick (every ``WEBHOOK_TICK_SECONDS``, the daemon's own loop time) the senso
    tick ended before Dagster stored its request) is asked for again under the same run key, which
    Dagster never launches twice;
 2. claims what arrived since (``MAX_EVENTS_PER_TICK`` at most) into one run per kind: finished
-   batches, new settlements, named cases (``reconciliation.webhooks.plan_runs``).
+   batches, new settlements, named cases (``reconciliation.webhooks.plan_runs``);
+3. once an hour (the cursor holds when), forgets processed events older than the resource's
+   ``keep_days``, so the inbox it counts at every tick stays the size of that window.
 
 It reads files and the Dagster instance only: never the operational DuckDB file, never an API. The
 polling sensors stay on as the safety net for anything a webhook did not bring.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 
@@ -35,6 +37,7 @@ RETRY_AFTER = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10
 _JOBS = {BATCH_RESULTS: norway_batch_results_job, SETTLEMENTS: settlements_job, CASES: case_status_job}
 _OPS = {"batch_results": BATCH_OP, "cases": CASES_OP}  # what a planned run configures -> the job's step
 _FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def run_request(claim: Claim) -> dg.RunRequest:
@@ -77,6 +80,21 @@ def _settle(context: dg.SensorEvaluationContext, inbox: WebhookInbox, requests: 
             notes.append(f"{claim.claim_id}: run {run.run_id[:8]} {run.status.value}")
 
 
+def _prune(cursor: str | None, inbox: WebhookInbox, keep_days: int, notes: list[str]) -> str:
+    """Forget old processed events, at most every PRUNE_EVERY; the next cursor (when it last did)."""
+    now = utcnow()
+    try:
+        last = datetime.fromisoformat(cursor) if cursor else None
+    except ValueError:
+        last = None
+    if last is not None and now - last < PRUNE_EVERY:
+        return cursor or ""
+    pruned = inbox.prune(received_before=now - timedelta(days=keep_days))
+    if pruned:
+        notes.append(f"forgot {pruned} processed event(s) received more than {keep_days} day(s) ago")
+    return now.isoformat()
+
+
 @dg.sensor(
     name="norway_webhook_sensor",
     jobs=[norway_batch_results_job, settlements_job, case_status_job],
@@ -107,11 +125,12 @@ def norway_webhook_sensor(
             continue
         requests.append(run_request(claim))
         notes.append(f"{claim.claim_id}: {claim.description}")
+    cursor = _prune(context.cursor, inbox, webhook_inbox.keep_days, notes)
     if notes:
         context.log.info("; ".join(notes))
     if not requests:
         counts = inbox.counts()
         return dg.SensorResult(skip_reason=dg.SkipReason(
             f"Nothing to start. Inbox: {counts['new']} new, {counts['claimed']} claimed, {counts['processed']} "
-            f"processed. " + "; ".join(notes)[:900]))
-    return dg.SensorResult(run_requests=requests)
+            f"processed. " + "; ".join(notes)[:900]), cursor=cursor)
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
