@@ -223,3 +223,39 @@ def test_a_case_that_names_another_invoice_counts_for_that_invoice(twin_stores):
         ).fetchall()))
     assert flagged == [("full", []), ("incremental", [("demo-se/B", "c1, c2")]),
                        ("incremental", [("demo-se/B", "c1, c2")]), ("incremental", [])]
+
+
+SOURCE_OPERATIONS = st.one_of(
+    st.tuples(st.just("case"), case_id, number, amount, st.one_of(st.none(), amount),
+              st.sampled_from(["paid", "credited", "cancelled", "closed", None]),
+              st.one_of(st.none(), st.sampled_from(DAYS))),
+    st.tuples(st.just("partition"), st.sampled_from(("erp1", "erp2")), st.sampled_from(DAYS),
+              st.lists(st.tuples(number, amount, st.booleans()), max_size=4, unique_by=lambda r: r[0])),
+    st.tuples(st.just("drop_partition"), st.sampled_from(("erp1", "erp2")), st.sampled_from(DAYS)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(ops=st.lists(SOURCE_OPERATIONS, min_size=3, max_size=25), grace=st.sampled_from([0, 7, 30]))
+def test_closed_but_unpaid_at_source_is_what_the_whole_source_history_says(warehouse, ops, grace):
+    """The rule reads only the reads no older than the sources' newest (a source keeps every day's);
+    what it finds must be what the source view over the whole history (SOURCE_VIEW_SQL) implies."""
+    from amili_pipelines.warehouse.common.reconcile_sql import SOURCE_VIEW_SQL
+
+    _empty(warehouse)
+    for step, op in enumerate(ops):
+        _apply(warehouse, op, step)
+    warehouse.reconciliation.rebuild(as_of=START, grace_days={"demo-se": grace}, full=True)
+    db = warehouse.session
+    view = {k: (present, bal, as_of) for k, present, bal, _, as_of, _ in db.execute(SOURCE_VIEW_SQL).fetchall()}
+    expected = set()
+    for cid, key, closed, reason, closed_at in db.execute(
+            "SELECT case_id, invoice_key, is_closed, closed_reason, closed_at FROM reconciliation_cases").fetchall():
+        present, bal, as_of = view.get(key, (False, None, None))
+        if closed and reason not in ("cancelled", "withdrawn") and present and bal > D("0.005") and (
+                closed_at is None or as_of >= closed_at.date() + timedelta(days=grace)):
+            expected.add((cid, bal))
+    found = set(db.execute("SELECT case_id, amount FROM reconciliation_findings"
+                           " WHERE reason = 'closed_but_source_unpaid'").fetchall())
+    assert found == expected

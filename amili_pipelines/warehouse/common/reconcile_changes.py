@@ -41,14 +41,32 @@ EPOCH = datetime(1900, 1, 1)
 
 PARTITION_COLUMNS = ("source, partition_date, row_count, first_recorded, last_recorded, open_total, open_weighted,"
                      " unpaid_rows, first_key, last_key")
+# A source keeps every day's read, so this table grows by a whole export a day. Its rows are only
+# ever inserted (a partition read again is deleted and inserted anew, stamped with the time), so a
+# partition whose row count and span of recorded_at are as last time is unchanged: its stored
+# summary is taken, and only the other partitions are summed in full.
 PARTITIONS_SQL = """
     CREATE TEMP TABLE _rc_parts AS
-    SELECT source, partition_date, count(*) AS row_count, min(recorded_at) AS first_recorded,
-           max(recorded_at) AS last_recorded, sum(open_balance) AS open_total,
-           sum(open_balance * row_number) AS open_weighted,
-           sum(CASE WHEN is_unpaid THEN 1 ELSE 0 END) AS unpaid_rows, min(invoice_key) AS first_key,
-           max(invoice_key) AS last_key
-    FROM source_balances GROUP BY source, partition_date
+    WITH cheap AS (
+        SELECT source, partition_date, count(*) AS row_count, min(recorded_at) AS first_recorded,
+               max(recorded_at) AS last_recorded
+        FROM source_balances GROUP BY source, partition_date
+    ),
+    kept AS (
+        SELECT s.source, s.partition_date, s.row_count, s.first_recorded, s.last_recorded, s.open_total,
+               s.open_weighted, s.unpaid_rows, s.first_key, s.last_key
+        FROM reconciliation_source_partitions s JOIN cheap c
+            ON c.source = s.source AND c.partition_date = s.partition_date AND c.row_count = s.row_count
+           AND c.first_recorded = s.first_recorded AND c.last_recorded = s.last_recorded
+    ),
+    redo AS (SELECT source, partition_date FROM cheap EXCEPT SELECT source, partition_date FROM kept)
+    SELECT * FROM kept
+    UNION ALL
+    SELECT b.source, b.partition_date, count(*), min(b.recorded_at), max(b.recorded_at), sum(b.open_balance),
+           sum(b.open_balance * b.row_number), sum(CASE WHEN b.is_unpaid THEN 1 ELSE 0 END), min(b.invoice_key),
+           max(b.invoice_key)
+    FROM source_balances b JOIN redo r ON r.source = b.source AND r.partition_date = b.partition_date
+    GROUP BY b.source, b.partition_date
 """
 PARTITIONS_CHANGED_SQL = f"""
     SELECT (SELECT count(*) FROM (SELECT {PARTITION_COLUMNS} FROM _rc_parts

@@ -235,12 +235,17 @@ TWO_CASES = Rule("invoice_with_two_cases", """
 #    closed cannot know). A closing date Amili did not give counts at once. Parameters: the
 #    creditors and their grace days, as two lists. Only a closed case whose invoice some source's
 #    newest read shows open can qualify, so the source view is worked out for those invoices only
-#    (the same view as SOURCE_VIEW_SQL, narrowed to their keys: each key keeps all its rows).
+#    (the same view as SOURCE_VIEW_SQL, narrowed to their keys), and from the reads no older than
+#    the oldest of the sources' newest: such an invoice has a row in one of those, so its last known
+#    row is among them, and the older reads (a source keeps every day's) cannot change its view.
+#    Each source's newest read is taken from this run's partition summary (_rc_parts), not from
+#    every stored row again.
 CLOSED_BUT_SOURCE_UNPAID = Rule("closed_but_source_unpaid", f"""
-    WITH newest AS (SELECT source, max(partition_date) AS d FROM source_balances GROUP BY source),
+    WITH newest AS (SELECT source, max(partition_date) AS d FROM _rc_parts GROUP BY source),
     open_now AS (
         SELECT DISTINCT b.invoice_key FROM source_balances b JOIN newest n ON n.source = b.source AND n.d = b.partition_date
-        WHERE coalesce(b.is_unpaid, b.open_balance > 0) AND b.open_balance > 0.005
+        WHERE b.partition_date >= (SELECT min(d) FROM newest)
+          AND coalesce(b.is_unpaid, b.open_balance > 0) AND b.open_balance > 0.005
     ),
     cand AS (
         SELECT r.market, r.case_id, r.invoice_key, r.creditor, r.closed_reason, r.closed_at
@@ -250,6 +255,7 @@ CLOSED_BUT_SOURCE_UNPAID = Rule("closed_but_source_unpaid", f"""
     hist AS (
         SELECT b.invoice_key, b.source, b.partition_date, b.open_balance, b.is_unpaid
         FROM source_balances b JOIN (SELECT DISTINCT invoice_key FROM cand) k ON k.invoice_key = b.invoice_key
+        WHERE b.partition_date >= (SELECT min(d) FROM newest)
     ),
     cur AS (
         SELECT h.invoice_key, h.source, h.open_balance, coalesce(h.is_unpaid, h.open_balance > 0) AS is_unpaid
