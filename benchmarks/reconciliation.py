@@ -13,6 +13,10 @@ store. Measured in the same run, medians of ``--repeat``:
 * incremental: 1 % of the cases change (a new remaining capital and their settlement line's
   principal, seen now), then an ordinary ``rebuild``.
 
+``--source-days N`` (default 0) also keeps N daily reads of a source that lists every invoice as
+open (N x N-rows in ``source_balances``, as a source's daily export leaves them), and each change
+round adds the next day's read: how a month or a year of history weighs on both runs.
+
 Goals (issue 15): full <= 3x join; incremental <= 5 % of full. After the last incremental run a
 full rebuild must give the same rows (money compared exactly), else the benchmark fails.
 """
@@ -71,6 +75,18 @@ BARE_JOIN = """
         ON m.market = coalesce(c.market, o.market) AND m.case_id = coalesce(c.case_id, o.case_id)
 """
 
+# One day's read of a source listing every invoice as open (a tenth of the cases are closed as paid
+# when this is used, so the closed-but-unpaid rule has work).
+SOURCE_READ = """
+    INSERT INTO source_balances (partition_date, source, creditor, invoice_key, invoice_number, open_balance,
+                                 due_date, status, is_unpaid, location, row_number, recorded_at)
+    SELECT ?, 'bench-erp', 'bench', concat('bench/', i), CAST(i AS VARCHAR), CAST(1000 + i % 500 AS DECIMAL(18, 2)),
+           DATE '2026-01-01', 'unpaid', true, 'export.csv', i + 1, now()
+    FROM range(?) t(i)"""
+CLOSE_A_TENTH = """UPDATE cases SET is_closed = true, closed_reason = 'paid', closed_at = TIMESTAMP '2026-02-01'
+                   WHERE CAST(substr(case_id, 6) AS BIGINT) % 10 = 0"""
+FIRST_READ = date(2026, 3, 1)
+
 # 1 % of the cases (a different slice each round): Amili reports a payment on each, seen at times
 # spread over the day before the run (as a day's polls see them), so a run takes again only what the
 # previous one saw in its last minutes (the overlap), not the previous day's changes as a whole.
@@ -90,13 +106,18 @@ def _timed(fn) -> float:
     return time.perf_counter() - started
 
 
-def run(rows: int, repeat: int) -> int:
+def run(rows: int, repeat: int, source_days: int = 0) -> int:
     with tempfile.TemporaryDirectory() as tmp, open_warehouse(str(Path(tmp) / "bench.duckdb")) as wh:
         db = wh.session
         started = time.perf_counter()
         with wh.transaction():
             for sql in LOAD:
                 db.execute(sql, [LONG_AGO] * (sql.count("?") - 1) + [rows])
+            if source_days:
+                db.execute(CLOSE_A_TENTH)
+        for day in range(source_days):
+            with wh.transaction():
+                db.execute(SOURCE_READ, [FIRST_READ + timedelta(days=day), rows])
         load_s = time.perf_counter() - started
         rec = wh.reconciliation
         # The first run: full into an empty table, so it writes every row (later full runs write only
@@ -112,6 +133,8 @@ def run(rows: int, repeat: int) -> int:
             with wh.transaction():
                 for sql in CHANGE:
                     db.execute(sql, [now, r])
+                if source_days:  # and the day's read of the source
+                    db.execute(SOURCE_READ, [FIRST_READ + timedelta(days=source_days + r), rows])
             got = {}
             incr_s.append(_timed(lambda: got.setdefault("run", rec.rebuild(as_of=AS_OF))))
             if got["run"].mode != "incremental":
@@ -133,7 +156,8 @@ def run(rows: int, repeat: int) -> int:
 
     join, full, incr = (statistics.median(x) for x in (join_s, full_s, incr_s))
     vs_join, share = full / join, incr / full
-    print(f"reconciliation: {rows:,} settlement lines x {rows:,} cases (DuckDB), load {load_s:.1f} s, "
+    history = f", {source_days} daily reads of a {rows:,}-invoice source kept" if source_days else ""
+    print(f"reconciliation: {rows:,} settlement lines x {rows:,} cases{history} (DuckDB), load {load_s:.1f} s, "
           f"medians of {repeat}, cases recomputed per change run {recomputed}")
     print(f"{'what':<34}{'median s':>10}{'min s':>9}{'max s':>9}   goal")
     print(f"{'bare DuckDB join (baseline)':<34}{join:>10.3f}{min(join_s):>9.3f}{max(join_s):>9.3f}")
@@ -151,8 +175,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="settlement lines and cases (each)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--source-days", type=int, default=0,
+                        help="daily reads of a source listing every invoice, kept in source_balances")
     args = parser.parse_args()
-    return run(args.rows, args.repeat)
+    return run(args.rows, args.repeat, args.source_days)
 
 
 if __name__ == "__main__":
