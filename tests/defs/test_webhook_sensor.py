@@ -5,8 +5,8 @@ request was lost (asked for again under the same key), and the polling sensors a
 from __future__ import annotations
 
 import asyncio
-import os
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg

@@ -243,8 +243,9 @@ CLOSED_CASES = st.tuples(*[st.tuples(st.just(n), st.sampled_from(["paid", "paid"
                 ("erp2", DAYS[1], [("B", "150.00", True), ("D", "150.00", False)])],
          closed=tuple((n, "paid", None) for n in NUMBERS), grace=0)
 def test_closed_but_unpaid_at_source_is_what_the_whole_source_history_says(warehouse, reads, closed, grace):
-    """The rule reads only the reads no older than the sources' newest (a source keeps every day's);
-    what it finds must be what the source view over the whole history (SOURCE_VIEW_SQL) implies."""
+    """The rule reads only the reads no older than the oldest of the sources' newest (a source keeps
+    every day's); what it finds must be what the source view over the whole history (SOURCE_VIEW_SQL)
+    implies."""
     from amili_pipelines.warehouse.common.reconcile_sql import SOURCE_VIEW_SQL
 
     _empty(warehouse)
@@ -257,10 +258,10 @@ def test_closed_but_unpaid_at_source_is_what_the_whole_source_history_says(wareh
     db = warehouse.session
     view = {k: (present, bal, as_of) for k, present, bal, _, as_of, _ in db.execute(SOURCE_VIEW_SQL).fetchall()}
     expected = set()
-    for cid, key, closed, reason, closed_at in db.execute(
+    for cid, key, is_closed, reason, closed_at in db.execute(
             "SELECT case_id, invoice_key, is_closed, closed_reason, closed_at FROM reconciliation_cases").fetchall():
         present, bal, as_of = view.get(key, (False, None, None))
-        if closed and reason not in ("cancelled", "withdrawn") and present and bal > D("0.005") and (
+        if is_closed and reason not in ("cancelled", "withdrawn") and present and bal > D("0.005") and (
                 closed_at is None or as_of >= closed_at.date() + timedelta(days=grace)):
             expected.add((cid, bal))
     found = set(db.execute("SELECT case_id, amount FROM reconciliation_findings"
