@@ -119,6 +119,7 @@ def test_committed_then_failed_is_outcome_unknown_and_lookup_finds_it(emulator: 
     assert found.case and found.ocr_number_ocr
 
 
+@pytest.mark.serial
 def test_token_expiry_mid_run_is_recovered(emulator: Any) -> None:
     emulator.admin.set_faults(token_actual_ttl_seconds=0.3)
 

@@ -20,6 +20,8 @@ from amili_pipelines.amili.policies import RetryPolicy
 from amili_pipelines.amili.transport import Transport
 from amili_pipelines.amili.wire import AiohttpWire
 
+pytestmark = pytest.mark.serial  # timeouts and keep-alive expiries of a fraction of a second
+
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 FAST_RETRY = RetryPolicy(max_retries=2, backoff_base=0.001, backoff_cap=0.002)
 

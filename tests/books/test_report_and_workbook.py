@@ -3,10 +3,8 @@ controllers' workbook in a spreadsheet reader: charts and sheets present, nothin
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import openpyxl
@@ -17,6 +15,7 @@ from amili_pipelines.books.report import LATEST
 from amili_pipelines.domain.books import AGEING_BUCKETS
 from amili_pipelines.warehouse import open_warehouse
 from tests.support import followup as fs
+from tests.support.packages import ensure_installed
 
 pytestmark = pytest.mark.integration
 PINS = fs.SE_PINS + fs.NO_PINS
@@ -24,16 +23,7 @@ PINS = fs.SE_PINS + fs.NO_PINS
 
 def _chromium() -> str:
     """Debian's Chromium; apt-get installs it when missing (a fresh CI machine), as PostgreSQL is."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update"], check=True, capture_output=True, env=env, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], check=True,
-                   capture_output=True, env=env, timeout=1200)
-    found = shutil.which("chromium")
-    assert found, "chromium installed but not on PATH"
-    return found
+    return ensure_installed(lambda: shutil.which("chromium") or shutil.which("chromium-browser"), "chromium")
 
 
 @pytest.fixture(scope="module")

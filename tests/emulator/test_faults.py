@@ -30,6 +30,7 @@ def test_faults_are_off_by_default(emu):
     assert f["unique_invoice_numbers"] is False and f["rate_429"] == 0
 
 
+@pytest.mark.serial
 def test_latency_fixed_and_jitter(emu, se):
     emu.admin.set_faults(latency_ms=60, latency_jitter_ms=20)
     t = time.perf_counter()
@@ -146,6 +147,7 @@ def test_committed_then_failed_norway(emu, no):
     assert len(batches) == 1 and batches[0]["status"] == "SUCCESS"
 
 
+@pytest.mark.serial
 def test_token_expires_earlier_than_announced(emu):
     emu.admin.set_faults(token_actual_ttl_seconds=1.0)
     r = httpx.post(f"{emu.base_url}/authenticates/api-code", json={"api_code": "demo-api-code"})

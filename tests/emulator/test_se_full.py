@@ -51,6 +51,7 @@ def test_get_api_code_with_jwt_signed_by_registered_key():
         assert httpx.get(url).status_code == 401
 
 
+@pytest.mark.serial
 def test_tokens_expire_after_configured_lifetime():
     with running_emulator(make_config(sweden={"token_ttl_seconds": 1.0})) as emu:
         r = httpx.post(f"{emu.base_url}/authenticates/api-code", json={"api_code": "demo-api-code"})

@@ -316,6 +316,7 @@ def test_webhooks_and_their_faults_change_no_api_response():
     assert loud == quiet
 
 
+@pytest.mark.serial
 def test_a_slow_receiver_does_not_slow_the_api():
     with running_emulator(make_config()) as emu, \
             httpx.Client(base_url=f"{emu.no_base_url}/orgs/{NO_ORG}", headers=emu.no_headers()) as no:

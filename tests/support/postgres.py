@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.support.packages import ensure_installed
+
 
 def pg_bin() -> Path | None:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -20,14 +22,7 @@ def pg_bin() -> Path | None:
 
 def install_postgres() -> Path:
     """apt-get install postgresql when the binaries are missing (CI on a fresh machine)."""
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update"], check=True, capture_output=True, env=env, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "postgresql"], check=True,
-                   capture_output=True, env=env, timeout=900)
-    bin_dir = pg_bin()
-    if bin_dir is None:
-        raise RuntimeError("postgresql installed but no initdb under /usr/lib/postgresql/*/bin")
-    return bin_dir
+    return ensure_installed(pg_bin, "postgresql", timeout=900)
 
 
 def free_port() -> int:
@@ -40,7 +35,7 @@ class LocalPostgres:
     """``with LocalPostgres() as pg: pg.create_database("x")`` -> a psycopg URL of a new database."""
 
     def __init__(self, base: Path | None = None, *, max_connections: int = 200) -> None:
-        self.bin = pg_bin() or install_postgres()
+        self.bin = install_postgres()
         self.base = Path(base or tempfile.mkdtemp(prefix="amili-pg-"))
         self.max_connections = max_connections
         self.port = 0

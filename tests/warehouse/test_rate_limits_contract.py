@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+pytestmark = pytest.mark.serial  # the waits it asserts are measured on the wall clock
+
 
 def test_a_bucket_gives_its_burst_at_once_then_its_rate(warehouse):
     limits = warehouse.rate_limits
