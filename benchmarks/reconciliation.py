@@ -15,7 +15,10 @@ store. Measured in the same run, medians of ``--repeat``:
 
 ``--source-days N`` (default 0) also keeps N daily reads of a source that lists every invoice as
 open (N x N-rows in ``source_balances``, as a source's daily export leaves them), and each change
-round adds the next day's read: how a month or a year of history weighs on both runs.
+round adds the next day's read: how a month or a year of history weighs on both runs. It also
+times, after each change round, the back-to-Amili detection the same daily job runs over that
+history (``detect_source_changes``: which open cases' sources show a payment, a crediting or a
+cancellation Amili lacks; no goal).
 
 Goals (issue 15): full <= 3x join; incremental <= 5 % of full. After the last incremental run a
 full rebuild must give the same rows (money compared exactly), else the benchmark fails.
@@ -31,6 +34,7 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from amili_pipelines.reconciliation.actions import detect_source_changes
 from amili_pipelines.warehouse import open_warehouse
 
 AS_OF = date(2026, 11, 21)
@@ -124,7 +128,7 @@ def run(rows: int, repeat: int, source_days: int = 0) -> int:
         # the rows that differ); it also warms the caches for both measurements.
         first_s = _timed(lambda: rec.rebuild(as_of=AS_OF))
 
-        join_s, full_s, incr_s, recomputed = [], [], [], []
+        join_s, full_s, incr_s, recomputed, detect_s = [], [], [], [], []
         for r in range(repeat):
             join_s.append(_timed(lambda: db.execute(BARE_JOIN)))
             full_s.append(_timed(lambda: rec.rebuild(as_of=AS_OF, full=True)))
@@ -141,6 +145,8 @@ def run(rows: int, repeat: int, source_days: int = 0) -> int:
                 print(f"expected an incremental run, got {got['run']}", file=sys.stderr)
                 return 1
             recomputed.append(got["run"].cases_recomputed)
+            if source_days:
+                detect_s.append(_timed(lambda: detect_source_changes(wh, as_of=AS_OF)))
 
         # Row for row, money exact: what the incremental runs left equals a full rebuild.
         for table in ("reconciliation_cases", "reconciliation_findings"):
@@ -167,7 +173,12 @@ def run(rows: int, repeat: int, source_days: int = 0) -> int:
           f"{vs_join:.2f}x join (<= 3x: {'met' if vs_join <= 3 else 'NOT met'})")
     print(f"{'1 % of cases changed, incremental':<34}{incr:>10.3f}{min(incr_s):>9.3f}{max(incr_s):>9.3f}   "
           f"{share:.1%} of full (<= 5 %: {'met' if share <= 0.05 else 'NOT met'})")
-    print(f"RESULT reconciliation vs_join={vs_join:.2f} incremental_share={share:.3f}")
+    detection = ""
+    if detect_s:
+        mid = statistics.median(detect_s)
+        print(f"{'back-to-Amili detection':<34}{mid:>10.3f}{min(detect_s):>9.3f}{max(detect_s):>9.3f}   (no goal)")
+        detection = f" detection_s={mid:.2f}"
+    print(f"RESULT reconciliation vs_join={vs_join:.2f} incremental_share={share:.3f}{detection}")
     return 0
 
 

@@ -23,6 +23,10 @@ class ActionState(StrEnum):
     UNKNOWN_OUTCOME = "unknown_outcome"
 
 
+# A source status (lower-cased) that means the invoice is gone there: Amili's case is withdrawn.
+CANCELLED_WORDS = frozenset({"cancelled", "canceled", "written_off", "removed"})
+
+
 class ActionKind(StrEnum):
     PAYMENT = "payment"
     CREDITING = "crediting"

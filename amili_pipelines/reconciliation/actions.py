@@ -41,6 +41,7 @@ from amili_pipelines.amili.errors import (
     OutcomeUnknown,
 )
 from amili_pipelines.domain.case_actions import (
+    CANCELLED_WORDS,
     ActionKind,
     ActionState,
     CaseAction,
@@ -61,9 +62,6 @@ from amili_pipelines.warehouse.actions import ActionStore
 if TYPE_CHECKING:
     from amili_pipelines.amili.no.client import AmiliNoClient
     from amili_pipelines.amili.se.client import AmiliSeClient
-
-_CANCELLED_WORDS = frozenset({"cancelled", "canceled", "written_off", "removed"})
-
 
 @dataclass
 class ActionSummary:
@@ -94,7 +92,7 @@ def action_for(view: SourceView) -> tuple[str, Decimal | None] | None:
     if view.reported_cancellations:
         return None
     status = (view.source_status or "").lower()
-    if not view.present or status in _CANCELLED_WORDS:
+    if not view.present or status in CANCELLED_WORDS:
         return ActionKind.CANCELLATION.value, None
     claimed = view.claimed or ZERO
     current = view.open_balance or ZERO
@@ -110,7 +108,7 @@ def detect_source_changes(warehouse: Warehouse, *, as_of: date | None = None) ->
     as_of = as_of or utcnow().date()
     summary = ActionSummary()
     new: list[NewCaseAction] = []
-    for view in warehouse.actions.source_views():
+    for view in warehouse.actions.source_views(news_only=True):
         found = action_for(view)
         if found is None:
             continue

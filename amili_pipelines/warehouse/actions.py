@@ -16,8 +16,10 @@ from amili_pipelines.domain.case_actions import (
 
 
 class ActionStore(Protocol):
-    def source_views(self) -> list[SourceView]:
-        """Registered invoices with an open case, next to their source's current view."""
+    def source_views(self, *, news_only: bool = False) -> list[SourceView]:
+        """Registered invoices with an open case, next to their source's current view. With
+        ``news_only``, just those with something to report: gone from the source or cancelled there
+        (and no cancellation reported yet), or reduced there by more than Amili collected and was told."""
 
     def add(self, actions: Sequence[NewCaseAction], *, detail: str | None = None) -> list[str]:
         """Write new actions as pending; keys already present are left alone. Returns the new keys.

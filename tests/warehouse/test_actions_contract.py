@@ -66,3 +66,62 @@ def test_an_action_moves_through_its_states(warehouse):
     assert warehouse.actions.in_states([ActionState.PENDING, ActionState.IN_FLIGHT], market="SE") == []
     [sent] = warehouse.actions.in_states([ActionState.SENT], market="SE")
     assert sent.state == "sent"
+
+
+def test_news_only_keeps_exactly_the_invoices_with_something_to_report(warehouse):
+    """The store filters by the rule `action_for` applies, so a million quiet open cases stay in the
+    database: the same rows, each branch of the rule on both sides of its edge."""
+    from datetime import timedelta
+
+    from amili_pipelines.reconciliation.actions import action_for
+
+    # number: (open balance at the source's newest read or None when gone from it, its status)
+    source = {"PAY": ("1000.00", "unpaid"), "SAME": ("1250.00", "unpaid"), "CENT": ("1249.99", "unpaid"),
+              "GONE": None, "CANC": ("1250.00", "Cancelled"), "CANC_TOLD": ("1250.00", "cancelled"),
+              "CANC_REFUSED": ("1250.00", "written_off"), "COLLECTED": ("1000.00", "unpaid"),
+              "TOLD": ("1000.00", "unpaid"), "CREDITED": ("0.00", "credited"), "CREDIT_TOLD": ("1000.00", "credited"),
+              "GONE_PAID": None, "CLOSED": ("0.00", "paid")}
+    for number in source:
+        warehouse.outbox.enqueue([entry(number)])
+        warehouse.outbox.record_outcomes([Outcome(Market.SE, f"demo-se/{number}", OutboxState.REGISTERED,
+                                                  case_id=f"c-{number}")])
+    warehouse.cases.upsert_cases([case(f"c-{n}", n, closed="paid" if n == "CLOSED" else None) for n in source])
+    warehouse.settlements.upsert_lines([line("l-1", "c-COLLECTED", "250.00", number="COLLECTED")])
+    older = [(DAY - timedelta(days=1), "erp", "demo-se", f"demo-se/{n}", n, D("1250.00"), None, "unpaid", True,
+              "x.csv", i, datetime(2026, 5, 1)) for i, n in enumerate(source)]
+    # unpaid while a balance is open, whatever the status says: only the status tells a cancellation
+    newest = [(DAY, "erp", "demo-se", f"demo-se/{n}", n, D(s[0]), None, s[1], D(s[0]) > 0, "x.csv", i,
+               datetime(2026, 5, 2)) for i, (n, s) in enumerate(source.items()) if s is not None]
+    warehouse.invoices.insert(balances=balances_table(older))
+    warehouse.invoices.insert(balances=balances_table(newest))
+
+    def told(number, action, amount=None):
+        return NewCaseAction(key=f"{action}-{number}", market="SE", invoice_key=f"demo-se/{number}", creditor="demo-se",
+                             invoice_number=number, case_id=f"c-{number}", amili_invoice_id=None, action=action,
+                             purpose=f"{action}:{amount or 'all'}:{DAY}", amount=D(amount) if amount else None,
+                             currency="SEK", action_date=DAY)
+    warehouse.actions.add([told("CANC_TOLD", "cancellation"), told("CANC_REFUSED", "cancellation"),
+                           told("TOLD", "payment", "250.00"), told("CREDIT_TOLD", "crediting", "250.00"),
+                           told("GONE_PAID", "payment", "1250.00")])
+    warehouse.actions.set_state("cancellation-CANC_REFUSED", ActionState.REJECTED, detail="Amili said no")
+
+    every = warehouse.actions.source_views()
+    news = warehouse.actions.source_views(news_only=True)
+    assert {v.invoice_number for v in news} == {"PAY", "CENT", "GONE", "GONE_PAID", "CANC", "CANC_REFUSED",
+                                                 "CREDITED"}
+    assert news == [v for v in every if action_for(v) is not None]
+
+
+def test_many_actions_are_added_at_once_each_with_its_first_event(warehouse):
+    _setup(warehouse)
+    keys = [f"k{i:04d}" for i in range(1500)]
+    assert warehouse.actions.add([_new(k) for k in keys[:700]]) == keys[:700]
+    # a key given twice counts once (the first wins); keys already there are left alone
+    again = [_new(k, amount="1.00") for k in keys[650:]] + [_new("k1499", amount="2.00")]
+    assert warehouse.actions.add(again, detail="operator retry") == keys[700:]
+    pending = warehouse.actions.in_states([ActionState.PENDING], market="SE")
+    assert len(pending) == 1500 and {a.amount for a in pending if a.key < "k0700"} == {D("250.00")}
+    assert {a.amount for a in pending if a.key >= "k0700"} == {D("1.00")}
+    [first] = warehouse.actions.events("k0001")
+    assert (first.from_state, first.to_state, first.detail) == (None, "pending", f"source shows payment:250.00:{DAY}")
+    assert [e.detail for e in warehouse.actions.events("k1499")] == ["operator retry"]

@@ -267,3 +267,34 @@ def test_closed_but_unpaid_at_source_is_what_the_whole_source_history_says(wareh
     found = set(db.execute("SELECT case_id, amount FROM reconciliation_findings"
                            " WHERE reason = 'closed_but_source_unpaid'").fetchall())
     assert found == expected
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(reads=SOURCE_READS, closed=CLOSED_CASES)
+# erp2's newest read (DAYS[1]) is the oldest newest: A was last read before it (only its whole
+# history knows A), D's last word is erp2's, B and C are in a newest read.
+@example(reads=[("erp1", DAYS[0], [("A", "100.00", True), ("D", "50.00", True)]),
+                ("erp1", DAYS[2], [("B", "150.00", True)]),
+                ("erp2", DAYS[1], [("C", "50.00", True), ("D", "50.00", False)])],
+         closed=tuple((n, None, None) for n in NUMBERS))
+def test_the_source_views_of_open_cases_are_what_the_whole_source_history_says(warehouse, reads, closed):
+    """The back-to-Amili detection reads a bounded part of the source history (the reads no older
+    than the oldest of the sources' newest, and the older rows of invoices gone since); each open
+    case's view must be the source view over the whole history (SOURCE_VIEW_SQL)."""
+    from amili_pipelines.domain.money import money
+    from amili_pipelines.warehouse.common.reconcile_sql import SOURCE_VIEW_SQL
+
+    _empty(warehouse)
+    ops = [("partition", *read) for read in reads]
+    for i, (n, reason, day) in enumerate(closed):
+        ops += [("enqueue", n, "300.00"), ("outcome", n, "registered", f"c{i}", False),
+                ("case", f"c{i}", n, "300.00", None, reason, day)]
+    with warehouse.transaction():
+        for step, op in enumerate(ops):
+            _apply(warehouse, op, step)
+    whole = {k: (bool(present), money(bal), status)
+             for k, present, bal, _, _, status in warehouse.session.execute(SOURCE_VIEW_SQL).fetchall()}
+    expected = {_key(n): whole[_key(n)] for n, reason, _ in closed if reason is None and _key(n) in whole}
+    got = {v.invoice_key: (v.present, v.open_balance, v.source_status) for v in warehouse.actions.source_views()}
+    assert got == expected

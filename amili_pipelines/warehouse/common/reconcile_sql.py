@@ -1,5 +1,7 @@
 """SQL that DuckDB and PostgreSQL both run as written: the reconciliation, and the source system's
-current view of every invoice (read by reconciliation and by the back-to-Amili detection).
+current view of every invoice (the definition that the reconciliation's source rule and the
+back-to-Amili detection each compute over a bounded part of the history, checked against it in
+tests/warehouse/test_reconciliation_incremental.py).
 
 One text for both stores keeps the money rules in one place. What makes it portable: explicit
 GROUP BY lists, ``CAST(... AS ...)`` rather than ``::``, ``concat`` rather than ``format``,
