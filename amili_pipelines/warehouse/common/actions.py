@@ -32,44 +32,49 @@ _NEW_COLUMNS = ("action_key", *_NEW_FIELDS[1:])
 _SETTABLE = frozenset({"remote_id", "batch_id", "result_status", "result_json", "last_error", "sent_at"})
 
 
-# SOURCE_VIEW_SQL (reconcile_sql.py) for the registered invoices whose case is open, read from a
-# bounded part of the history: a source keeps every day's read, and a window over all of them took
-# 10 s and ran out of DuckDB's 512 MB at 30 days of a million invoices. Exact, because an invoice
-# with a row in some read no older than the oldest of the sources' newest (`recent`) has its last
-# known row among those; only an invoice with none there (gone from every source since) needs the
-# older reads (`older`), and only its own rows of them.
+# The source_views statements. SOURCE_VIEW_SQL (reconcile_sql.py), for the registered invoices
+# whose case is open, from a bounded part of the history: a source keeps every day's read, and a
+# window over all of them took 10 s and ran out of DuckDB's 512 MB at 30 days of a million
+# invoices. Exact, because an invoice with a row in some read no older than the oldest of the
+# sources' newest has its last known row among those; only an invoice with none there (gone from
+# every source since) needs the older reads, and only its own rows of them.
+# The sets are temporary tables, analysed, not CTEs: PostgreSQL guesses 200 rows for a CTE it
+# materialises and planned nested loops over a million (a query of minutes).
+OLDEST_NEWEST_READ = ("SELECT min(d) FROM (SELECT source, max(partition_date) AS d FROM source_balances"
+                      " GROUP BY source) n")
+OPEN_REGISTRATIONS = """
+    CREATE TEMP TABLE _sv_regs AS
+    SELECT r.market, r.invoice_key, r.case_id, r.claimed_amount
+    FROM registration_outbox r LEFT JOIN cases k ON k.market = r.market AND k.case_id = r.case_id
+    WHERE r.state = 'registered' AND r.case_id IS NOT NULL AND NOT coalesce(k.is_closed, false)
+"""
+RECENT_READS = """
+    CREATE TEMP TABLE _sv_hist AS
+    SELECT b.invoice_key, b.source, b.partition_date, b.open_balance, b.is_unpaid, b.status
+    FROM source_balances b
+    WHERE b.partition_date >= ? AND b.invoice_key IN (SELECT invoice_key FROM _sv_regs)
+"""
+OLDER_READS_OF_GONE = """
+    INSERT INTO _sv_hist
+    SELECT b.invoice_key, b.source, b.partition_date, b.open_balance, b.is_unpaid, b.status
+    FROM source_balances b
+    WHERE b.partition_date < ?
+      AND b.invoice_key IN (SELECT invoice_key FROM _sv_regs EXCEPT SELECT invoice_key FROM _sv_hist)
+"""
 # The rule (with {news}) runs on narrow rows, keys and money; the wide columns are joined to the
 # rows it keeps: carried through every join, a million cases' text outgrew the same 512 MB.
-SOURCE_VIEWS_SQL = """
+SOURCE_VIEWS = """
     WITH newest AS (SELECT source, max(partition_date) AS d FROM source_balances GROUP BY source),
-    open_regs AS (
-        SELECT r.market, r.invoice_key, r.case_id, r.claimed_amount
-        FROM registration_outbox r LEFT JOIN cases k ON k.market = r.market AND k.case_id = r.case_id
-        WHERE r.state = 'registered' AND r.case_id IS NOT NULL AND NOT coalesce(k.is_closed, false)
-    ),
-    keys AS (SELECT DISTINCT invoice_key FROM open_regs),
-    recent AS (
-        SELECT b.invoice_key, b.source, b.partition_date, b.open_balance, b.is_unpaid, b.status
-        FROM source_balances b JOIN keys k ON k.invoice_key = b.invoice_key
-        WHERE b.partition_date >= (SELECT min(d) FROM newest)
-    ),
-    older AS (
-        SELECT b.invoice_key, b.source, b.partition_date, b.open_balance, b.is_unpaid, b.status
-        FROM source_balances b
-        JOIN (SELECT invoice_key FROM keys EXCEPT SELECT invoice_key FROM recent) g ON g.invoice_key = b.invoice_key
-        WHERE b.partition_date < (SELECT min(d) FROM newest)
-    ),
-    hist AS (SELECT * FROM recent UNION ALL SELECT * FROM older),
     last_known AS (
         SELECT invoice_key, source, status FROM (
             SELECT invoice_key, source, status,
                    row_number() OVER (PARTITION BY invoice_key ORDER BY partition_date DESC, source) AS rn
-            FROM hist
+            FROM _sv_hist
         ) ranked WHERE rn = 1
     ),
     cur AS (
         SELECT h.invoice_key, h.source, h.open_balance, coalesce(h.is_unpaid, h.open_balance > 0) AS is_unpaid
-        FROM hist h JOIN newest n ON n.source = h.source AND n.d = h.partition_date
+        FROM _sv_hist h JOIN newest n ON n.source = h.source AND n.d = h.partition_date
     ),
     src AS (
         SELECT k.invoice_key, cur.invoice_key IS NOT NULL AS present,
@@ -93,7 +98,7 @@ SOURCE_VIEWS_SQL = """
         SELECT r.market, r.invoice_key, s.present, s.open_balance, s.status,
                coalesce(c.capital, 0) AS capital, coalesce(p.paid, 0) AS paid,
                coalesce(p.credited, 0) AS credited, coalesce(p.cancellations, 0) AS cancellations
-        FROM open_regs r
+        FROM _sv_regs r
         JOIN src s ON s.invoice_key = r.invoice_key
         LEFT JOIN collected c ON c.market = r.market AND c.case_id = r.case_id
         LEFT JOIN reported p ON p.market = r.market AND p.invoice_key = r.invoice_key
@@ -127,7 +132,20 @@ class SqlActionStore:
               AND (NOT s.present OR lower(coalesce(s.status, '')) IN ({words})
                    OR coalesce(r.claimed_amount, 0) - coalesce(s.open_balance, 0) - coalesce(c.capital, 0)
                       - coalesce(p.paid, 0) - coalesce(p.credited, 0) > CAST('{TOLERANCE}' AS DECIMAL(18, 6)))"""
-        rows = self.db.execute(SOURCE_VIEWS_SQL.format(news=news)).fetchall()
+        since = self.db.scalar(OLDEST_NEWEST_READ)
+        if since is None:  # no source read yet: no view of any invoice
+            return []
+        with self.db.transaction():
+            for table in ("_sv_regs", "_sv_hist"):
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
+            self.db.execute(OPEN_REGISTRATIONS)
+            self.db.execute("ANALYZE _sv_regs")  # unanalysed, PostgreSQL took 6 s instead of 0.5 s to read the reads
+            self.db.execute(RECENT_READS, [since])
+            self.db.execute(OLDER_READS_OF_GONE, [since])
+            self.db.execute("ANALYZE _sv_hist")
+            rows = self.db.execute(SOURCE_VIEWS.format(news=news)).fetchall()
+            for table in ("_sv_regs", "_sv_hist"):
+                self.db.execute(f"DROP TABLE {table}")
         return [
             SourceView(market=m, invoice_key=k, creditor=cr, invoice_number=n, case_id=cid, amili_invoice_id=iid,
                        claimed=money(cl), currency=cur, present=bool(pr), open_balance=money(ob),
