@@ -19,6 +19,7 @@ from amili_pipelines.domain.case_actions import (
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.money import TOLERANCE, ZERO, money
 from amili_pipelines.warehouse.common import SqlSession
+from amili_pipelines.warehouse.common.reconcile_sql import last_known
 from amili_pipelines.warehouse.tables import records_table
 
 _ACTION_COLUMNS = ("action_key, market, creditor, invoice_number, case_id, amili_invoice_id, action, amount, currency,"
@@ -62,16 +63,11 @@ OLDER_READS_OF_GONE = """
       AND b.invoice_key IN (SELECT invoice_key FROM _sv_regs EXCEPT SELECT invoice_key FROM _sv_hist)
 """
 # The rule (with {news}) runs on narrow rows, keys and money; the wide columns are joined to the
-# rows it keeps: carried through every join, a million cases' text outgrew the same 512 MB.
-SOURCE_VIEWS = """
+# rows it keeps: carried through every join (an earlier form), a million cases' text outgrew the
+# same 512 MB.
+SOURCE_VIEWS = f"""
     WITH newest AS (SELECT source, max(partition_date) AS d FROM source_balances GROUP BY source),
-    last_known AS (
-        SELECT invoice_key, source, status FROM (
-            SELECT invoice_key, source, status,
-                   row_number() OVER (PARTITION BY invoice_key ORDER BY partition_date DESC, source) AS rn
-            FROM _sv_hist
-        ) ranked WHERE rn = 1
-    ),
+    last_known AS ({last_known("_sv_hist")}),
     cur AS (
         SELECT h.invoice_key, h.source, h.open_balance, coalesce(h.is_unpaid, h.open_balance > 0) AS is_unpaid
         FROM _sv_hist h JOIN newest n ON n.source = h.source AND n.d = h.partition_date
@@ -102,7 +98,7 @@ SOURCE_VIEWS = """
         JOIN src s ON s.invoice_key = r.invoice_key
         LEFT JOIN collected c ON c.market = r.market AND c.case_id = r.case_id
         LEFT JOIN reported p ON p.market = r.market AND p.invoice_key = r.invoice_key
-        WHERE true{news}
+        WHERE true{{news}}
     )
     SELECT r.market, r.invoice_key, r.creditor, r.invoice_number, r.case_id, r.amili_invoice_id,
            r.claimed_amount, r.currency, v.present, v.open_balance, v.capital, v.paid, v.credited,
@@ -124,8 +120,8 @@ class SqlActionStore:
         """
         news = ""
         if news_only:
-            # The domain's constants written in, not bound: bound, DuckDB planned this statement
-            # differently and ran out of its 512 MB in 2 runs of 3 at a million cases.
+            # The domain's constants written in, not bound: bound, an earlier form of this statement
+            # ran out of DuckDB's 512 MB in 2 runs of 3 at a million cases (DuckDB planned it otherwise).
             words = ", ".join(f"'{w}'" for w in sorted(CANCELLED_WORDS))
             news = f"""
               AND coalesce(p.cancellations, 0) = 0

@@ -18,22 +18,29 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+
+
+def last_known(reads: str) -> str:
+    """Each invoice's row in its newest read among ``reads`` (a tie: the first source by name), with
+    the source and the status that read gave: its last word at the source."""
+    return f"""
+        SELECT invoice_key, source, status FROM (
+            SELECT invoice_key, source, status,
+                   row_number() OVER (PARTITION BY invoice_key ORDER BY partition_date DESC, source) AS rn
+            FROM {reads}
+        ) ranked WHERE rn = 1"""
+
+
 # (invoice_key, present, open_balance, total_amount, as_of, status): an invoice missing from its
 # source's newest read is no longer in the source (paid or removed there) and shows 0 open.
-SOURCE_VIEW_SQL = """
+SOURCE_VIEW_SQL = f"""
     WITH newest AS (SELECT source, max(partition_date) AS d FROM source_balances GROUP BY source),
     cur AS (
         SELECT b.invoice_key, b.source, b.partition_date, b.open_balance,
                CAST(NULL AS DECIMAL(18, 2)) AS total_amount, coalesce(b.is_unpaid, b.open_balance > 0) AS is_unpaid
         FROM source_balances b JOIN newest n ON n.source = b.source AND n.d = b.partition_date
     ),
-    last_known AS (
-        SELECT invoice_key, source, status FROM (
-            SELECT invoice_key, source, status,
-                   row_number() OVER (PARTITION BY invoice_key ORDER BY partition_date DESC, source) AS rn
-            FROM source_balances
-        ) ranked WHERE rn = 1
-    )
+    last_known AS ({last_known("source_balances")})
     SELECT k.invoice_key, cur.invoice_key IS NOT NULL AS present,
            CASE WHEN cur.invoice_key IS NULL THEN 0 WHEN NOT cur.is_unpaid THEN 0 ELSE cur.open_balance END
                AS open_balance,
