@@ -36,9 +36,10 @@ _SETTABLE = frozenset({"remote_id", "batch_id", "result_status", "result_json", 
 # The source_views statements. SOURCE_VIEW_SQL (reconcile_sql.py), for the registered invoices
 # whose case is open, from a bounded part of the history: a source keeps every day's read, and a
 # window over all of them took 10 s and ran out of DuckDB's 512 MB at 30 days of a million
-# invoices. Exact, because an invoice with a row in some read no older than the oldest of the
-# sources' newest has its last known row among those; only an invoice with none there (gone from
-# every source since) needs the older reads, and only its own rows of them.
+# invoices. Exact for any bound: an invoice with a row in a read at or after it has its last known
+# row there; one without has all its rows before it, and those are read for it alone. The bound is
+# the oldest of the sources' newest reads, so that only invoices gone from every source since need
+# their older rows (a later bound is as exact, and reads more of them).
 # The sets are temporary tables, analysed, not CTEs: PostgreSQL guesses 200 rows for a CTE it
 # materialises and planned nested loops over a million (a query of minutes).
 OLDEST_NEWEST_READ = ("SELECT min(d) FROM (SELECT source, max(partition_date) AS d FROM source_balances"
