@@ -27,9 +27,11 @@ def ensure_installed(find: Callable[[], T | None], *packages: str, timeout: int 
         if found:
             return found
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update"], check=True, capture_output=True, env=env, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *packages], check=True,
-                       capture_output=True, env=env, timeout=timeout)
+        for command, limit in ((["apt-get", "update"], 600),
+                               (["apt-get", "install", "-y", "--no-install-recommends", *packages], timeout)):
+            done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=limit)
+            if done.returncode != 0:  # say why: CI shows this message, not apt-get's output
+                raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-800:]}")
     found = find()
     if not found:
         raise RuntimeError(f"apt-get installed {' '.join(packages)} but it is still not found")

@@ -42,8 +42,7 @@ _SETTABLE = frozenset({"remote_id", "batch_id", "result_status", "result_json", 
 # their older rows (a later bound is as exact, and reads more of them).
 # The sets are temporary tables, analysed, not CTEs: PostgreSQL guesses 200 rows for a CTE it
 # materialises and planned nested loops over a million (a query of minutes).
-OLDEST_NEWEST_READ = ("SELECT min(d) FROM (SELECT source, max(partition_date) AS d FROM source_balances"
-                      " GROUP BY source) n")
+NEWEST_READS = "CREATE TEMP TABLE _sv_newest AS SELECT source, max(partition_date) AS d FROM source_balances GROUP BY source"
 OPEN_REGISTRATIONS = """
     CREATE TEMP TABLE _sv_regs AS
     SELECT r.market, r.invoice_key, r.case_id, r.claimed_amount
@@ -67,11 +66,10 @@ OLDER_READS_OF_GONE = """
 # rows it keeps: carried through every join (an earlier form), a million cases' text outgrew the
 # same 512 MB.
 SOURCE_VIEWS = f"""
-    WITH newest AS (SELECT source, max(partition_date) AS d FROM source_balances GROUP BY source),
-    last_known AS ({last_known("_sv_hist")}),
+    WITH last_known AS ({last_known("_sv_hist")}),
     cur AS (
         SELECT h.invoice_key, h.source, h.open_balance, coalesce(h.is_unpaid, h.open_balance > 0) AS is_unpaid
-        FROM _sv_hist h JOIN newest n ON n.source = h.source AND n.d = h.partition_date
+        FROM _sv_hist h JOIN _sv_newest n ON n.source = h.source AND n.d = h.partition_date
     ),
     src AS (
         SELECT k.invoice_key, cur.invoice_key IS NOT NULL AS present,
@@ -129,20 +127,22 @@ class SqlActionStore:
               AND (NOT s.present OR lower(coalesce(s.status, '')) IN ({words})
                    OR coalesce(r.claimed_amount, 0) - coalesce(s.open_balance, 0) - coalesce(c.capital, 0)
                       - coalesce(p.paid, 0) - coalesce(p.credited, 0) > CAST('{TOLERANCE}' AS DECIMAL(18, 6)))"""
-        since = self.db.scalar(OLDEST_NEWEST_READ)
-        if since is None:  # no source read yet: no view of any invoice
-            return []
+        staged = ("_sv_newest", "_sv_regs", "_sv_hist")
+        rows = []
         with self.db.transaction():
-            for table in ("_sv_regs", "_sv_hist"):
+            for table in staged:
                 self.db.execute(f"DROP TABLE IF EXISTS {table}")
-            self.db.execute(OPEN_REGISTRATIONS)
-            self.db.execute("ANALYZE _sv_regs")  # unanalysed, PostgreSQL took 6 s instead of 0.5 s to read the reads
-            self.db.execute(RECENT_READS, [since])
-            self.db.execute(OLDER_READS_OF_GONE, [since])
-            self.db.execute("ANALYZE _sv_hist")
-            rows = self.db.execute(SOURCE_VIEWS.format(news=news)).fetchall()
-            for table in ("_sv_regs", "_sv_hist"):
-                self.db.execute(f"DROP TABLE {table}")
+            self.db.execute(NEWEST_READS)
+            since = self.db.scalar("SELECT min(d) FROM _sv_newest")  # None: no source read yet, no view
+            if since is not None:
+                self.db.execute(OPEN_REGISTRATIONS)
+                self.db.execute("ANALYZE _sv_regs")  # unanalysed, PostgreSQL took 6 s instead of 0.5 s here
+                self.db.execute(RECENT_READS, [since])
+                self.db.execute(OLDER_READS_OF_GONE, [since])
+                self.db.execute("ANALYZE _sv_hist")
+                rows = self.db.execute(SOURCE_VIEWS.format(news=news)).fetchall()
+            for table in staged:
+                self.db.execute(f"DROP TABLE IF EXISTS {table}")
         return [
             SourceView(market=m, invoice_key=k, creditor=cr, invoice_number=n, case_id=cid, amili_invoice_id=iid,
                        claimed=money(cl), currency=cur, present=bool(pr), open_balance=money(ob),
