@@ -24,6 +24,10 @@ _DIGITS = re.compile(r"\d")
 _SE_CANDIDATE = re.compile(r"(?<![0-9])(?:[0-9]{2})?[0-9]{6}(?: ?[-+] ?| )?[0-9]{4}(?![0-9])")
 _NO_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{6}(?: |-)?[0-9]{5}(?![0-9])")
 _MASKABLE = (None, "checksum")  # a real date in it: valid, or only the check digit is wrong
+# A UUID (a Dagster run id, an idempotency key) is one token: its last group can be twelve digits
+# that read as a personnummer with a real date, and masking it would break the run's link in an alert.
+_UUID = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+                   r"(?![0-9A-Za-z])")
 
 
 def mask_id_number(value: str | None) -> str | None:
@@ -85,6 +89,16 @@ def mask_identity_numbers(text: str | None) -> str | None:
     """``text`` with every Swedish or Norwegian personal identity number in it masked."""
     if not text or not any(c.isdigit() for c in text):
         return text
+    if "-" not in text or not _UUID.search(text):
+        return _mask_token_free(text)
+    pieces, start = [], 0
+    for uuid in _UUID.finditer(text):
+        pieces += [_mask_token_free(text[start:uuid.start()]), uuid.group(0)]
+        start = uuid.end()
+    return "".join([*pieces, _mask_token_free(text[start:])])
+
+
+def _mask_token_free(text: str) -> str:
     return _mask_matches(_mask_matches(text, _SE_CANDIDATE, norwegian=False), _NO_CANDIDATE, norwegian=True)
 
 

@@ -79,6 +79,17 @@ def test_shapes_people_write():
     assert mask_id_number("19900101-1234") == "19900101-****"
 
 
+def test_a_run_id_stays_whole_where_a_number_beside_it_is_masked():
+    # The last group of a UUID (a Dagster run id in an alert's link) can be twelve digits that read
+    # as a personnummer with a real date (19800101-1234): it is part of the id, not a person.
+    run_id = "a738cc27-1199-4336-bd30-198001011234"
+    link = f"run: http://dagster.example:3000/runs/{run_id}"
+    assert mask_identity_numbers(link) == link
+    assert mask_identity_numbers(f"pnr 19811218-9876 in {run_id}, fnr 811218-9876") == (
+        f"pnr 19811218-**** in {run_id}, fnr 811218-****")
+    assert mask_identity_numbers(f"x{run_id}") == f"x{run_id[:-4]}****", "glued to a letter: not a UUID"
+
+
 @settings(max_examples=100, deadline=None)
 @given(swedish(), _AROUND, _AROUND)
 def test_every_place_people_look_uses_the_one_masking_function(number, left, right) -> None:
