@@ -73,7 +73,12 @@ def serve(host: str = "127.0.0.1", port: int = 8765, *, state_path: Path | None 
     server = uvicorn.Server(uvicorn_config(app, host=host, port=port))
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"Amili emulator: cannot listen on {host}:{port}: {exc.strerror} "
+                         "(choose another port with --port; 0 picks a free one)") from None
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
 

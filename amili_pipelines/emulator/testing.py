@@ -270,18 +270,28 @@ def _run_subprocess(config: EmulatorConfig, state: Path | None, timeout: float) 
     tmpdir = Path(tempfile.mkdtemp(prefix="amili-emulator-"))
     cfg_path = tmpdir / "config.json"
     cfg_path.write_text(config.model_dump_json(), encoding="utf-8")
-    log = open(tmpdir / "server.log", "wb")  # noqa: SIM115
-    port = free_port()
-    cmd = [sys.executable, "-m", "amili_pipelines.emulator", "--host", "127.0.0.1", "--port", str(port),
-           "--config", str(cfg_path)]
-    if state:
-        cmd += ["--state", str(state)]
+    log_path = tmpdir / "server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMILI_EMULATOR")}
-    proc = _subprocess.Popen(cmd, stdout=log, stderr=_subprocess.STDOUT, env=env)
-    root = f"http://127.0.0.1:{port}"
+    for attempt in range(5):
+        # A free port can be taken between free_port() and the server's bind (another test process
+        # picked it too): the server then exits at once, and another port is tried.
+        port = free_port()
+        cmd = [sys.executable, "-m", "amili_pipelines.emulator", "--host", "127.0.0.1", "--port", str(port),
+               "--config", str(cfg_path)]
+        if state:
+            cmd += ["--state", str(state)]
+        with open(log_path, "wb") as log:
+            proc = _subprocess.Popen(cmd, stdout=log, stderr=_subprocess.STDOUT, env=env)
+        root = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(root, timeout, proc)
+            break
+        except RuntimeError as exc:
+            output = log_path.read_text(errors="replace")
+            if attempt == 4 or "Address already in use" not in output:
+                raise RuntimeError(f"{exc}; its output ends: {output[-2000:]}") from None
     admin = AdminClient(root)
     try:
-        _wait_ready(root, timeout, proc)
         yield EmulatorHandle(root_url=root, config=config, admin=admin, process=proc, state_path=state)
     finally:
         admin.close()
@@ -292,7 +302,6 @@ def _run_subprocess(config: EmulatorConfig, state: Path | None, timeout: float) 
             except _subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-        log.close()
 
 
 def emulator_fixture(config: EmulatorConfig | None = None, *, scope: str = "session", reset: bool = True):

@@ -11,14 +11,14 @@ import uvicorn
 from amili_pipelines.domain.masking import install_log_masking
 from amili_pipelines.settings import Settings
 from amili_pipelines.warehouse.spool import open_inbox
-from amili_pipelines.webhooks.app import PATH, ReceiverConfig, create_app
+from amili_pipelines.webhooks.app import PATH, ReceiverConfig, ReceiverMisconfigured, create_app
 
 
 def serve(host: str = "127.0.0.1", port: int = 8766, *, settings: Settings | None = None) -> None:
     """Start the receiver and block until interrupted; one line says where it listens when it does.
 
     Raises :class:`~amili_pipelines.webhooks.app.ReceiverMisconfigured` before binding anything when
-    the secret is missing."""
+    the secret is missing, and when the port cannot be bound (another process holds it)."""
     settings = settings or Settings()
     config = ReceiverConfig.from_settings(settings)
     inbox = open_inbox(settings.webhook_inbox)
@@ -32,7 +32,12 @@ def serve(host: str = "127.0.0.1", port: int = 8766, *, settings: Settings | Non
                                            access_log=False, lifespan="off"))
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ReceiverMisconfigured(f"cannot listen on {host}:{port}: {exc.strerror} "
+                                    "(another process holds the port? choose another with --port)") from None
     shown = f"[{host}]" if ":" in host else host
 
     async def main() -> None:

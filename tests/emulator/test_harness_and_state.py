@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -130,3 +131,24 @@ def test_fifty_concurrent_clients_keep_state_consistent(emu):
     assert len(set(ids)) == 200
     ocrs = [c["ocr_number_ocr"] for c in state["se"]["cases"]]
     assert len(set(ocrs)) == 200
+
+
+def test_a_port_taken_before_the_emulator_binds_it_is_replaced_by_another(monkeypatch):
+    # Two test processes can be handed the same free port; the one that binds second starts again elsewhere.
+    import amili_pipelines.emulator.testing as testing
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        handed = iter([taken, taken])
+        monkeypatch.setattr(testing, "free_port", lambda: next(handed, None) or free_port())
+        with running_emulator(subprocess=True) as emu:
+            assert not emu.root_url.endswith(f":{taken}")
+            assert httpx.get(f"{emu.root_url}/_emulator/health").json() == {"status": "ok"}
+        handed = iter([taken] * 5)
+        try:
+            with running_emulator(subprocess=True):
+                raise AssertionError("five taken ports in a row cannot start")
+        except RuntimeError as exc:
+            assert f"cannot listen on 127.0.0.1:{taken}: Address already in use" in str(exc)

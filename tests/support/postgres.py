@@ -65,10 +65,21 @@ class LocalPostgres:
                 os.chmod(parent, os.stat(parent).st_mode | 0o011)
         self._as_user(str(self.bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync",
                       "--locale=C", "--encoding=UTF8")
-        self.port = free_port()
-        self._as_user(str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(self.base / "server.log"), "-w", "-t", "60",
-                      "start", "-o", f"-h 127.0.0.1 -p {self.port} -k {sock} -F -c max_connections={self.max_connections}")
-        return self
+        log = self.base / "server.log"
+        for attempt in range(5):
+            # The port can be taken between free_port() and the server's bind (another test process
+            # chose it too): the server then fails to start, and another port is tried.
+            self.port = free_port()
+            started = self._as_user(
+                str(self.bin / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start", "-o",
+                f"-h 127.0.0.1 -p {self.port} -k {sock} -F -c max_connections={self.max_connections}", check=False)
+            if started.returncode == 0:
+                return self
+            said = log.read_text(errors="replace") if log.exists() else ""
+            if attempt == 4 or "Address already in use" not in said:
+                raise RuntimeError(f"PostgreSQL did not start on port {self.port}: {started.stderr.strip()}\n"
+                                   f"{said[-2000:]}")
+        raise AssertionError("unreachable")
 
     def create_database(self, name: str) -> str:
         """A new empty database; returns its URL (``postgresql://postgres@127.0.0.1:port/name``)."""

@@ -57,24 +57,38 @@ def _wait(port: int, proc: subprocess.Popen, log_path: Path, timeout: float = 30
     raise TimeoutError(f"receiver did not start: {log_path.read_text()[-2000:]}")
 
 
+def _start_receiver(inbox: Path, port: int | None, *, crash_after_store: bool,
+                    env: dict[str, str]) -> tuple[subprocess.Popen, int, Path]:
+    """The receiver started and answering; a port chosen here that another test process took in
+    the meantime (the receiver exits: address already in use) is replaced by another free one."""
+    for attempt in range(5):
+        chosen = port or free_port()
+        log_path = inbox.parent / f"receiver-{chosen}-{time.monotonic_ns()}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        if crash_after_store:
+            cmd = [sys.executable, "-m", "tests.support.crashing_receiver", "--port", str(chosen)]
+        else:
+            cmd = [str(Path(sys.executable).with_name("amili-pipelines")), "webhooks", "--port", str(chosen)]
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=PROJECT_ROOT)
+        try:
+            _wait(chosen, proc, log_path)
+            return proc, chosen, log_path
+        except RuntimeError:
+            if port or attempt == 4 or "address already in use" not in log_path.read_text().lower():
+                raise
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def receiver_process(inbox: Path, *, secret: str | None = SECRET, port: int | None = None,
                      crash_after_store: bool = False, env: dict[str, str] | None = None) -> Iterator[ReceiverProcess]:
-    port = port or free_port()
-    log_path = inbox.parent / f"receiver-{port}-{time.monotonic_ns()}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("AMILI_")}
     full_env.update({"AMILI_WEBHOOK_INBOX": str(inbox), **(env or {})})
     if secret is not None:
         full_env["AMILI_NO_WEBHOOK_SECRET"] = secret
-    if crash_after_store:
-        cmd = [sys.executable, "-m", "tests.support.crashing_receiver", "--port", str(port)]
-    else:
-        cmd = [str(Path(sys.executable).with_name("amili-pipelines")), "webhooks", "--port", str(port)]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=PROJECT_ROOT)
+    proc, port, log_path = _start_receiver(inbox, port, crash_after_store=crash_after_store, env=full_env)
     try:
-        _wait(port, proc, log_path)
         yield ReceiverProcess(url=f"http://127.0.0.1:{port}/webhooks/amili-no", port=port, proc=proc,
                               log_path=log_path)
     finally:

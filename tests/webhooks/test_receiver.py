@@ -4,6 +4,7 @@ what it stores, and that its output never holds the secret or a body's identity 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,18 @@ def test_the_receiver_does_not_start_without_a_secret(tmp_path):
                           cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "AMILI_NO_WEBHOOK_SECRET is not set" in proc.stdout + proc.stderr
+
+
+def test_a_port_another_process_holds_is_named_and_the_receiver_exits_2(tmp_path):
+    exe = Path(sys.executable).with_name("amili-pipelines")
+    env = {"PATH": "/usr/bin:/bin", "AMILI_WEBHOOK_INBOX": str(tmp_path / "inbox"), "HOME": str(tmp_path),
+           "AMILI_NO_WEBHOOK_SECRET": "a-secret"}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = subprocess.run([str(exe), "webhooks", "--port", str(port)], env=env, capture_output=True, text=True,
+                              timeout=60, cwd=tmp_path)
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 2, said
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in said and "Traceback" not in said
