@@ -5,7 +5,8 @@ failed, counts and the run's link, and without a secret or an identity number.""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -13,9 +14,11 @@ import pytest
 from amili_pipelines.alerts.messages import Alert
 from amili_pipelines.defs.operate.alerts import alert_on_failed_run, alert_on_needs_attention
 from amili_pipelines.defs.operate.stale import alert_on_stale_data
+from amili_pipelines.defs.reconcile.assets import SETTLEMENT_LINES
+from amili_pipelines.defs.register.assets import NO_REGISTRATIONS, SE_REGISTRATIONS
 from amili_pipelines.defs.resources import CreditorsResource
 from amili_pipelines.headless import run_daily_job
-from amili_pipelines.settings import PROJECT_ROOT
+from amili_pipelines.settings import PROJECT_ROOT, Settings
 from tests.support.receivers import smtp_receiver, webhook_receiver
 
 pytestmark = pytest.mark.integration
@@ -106,6 +109,32 @@ def test_stale_data_is_announced_once_per_spell(channels):
         again = dg.build_sensor_context(instance=instance, cursor=ctx.cursor, resources=_creditors())
         assert isinstance(alert_on_stale_data(again), dg.SkipReason)
     assert len(hook.posts) == 1 and len(mail.mails) == 1
+
+
+def test_a_backfill_of_old_days_does_not_hide_that_the_daily_registration_stopped(channels):
+    hook, _ = channels
+    today = datetime.now(ZoneInfo(Settings().timezone)).date()
+    month_ago = (today - timedelta(days=30)).isoformat()
+
+    def materialized(key, partition=None):
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key, partition=partition))
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        materialized(SE_REGISTRATIONS, month_ago)  # a backfill just now, while the daily schedule is stopped
+        materialized(NO_REGISTRATIONS, month_ago)
+        materialized(NO_REGISTRATIONS, today.isoformat())  # Norway's daily run did run
+        materialized(SETTLEMENT_LINES)
+        ctx = dg.build_sensor_context(instance=instance, resources=_creditors())
+        assert alert_on_stale_data(ctx) is None
+        [post] = hook.posts
+        assert "no successful Swedish registration" in post["text"]
+        assert "none for a recent day; the latest, at " in post["text"] and f"was for {month_ago}" in post["text"]
+        assert "Norwegian" not in post["text"] and "settlement" not in post["text"]
+
+        materialized(SE_REGISTRATIONS, (today - timedelta(days=1)).isoformat())  # yesterday's day, re-run now
+        again = dg.build_sensor_context(instance=instance, cursor=ctx.cursor, resources=_creditors())
+        assert isinstance(alert_on_stale_data(again), dg.SkipReason)
+    assert len(hook.posts) == 1
 
 
 def test_identity_numbers_are_masked_in_every_alert_line():

@@ -3,10 +3,17 @@
 The register assets and ``settlement_lines`` also carry a freshness policy, so the UI shows them
 overdue; this sensor is what tells a person (``AMILI_STALE_REGISTRATION_HOURS``,
 ``AMILI_STALE_SETTLEMENT_HOURS``, default 36). One alert per stale spell, not one per tick.
+
+A registration counts when it registered one of the recent days (the daily run's partition, or a
+re-run of it): a backfill of last month's days, run while the daily schedule is stopped, says
+nothing about today's invoices, and must not silence the alert.
 """
 
 import json
+import math
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -19,14 +26,42 @@ from amili_pipelines.domain.invoice import Market
 from amili_pipelines.settings import Settings
 
 
-def _watched(settings: Settings, markets: set[Market]) -> dict[dg.AssetKey, tuple[str, float]]:
-    """Asset -> (what it means, allowed age in hours), for the markets that have creditors."""
+def _last_materialized(instance: dg.DagsterInstance, key: dg.AssetKey, *, hours: float, partitioned: bool,
+                       settings: Settings) -> float:
+    """When ``key`` was last materialized (0: never); for a daily-partitioned asset, only its recent
+    days count: the days from ``hours`` (rounded up to days) plus one before today, to today."""
+    if not partitioned:
+        event = instance.get_latest_materialization_event(key)
+        return event.timestamp if event else 0.0
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    days = [today - timedelta(days=n) for n in range(math.ceil(hours / 24) + 2)]
+    found = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[d.isoformat() for d in days]), limit=1)
+    return found.records[0].timestamp if found.records else 0.0
+
+
+def _since(instance: dg.DagsterInstance, key: dg.AssetKey, last: float) -> str:
+    if last:
+        return _utc(last)
+    latest = instance.get_latest_materialization_event(key)
+    if latest is None or latest.dagster_event is None:
+        return "never"
+    # Only older days were materialized recently: say so, or the person looks for a failed run.
+    return f"none for a recent day; the latest, at {_utc(latest.timestamp)}, was for {latest.dagster_event.partition}"
+
+
+def _utc(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+
+
+def _watched(settings: Settings, markets: set[Market]) -> dict[dg.AssetKey, tuple[str, float, bool]]:
+    """Asset -> (what it means, allowed age in hours, daily-partitioned), for the markets that have creditors."""
     watched = {}
     if Market.SE in markets:
-        watched[SE_REGISTRATIONS] = ("Swedish registration", settings.stale_registration_hours)
+        watched[SE_REGISTRATIONS] = ("Swedish registration", settings.stale_registration_hours, True)
     if Market.NO in markets:
-        watched[NO_REGISTRATIONS] = ("Norwegian registration", settings.stale_registration_hours)
-    watched[SETTLEMENT_LINES] = ("settlement read", settings.stale_settlement_hours)
+        watched[NO_REGISTRATIONS] = ("Norwegian registration", settings.stale_registration_hours, True)
+    watched[SETTLEMENT_LINES] = ("settlement read", settings.stale_settlement_hours, False)
     return watched
 
 
@@ -41,13 +76,11 @@ def alert_on_stale_data(context: dg.SensorEvaluationContext, creditors: Creditor
     now = time.time()
     stale: dict[str, float] = {}  # asset -> its last materialization (the stale spell it belongs to)
     details = []
-    for key, (what, hours) in _watched(settings, creditors.load().markets).items():
-        event = context.instance.get_latest_materialization_event(key)
-        last = event.timestamp if event else 0.0
+    for key, (what, hours, partitioned) in _watched(settings, creditors.load().markets).items():
+        last = _last_materialized(context.instance, key, hours=hours, partitioned=partitioned, settings=settings)
         if now - last > hours * 3600 and alerted.get(key.to_user_string()) != last:
             stale[key.to_user_string()] = last
-            since = "never" if not last else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last))
-            details.append(f"no successful {what} for more than {hours:.0f} h (last: {since})")
+            details.append(f"no successful {what} for more than {hours:.0f} h (last: {_since(context.instance, key, last)})")
     if not stale:
         return dg.SkipReason("every watched asset is fresh, or its staleness was already reported")
     alert = Alert(title="Data is stale", severity="warning", details=details,
