@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from amili_pipelines.amili.errors import ApiRejection, AuthenticationFailed, NotFound
 from amili_pipelines.amili.transport import Transport
 
 
@@ -56,7 +57,13 @@ class TokenAuth:
                 assert self._token is not None
                 return self._token
             issued_at = time.time()
-            token = await self._fetch(transport, issued_at=issued_at)
+            try:
+                token = await self._fetch(transport, issued_at=issued_at)
+            except (ApiRejection, NotFound) as exc:
+                # A token endpoint refuses bad credentials with any 4xx (OAuth2's 400 invalid_client):
+                # the credentials are wrong, not the invoices the request was for.
+                raise AuthenticationFailed(f"the token endpoint refused: {exc.message}", method=exc.method,
+                                           path=exc.path, status_code=exc.status_code) from None
             self.fetch_count += 1
             self._token = token
             return token

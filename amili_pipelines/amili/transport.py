@@ -6,7 +6,7 @@ Retry policy, by whether Amili could have acted on the request (reference valida
 failure                                GET / idempotent     POST without idempotency key
 =====================================  ==================  ==========================================
 connect error/timeout, pool timeout    retry                retry (the request was never sent)
-429, 503                               retry                retry (not processed), honour Retry-After
+408, 423, 425, 429, 503                retry                retry (not processed), honour Retry-After
 500, 502, 504                          retry                ``OutcomeUnknown``, no retry
 read timeout / read error / dropped    retry                ``OutcomeUnknown``, no retry
 connection (RemoteProtocolError),
@@ -72,7 +72,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=30.0, pool=30.0)
 
 # Request never left this process: always safe to send again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
-_RETRY_ALWAYS_STATUS = frozenset({429, 503})
+# Not processed, by their meaning: too many requests, locked (listed next to 429 in Norway's docs),
+# request timeout, too early, unavailable.
+_RETRY_ALWAYS_STATUS = frozenset({408, 423, 425, 429, 503})
 _RETRY_IF_SAFE_STATUS = frozenset({500, 502, 504})
 
 

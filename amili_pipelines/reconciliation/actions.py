@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from amili_pipelines.amili.errors import (
+    ApiConflict,
     ApiRejection,
     ApiUnavailable,
     NotFound,
@@ -140,11 +141,13 @@ _SEND_FAILURES = (ApiRejection, OutcomeUnknown, ApiUnavailable, NotFound)
 
 
 def _record_send_failure(store: ActionStore, key: str, exc: Exception, s: ActionSummary) -> None:
-    if isinstance(exc, ApiRejection):
+    # A 409 is not a refusal of the action: a duplicate of one Amili holds, or a key still being
+    # processed. Rejected, it would be reported again under a new key; unclear, it is looked up.
+    if isinstance(exc, ApiRejection) and not isinstance(exc, ApiConflict):
         store.set_state(key, ActionState.REJECTED, detail=str(exc), last_error=str(exc)[:500],
                         result_json=json.dumps(exc.raw, default=str))
         s.rejected += 1
-    elif isinstance(exc, OutcomeUnknown):
+    elif isinstance(exc, OutcomeUnknown | ApiConflict):
         store.set_state(key, ActionState.UNKNOWN_OUTCOME, detail=str(exc), last_error=str(exc)[:500])
         s.unknown_outcome += 1
     else:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from amili_pipelines.amili.errors import (
     AmiliError,
+    ApiConflict,
     ApiRejection,
     ApiUnavailable,
     AuthenticationFailed,
@@ -99,6 +100,11 @@ class NorwayRoute:
                 idempotency_key=key)
         except AuthenticationFailed:
             raise
+        except ApiConflict as exc:
+            # Not a refusal of the invoices: e.g. this key's request is still being processed. The
+            # batch may exist; only the lookup under this same key may settle it, never a resend.
+            return [Outcome(r.market, r.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=describe(exc), batch_key=key,
+                            detail="conflict at Amili (409); looked up by its IdempotencyKey") for r in rows]
         except ApiRejection as exc:
             return await self._refused(rows, exc)
         except ApiUnavailable as exc:

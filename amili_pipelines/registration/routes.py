@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from amili_pipelines.amili.errors import (
     AmiliError,
+    ApiConflict,
     ApiRejection,
     ApiUnavailable,
     AuthenticationFailed,
@@ -84,9 +85,16 @@ def rejection_json(exc: ApiRejection) -> list[dict]:
     return [{"field": i.field, "message": i.message, "code": i.code} for i in exc.issues] or [{"message": exc.message}]
 
 
+_ALREADY_THERE = ("not unique", "already exist", "already registered")
+
+
 def _is_not_unique(exc: ApiRejection) -> bool:
-    """Sweden answers 422 "value 'X' is not unique" when it already has this invoice number."""
-    return any("not unique" in i.message for i in exc.issues)
+    """Amili may already hold this invoice: Eve's 422 "value 'X' is not unique" (its usual wording,
+    not a documented one, so other wordings of it count too) or a 409. A lookup decides."""
+    if isinstance(exc, ApiConflict):
+        return True
+    texts = [exc.message, *(i.message for i in exc.issues)]
+    return any(word in text.lower() for text in texts for word in _ALREADY_THERE)
 
 
 class SwedenRoute:
@@ -153,9 +161,15 @@ class SwedenRoute:
             raise
         except AmiliError as exc:
             return Outcome(row.market, row.invoice_key, row.state, error=describe(exc), detail="lookup failed")
-        found = [f for f in found if f.case]
         if not found:
             return Outcome(row.market, row.invoice_key, OutboxState.PENDING, detail="not at Amili; will send")
+        with_case = [f for f in found if f.case]
+        if not with_case:
+            # Amili holds the registration but names no case for it (yet): sending it again would
+            # open a second case. It stays unclear and is looked up again.
+            return Outcome(row.market, row.invoice_key, OutboxState.UNKNOWN_OUTCOME,
+                           detail=f"registered at Amili ({found[0].id}) without a case yet; looked up again next run")
+        found = with_case
         first = found[0]
         return Outcome(
             row.market, row.invoice_key, OutboxState.REGISTERED,
