@@ -8,11 +8,12 @@ uses RFC 1123.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, PlainSerializer
 
@@ -56,14 +57,18 @@ def _parse_datetime_text(value: str) -> Any:
 
 
 def parse_date(value: Any) -> Any:
-    """Like :func:`parse_datetime` but keeps only the calendar date (in UTC)."""
+    """Like :func:`parse_datetime` but keeps only the calendar date, as written.
+
+    A date field sent as a datetime with an offset means the date of that offset's day:
+    ``2024-01-15T00:00:00+01:00`` is 15 January (converting it to UTC first would give the 14th).
+    """
     if isinstance(value, datetime):
-        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+        return value.date()
     if isinstance(value, date):
         return value
     parsed = parse_datetime(value)
     if isinstance(parsed, datetime):
-        return parsed.astimezone(UTC).date()
+        return parsed.date()
     return parsed
 
 
@@ -91,6 +96,45 @@ def _money_to_json(value: Decimal) -> float | int:
     return float(value)
 
 
+def drop_nulls(value: Any) -> Any:
+    """A list read from an API: JSON ``null`` is an empty list, ``null`` items are left out.
+
+    A .NET server sends ``null`` for an empty list, and Amili Norway documents ``failed`` as
+    ``[null]`` (reference B.7)."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [item for item in value if item is not None]
+    return value
+
+
+def code_text(value: Any) -> Any:
+    """An error code as text: ``4001`` and ``"4001"`` are the same code (a server may send either)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(int(value)) if isinstance(value, int) or value.is_integer() else str(value)
+    return value
+
+
+def whole_seconds(value: Any) -> Any:
+    """A unix time or a lifetime in seconds as a whole number: ``3599``, ``"3599"``, ``3599.5`` or
+    ``"1767225600.5"`` (the fraction is dropped: a token is then treated as expiring a moment early)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            value = float(text)
+        except ValueError:
+            return value
+    if isinstance(value, float) and math.isfinite(value):
+        return math.floor(value)
+    return value
+
+
 def _to_decimal(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(repr(value))  # 0.1 -> Decimal("0.1"), not its binary expansion
@@ -116,6 +160,16 @@ IsoMidnight = Annotated[
 ]
 IsoDate = Annotated[date, BeforeValidator(parse_date), PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 IsoDatetime = Annotated[datetime, BeforeValidator(parse_datetime), PlainSerializer(format_iso_z, return_type=str)]
+
+# Lists in answers: ``null`` → ``[]``, ``null`` items dropped (F.3). ``TolerantList[Item]``.
+_Item = TypeVar("_Item")
+TolerantList = Annotated[list[_Item], BeforeValidator(drop_nulls)]
+
+# Error codes: a number or a string on the wire, always a string here.
+CodeText = Annotated[str, BeforeValidator(code_text)]
+
+# Token times (unix seconds, lifetimes): integers, numeric strings or fractional numbers.
+WholeSeconds = Annotated[int, BeforeValidator(whole_seconds)]
 
 # Money: Decimal in Python, a JSON number on the wire (also from plain ``model_dump``).
 Money = Annotated[Decimal, BeforeValidator(_to_decimal), PlainSerializer(_money_to_json)]

@@ -8,20 +8,41 @@ wait here (bounded) for the batches they just submitted, as the sensor would rec
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from amili_pipelines.amili.errors import AuthenticationFailed
 from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.invoice import Market
+from amili_pipelines.domain.masking import mask_identity_numbers
 from amili_pipelines.domain.outbox import BatchItemRow, OutboxState, Outcome
 from amili_pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from amili_pipelines.amili.no.client import AmiliNoClient
 
+log = logging.getLogger(__name__)
+
 TERMINAL_BATCH_STATUSES = frozenset({"SUCCESS", "PARTIAL", "FAILED"})
+
+
+def _status(value: Any) -> str:
+    """A batch status as text; ``None`` (no status yet) is the empty string."""
+    return "" if value is None else str(value)
+
+
+def is_terminal_status(status: Any) -> bool:
+    """SUCCESS, PARTIAL or FAILED in any letter case ("Success" from another server counts too)."""
+    return _status(status).strip().upper() in TERMINAL_BATCH_STATUSES
+
+
+def _failure_text(exc: BaseException) -> str:
+    """A short, masked description of why a batch could not be recorded (for logs and run metadata)."""
+    text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    return mask_identity_numbers(text)[:300]
 
 
 @dataclass
@@ -35,7 +56,7 @@ class BatchOutcome:
 
     @property
     def finished(self) -> bool:
-        return self.status in TERMINAL_BATCH_STATUSES
+        return is_terminal_status(self.status)
 
 
 @dataclass
@@ -46,7 +67,9 @@ class BatchResultsSummary:
     invoices_rejected: int = 0
     unmatched_items: int = 0
     still_running: int = 0
+    batches_failed: int = 0  # batches that could not be fetched or read; tried again on the next pass
     statuses: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # batch id -> why (masked, short)
     seconds: float = 0.0
 
     def add(self, outcome: BatchOutcome) -> None:
@@ -60,20 +83,34 @@ class BatchResultsSummary:
         self.invoices_rejected += outcome.rejected
         self.unmatched_items += outcome.unmatched
 
+    def add_failure(self, batch_id: str, error: str) -> None:
+        """A batch whose fetch or reading failed: nothing was recorded for it."""
+        self.batches_checked += 1
+        self.statuses.pop(batch_id, None)
+        self.failed[batch_id] = error
+        self.batches_failed = len(self.failed)
+
     def merge(self, later: BatchResultsSummary) -> None:
         """Fold in a later pass over the same batches (the newest status of each batch wins)."""
         self.batches_finished += later.batches_finished
         self.invoices_registered += later.invoices_registered
         self.invoices_rejected += later.invoices_rejected
         self.unmatched_items += later.unmatched_items
+        for batch_id in later.statuses:
+            self.failed.pop(batch_id, None)
+        for batch_id in later.failed:
+            self.statuses.pop(batch_id, None)
         self.statuses.update(later.statuses)
+        self.failed.update(later.failed)
+        self.batches_failed = len(self.failed)
         self.still_running = later.still_running
-        self.batches_checked = len(self.statuses)
+        self.batches_checked = len(self.statuses) + len(self.failed)
         self.seconds += later.seconds
 
     def metadata(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "statuses"}
+        out = {k: v for k, v in asdict(self).items() if k not in ("statuses", "failed")}
         out["batches"] = ", ".join(f"{k[:8]}…={v}" for k, v in sorted(self.statuses.items()))[:2000]
+        out["failed_batches"] = "; ".join(f"{k[:8]}…: {v}" for k, v in sorted(self.failed.items()))[:2000]
         return out
 
 
@@ -85,7 +122,7 @@ def _rejection(item: Any) -> tuple[list[dict], str]:
 
 def batch_outcomes(batch: Any, rows: Sequence[BatchItemRow]) -> tuple[list[Outcome], BatchOutcome]:
     """What a finished batch means for each of its outbox rows still waiting for it."""
-    result = BatchOutcome(batch_id=batch.batch_id, status=str(batch.status))
+    result = BatchOutcome(batch_id=batch.batch_id, status=_status(batch.status))
     by_number = {r.invoice_number: r.invoice_key for r in rows}
     by_key = {r.invoice_key: r.invoice_key for r in rows}
     open_keys = {r.invoice_key for r in rows if r.state is OutboxState.WAITING_FOR_BATCH}
@@ -140,8 +177,8 @@ async def record_batch_results(
     Safe to call again for the same batch: rows already registered or rejected stay as they are.
     """
     batch = await no_client.get_batch(organization_id=organization_id, batch_id=batch_id)
-    if str(batch.status) not in TERMINAL_BATCH_STATUSES:
-        return BatchOutcome(batch_id=batch_id, status=str(batch.status))
+    if not is_terminal_status(batch.status):
+        return BatchOutcome(batch_id=batch_id, status=_status(batch.status))
     outcomes, result = batch_outcomes(batch, warehouse.outbox.batch_rows(batch_id))
     warehouse.outbox.record_outcomes(outcomes, run_id=run_id)
     return result
@@ -152,7 +189,11 @@ async def record_finished_batches(
     batches: Sequence[tuple[str, str]] = (), run_id: str | None = None,
 ) -> BatchResultsSummary:
     """Record results of the given (organization id, batch id)s that are invoice batches of ours,
-    and of every batch still awaited."""
+    and of every batch still awaited.
+
+    Each batch stands alone: one whose fetch or reading fails is logged, listed in the summary's
+    ``failed`` and tried again on the next pass, and the others are still recorded. Refused
+    credentials (:class:`AuthenticationFailed`) fail every batch alike, so they stop the pass."""
     started = time.perf_counter()
     summary = BatchResultsSummary()
     org_of = {c.key: c.organization_id for c in creditors.creditors if c.organization_id}
@@ -163,8 +204,17 @@ async def record_finished_batches(
             if batch_id in known:
                 todo.setdefault(batch_id, org)
     for batch_id, org in sorted(todo.items()):
-        summary.add(await record_batch_results(warehouse, no_client=no_client, organization_id=org,
-                                               batch_id=batch_id, run_id=run_id))
+        try:
+            outcome = await record_batch_results(warehouse, no_client=no_client, organization_id=org,
+                                                 batch_id=batch_id, run_id=run_id)
+        except AuthenticationFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one unreadable batch must not hold up the others
+            error = _failure_text(exc)
+            log.warning("NO batch %s could not be recorded (tried again next time): %s", batch_id, error)
+            summary.add_failure(batch_id, error)
+            continue
+        summary.add(outcome)
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 
@@ -183,6 +233,8 @@ async def settle_waiting_batches(
         total.merge(summary)
         if not warehouse.outbox.waiting_batches() or time.monotonic() > deadline:
             return total
+        if summary.failed and not summary.still_running:
+            return total  # what is left could not be read: waiting will not change that; the next run retries
         if progress:
             progress(f"NO: {summary.still_running} batch(es) still running at Amili; waiting")
         await asyncio.sleep(poll_s)

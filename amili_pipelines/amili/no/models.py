@@ -15,12 +15,15 @@ from pydantic.alias_generators import to_camel
 
 from amili_pipelines.amili.errors import ApiIssue, ApiRejection
 from amili_pipelines.amili.fields import (
+    CodeText,
     FlexDate,
     FlexDatetime,
     IsoDate,
     IsoDatetime,
     IsoMidnight,
     Money,
+    TolerantList,
+    WholeSeconds,
 )
 
 TERMINAL_BATCH_STATUSES = frozenset({"SUCCESS", "PARTIAL", "FAILED"})
@@ -134,7 +137,7 @@ class BatchRef(_Read):
 
 
 class BatchItemError(_Read):
-    code: str | None = None
+    code: CodeText | None = None  # "DUPLICATE" or 4001: kept as text
     message: str | None = None
     field: str | None = None
 
@@ -151,7 +154,7 @@ class FailedItem(_Read):
     index: int | None = None  # position in the submitted array
     invoice_number: str | None = None
     unique_source_invoice_id: str | None = None
-    errors: list[BatchItemError] = Field(default_factory=list)
+    errors: TolerantList[BatchItemError] = Field(default_factory=list)
 
     def to_rejection(self) -> ApiRejection:
         """The API's own reasons for this item, as the error type the outbox records."""
@@ -173,8 +176,9 @@ class Batch(_Read):
     organization_id: str | None = None
     created_by: str | None = None
     idempotency_key: str | None = None
-    succeeded: list[SucceededItem] = Field(default_factory=list)
-    failed: list[FailedItem] = Field(default_factory=list)
+    # null (a .NET server's empty list) is [], null items (B.7 documents ``failed`` as [null]) are dropped
+    succeeded: TolerantList[SucceededItem] = Field(default_factory=list)
+    failed: TolerantList[FailedItem] = Field(default_factory=list)
 
     @property
     def is_terminal(self) -> bool:
@@ -304,7 +308,8 @@ class NoToken(BaseModel):
 
     access_token: SecretStr
     token_type: str = "Bearer"
-    not_before: int | None = None
-    expires_in: int | None = None
-    expires_on: int | None = None
+    # Unix seconds / a lifetime: a number, a numeric string (Azure AD v1 sends strings) or a fraction.
+    not_before: WholeSeconds | None = None
+    expires_in: WholeSeconds | None = None
+    expires_on: WholeSeconds | None = None
     resource: str | None = None

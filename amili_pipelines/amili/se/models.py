@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from amili_pipelines.amili.fields import FlexDatetime, Money, RfcDatetime
+from amili_pipelines.amili.fields import FlexDatetime, Money, RfcDatetime, TolerantList
 
 _VAT_PERCENT = r"^\d{1,2}(\.\d+)?%$"
 
@@ -252,8 +252,8 @@ class Case(_EveDocument):
     invoice_registration: str | None = None  # not documented; used to match a registration when present
     state: str | None = None
     status: str | None = None
-    state_history: list[StateChange] = Field(default_factory=list)
-    status_history: list[StatusChange] = Field(default_factory=list)
+    state_history: TolerantList[StateChange] = Field(default_factory=list)  # null -> [], null items dropped
+    status_history: TolerantList[StatusChange] = Field(default_factory=list)
     latest_state_date: FlexDatetime | None = None
     closed: CaseClosed | bool | None = None
     respite_until: FlexDatetime | None = None

@@ -88,6 +88,11 @@ def norway_batch_results(
                 "action_batches_rejected": actions.action_batches_rejected}
 
     metadata = run_with_clients(work, creditors=creditors_file, amili_se=amili_se, amili_no=amili_no)
+    if metadata.get("batches_failed"):
+        # The readable batches are recorded; the run still fails, so what started it (a webhook's
+        # claim, a sensor's request) is asked for again rather than taken as done.
+        raise dg.Failure(description=f"{metadata['batches_failed']} Norwegian batch(es) could not be read: "
+                                     f"{metadata['failed_batches']}", metadata=metadata)
     return dg.MaterializeResult(metadata=metadata)
 
 
