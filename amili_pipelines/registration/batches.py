@@ -128,7 +128,7 @@ def batch_outcomes(batch: Any, rows: Sequence[BatchItemRow]) -> tuple[list[Outco
     open_keys = {r.invoice_key for r in rows if r.state is OutboxState.WAITING_FOR_BATCH}
     outcomes: list[Outcome] = []
     for item in batch.succeeded or []:
-        key = by_number.get(item.invoice_number)
+        key = _succeeded_key(item, by_number, by_key)
         if key is None:
             result.unmatched += 1
             continue
@@ -150,6 +150,10 @@ def batch_outcomes(batch: Any, rows: Sequence[BatchItemRow]) -> tuple[list[Outco
                                     batch_id=batch.batch_id, detail=f"batch {batch.batch_id} item failed"))
             result.rejected += 1
     placed = {o.invoice_key for o in outcomes}
+    if result.unmatched:
+        # An item we could not match may be one of these rows (another server may write the number
+        # differently): absence is not proven, so nothing is sent again; the rows keep waiting.
+        return outcomes, result
     for key in sorted(open_keys - placed - _mentioned(batch, by_number, by_key, rows)):
         # A finished batch that does not hold the invoice proves Amili never took it: send it again.
         outcomes.append(Outcome(Market.NO, key, OutboxState.PENDING, batch_id=batch.batch_id,
@@ -158,9 +162,15 @@ def batch_outcomes(batch: Any, rows: Sequence[BatchItemRow]) -> tuple[list[Outco
     return outcomes, result
 
 
+def _succeeded_key(item: Any, by_number: dict[str, str], by_key: dict[str, str]) -> str | None:
+    """The outbox row of a succeeded item: by our own key (uniqueSourceInvoiceId) where Amili echoes
+    it, else by invoice number."""
+    return by_key.get(getattr(item, "unique_source_invoice_id", None) or "") or by_number.get(item.invoice_number)
+
+
 def _mentioned(batch: Any, by_number: dict[str, str], by_key: dict[str, str], rows: Sequence[BatchItemRow]) -> set[str]:
     """Invoice keys the batch reports at all (succeeded or failed), placed or not."""
-    keys = {by_number.get(i.invoice_number) for i in batch.succeeded or []}
+    keys = {_succeeded_key(i, by_number, by_key) for i in batch.succeeded or []}
     for item in batch.failed or []:
         keys.add(by_key.get(getattr(item, "unique_source_invoice_id", None) or "") or by_number.get(item.invoice_number))
         index = getattr(item, "index", None)

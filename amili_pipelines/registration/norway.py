@@ -40,7 +40,7 @@ from amili_pipelines.registration.routes import describe, rejection_json, reject
 if TYPE_CHECKING:
     from amili_pipelines.amili.no.client import AmiliNoClient
 
-_ITEM_PATH = re.compile(r"^invoices\[(\d+)\]")
+_ITEM_PATH = re.compile(r"^invoices\[(\d+)\]", re.IGNORECASE)  # ASP.NET writes "Invoices[0].DueDate"
 NOT_SENT = "not sent: Amili unreachable"
 _SETTLED = (OutboxState.WAITING_FOR_BATCH, OutboxState.REJECTED)
 

@@ -28,6 +28,10 @@ from amili_pipelines.amili.fields import (
 
 TERMINAL_BATCH_STATUSES = frozenset({"SUCCESS", "PARTIAL", "FAILED"})
 
+# Invoice numbers and ids in answers: a server may send a JSON number (F.3). Kept as the text of the
+# number, ``1001`` and ``1001.0`` both as "1001", so it still equals the invoice number that was sent.
+IdText = CodeText
+
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
@@ -143,17 +147,17 @@ class BatchItemError(_Read):
 
 
 class SucceededItem(_Read):
-    invoice_id: str | None = None
-    invoice_number: str | None = None
-    case_id: str | None = None
-    unique_source_invoice_id: str | None = None
+    invoice_id: IdText | None = None
+    invoice_number: IdText | None = None
+    case_id: IdText | None = None
+    unique_source_invoice_id: IdText | None = None
     index: int | None = None
 
 
 class FailedItem(_Read):
     index: int | None = None  # position in the submitted array
-    invoice_number: str | None = None
-    unique_source_invoice_id: str | None = None
+    invoice_number: IdText | None = None
+    unique_source_invoice_id: IdText | None = None
     errors: TolerantList[BatchItemError] = Field(default_factory=list)
 
     def to_rejection(self) -> ApiRejection:
@@ -201,9 +205,9 @@ class InvoiceRecord(_Read):
 
     id: str = Field(validation_alias=AliasChoices("id", "invoiceId", "invoice_id"))
     organization: Organization | None = None
-    invoice_number: str | None = None
+    invoice_number: IdText | None = None
     collection_case_number: Any = None
-    case_id: str | None = None
+    case_id: IdText | None = None
     type: str | None = None
     status: str | None = None
     sub_status: str | None = None
@@ -218,14 +222,14 @@ class InvoiceRecord(_Read):
     paid_amount: Money | None = None
     credited_amount: Money | None = None
     currency: str | None = None
-    unique_source_invoice_id: str | None = None
-    ocr_reference_number: str | None = None
+    unique_source_invoice_id: IdText | None = None
+    ocr_reference_number: IdText | None = None
 
 
 class CaseInvoice(_Read):
-    invoice_id: str | None = Field(default=None, validation_alias=AliasChoices("invoiceId", "id", "invoice_id"))
-    invoice_number: str | None = None
-    case_id: str | None = None
+    invoice_id: IdText | None = Field(default=None, validation_alias=AliasChoices("invoiceId", "id", "invoice_id"))
+    invoice_number: IdText | None = None
+    case_id: IdText | None = None
     invoice_date: FlexDate | None = None
     due_date: FlexDate | None = None
     batch_id: str | None = None
@@ -233,7 +237,7 @@ class CaseInvoice(_Read):
     original_amount: Money | None = None
     remaining_amount: Money | None = None
     remaining_principal: Money | None = None
-    unique_source_invoice_id: str | None = None
+    unique_source_invoice_id: IdText | None = None
     paid_amount: Money | None = None
     credited_amount: Money | None = None
     currency: str | None = None
@@ -274,10 +278,10 @@ class Settlement(_Read):
 
     settlement_id: str = Field(validation_alias=AliasChoices("settlementId", "id", "settlement_id"))
     settlement_date: FlexDate | None = None
-    invoice_id: str | None = None
-    invoice_number: str | None = None
+    invoice_id: IdText | None = None
+    invoice_number: IdText | None = None
     case_number: int | str | None = None
-    unique_source_invoice_id: str | None = None
+    unique_source_invoice_id: IdText | None = None
     currency: str | None = None
     principal_amount: Money | None = None
     interest_amount: Money | None = None
@@ -291,14 +295,19 @@ class Settlement(_Read):
 
 
 class Problem(_Read):
-    """RFC 7807 problem+json error body (F.2.1)."""
+    """RFC 7807 problem+json error body (F.2.1).
+
+    ``errors`` is kept as received: F.2.1 assumes ``{"<field>": ["<msg>", ...]}``, but a server may
+    send a list (``[{"field": ..., "message": ...}]`` or ``["<msg>", ...]``);
+    :func:`amili_pipelines.amili.no.errors.problem_issues` reads every shape.
+    """
 
     type: str | None = None
     title: str | None = None
     status: int | None = None
     detail: str | None = None
     trace_id: str | None = None
-    errors: dict[str, list[str] | str] | None = None
+    errors: Any = None
 
 
 class NoToken(BaseModel):

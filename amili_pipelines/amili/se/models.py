@@ -12,11 +12,14 @@ optional.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -24,9 +27,36 @@ from pydantic import (
     model_validator,
 )
 
-from amili_pipelines.amili.fields import FlexDatetime, Money, RfcDatetime, TolerantList
+from amili_pipelines.amili.fields import (
+    CodeText,
+    FlexDatetime,
+    Money,
+    RfcDatetime,
+    TolerantList,
+    parse_datetime,
+)
 
 _VAT_PERCENT = r"^\d{1,2}(\.\d+)?%$"
+_WORD = re.compile(r"^[A-Za-z][A-Za-z_ -]*$")
+
+
+def _ocr_text(value: Any) -> Any:
+    """An OCR number sent as a JSON number: its digits as text (a number has no leading zeros to lose).
+
+    A fraction, or a float beyond 2**53 (its digits already lost on the way), gives no OCR (None)
+    rather than a wrong one.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) <= 2**53 else None
+    return value
+
+
+# OCR numbers read back (optional): text, or a JSON number turned into its digits (F.3).
+OcrText = Annotated[str | None, BeforeValidator(_ocr_text)]
 
 
 class _Request(BaseModel):
@@ -170,9 +200,10 @@ class InvoiceRegistrationResult(_EveWriteResult):
 
     invoice: str | None = Field(default=None, validation_alias=AliasChoices("_invoice", "invoice"))
     case: str = Field(validation_alias=AliasChoices("_case", "case"))
-    ocr_number: str | None = Field(default=None, validation_alias=AliasChoices("_ocr_number", "ocr_number"))
+    ocr_number: OcrText = Field(default=None, validation_alias=AliasChoices("_ocr_number", "ocr_number"))
     # Documented as ``ocr_number_ocr``; F.1.6 says the emulator also sends ``_ocr_number_ocr``.
-    ocr_number_ocr: str | None = Field(
+    # A JSON number is read as its digits.
+    ocr_number_ocr: OcrText = Field(
         default=None, validation_alias=AliasChoices("ocr_number_ocr", "_ocr_number_ocr")
     )
 
@@ -186,7 +217,7 @@ class InvoiceRegistrationRecord(_EveDocument):
 
     account: str | None = None
     creditor: str | None = None
-    invoice_number: str | None = None
+    invoice_number: CodeText | None = None  # a JSON number is read as its text
     invoice_type: str | None = None
     reference_number: str | None = None
     payout_reference: str | None = None
@@ -197,8 +228,8 @@ class InvoiceRegistrationRecord(_EveDocument):
     matrix: list[dict[str, Any]] | None = None
     case: str | None = Field(default=None, validation_alias=AliasChoices("_case", "case"))
     invoice: str | None = Field(default=None, validation_alias=AliasChoices("_invoice", "invoice"))
-    ocr_number: str | None = Field(default=None, validation_alias=AliasChoices("_ocr_number", "ocr_number"))
-    ocr_number_ocr: str | None = Field(
+    ocr_number: OcrText = Field(default=None, validation_alias=AliasChoices("_ocr_number", "ocr_number"))
+    ocr_number_ocr: OcrText = Field(
         default=None, validation_alias=AliasChoices("ocr_number_ocr", "_ocr_number_ocr")
     )
 
@@ -219,12 +250,37 @@ class StatusChange(_Read):
 
 
 class CaseClosed(_Read):
-    date: FlexDatetime | None = None
-    reason: str | None = None  # F.1.10: paid | credited | cancelled
+    """How a case closed. F.1.10 assumes ``{"date": <RFC 1123>, "reason": ...}``; both may be missing."""
+
+    date: FlexDatetime | None = Field(
+        default=None, validation_alias=AliasChoices("date", "closed_date", "closedDate", "closed_at", "closedAt"))
+    reason: str | None = None  # F.1.10: paid | credited | cancelled; None = unknown
+
+
+def _closed_shape(value: Any) -> Any:
+    """``Case.closed`` in the shapes a server may send, as ``None`` | ``bool`` | a ``CaseClosed`` dict.
+
+    ``null``/missing/``""`` = open; ``true``/``false`` as sent; a date or datetime string = closed on
+    that date, reason unknown; a single word (``"paid"``) = closed for that reason, date unknown;
+    an object = F.1.10's shape, ``date`` and ``reason`` each optional.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    parsed = parse_datetime(text)
+    if isinstance(parsed, datetime):
+        return {"date": parsed}
+    if _WORD.match(text):
+        return {"reason": text}
+    return {}  # closed, but neither its date nor its reason can be read
 
 
 class CaseDebt(_Read):
-    invoice_number: str | None = None
+    invoice_number: CodeText | None = None  # a JSON number is read as its text
     debt_reference: str | None = None
     payout_reference: str | None = None
     invoice_date: FlexDatetime | None = None
@@ -255,12 +311,13 @@ class Case(_EveDocument):
     state_history: TolerantList[StateChange] = Field(default_factory=list)  # null -> [], null items dropped
     status_history: TolerantList[StatusChange] = Field(default_factory=list)
     latest_state_date: FlexDatetime | None = None
-    closed: CaseClosed | bool | None = None
+    # null while open; F.1.10's object, a plain date or ``true`` once closed (see ``_closed_shape``).
+    closed: Annotated[CaseClosed | bool | None, BeforeValidator(_closed_shape)] = None
     respite_until: FlexDatetime | None = None
     case_settings: dict[str, Any] | None = None
     debt: CaseDebt | None = None
-    ocr_number: str | None = None
-    ocr_number_ocr: str | None = None
+    ocr_number: OcrText = None
+    ocr_number_ocr: OcrText = None
     local_added_capital_amount: Money | None = None
     local_added_costs_amount: Money | None = None
     local_added_interest_amount: Money | None = None
@@ -276,6 +333,16 @@ class Case(_EveDocument):
         if isinstance(self.closed, bool):
             return self.closed
         return self.closed is not None or self.state == "closed"
+
+    @property
+    def closed_at(self) -> datetime | None:
+        """When the case closed, if Amili said (None while open, or when only ``true`` was sent)."""
+        return self.closed.date if isinstance(self.closed, CaseClosed) else None
+
+    @property
+    def closed_reason(self) -> str | None:
+        """Why the case closed (paid | credited | cancelled ...), if Amili said; None = unknown or open."""
+        return self.closed.reason if isinstance(self.closed, CaseClosed) else None
 
     @property
     def invoice_number(self) -> str | None:
