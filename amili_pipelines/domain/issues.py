@@ -18,8 +18,9 @@ class Issue(BaseModel):
     """A broken rule on one field of one invoice.
 
     ``message`` is meant for the person who fixes the source: it names the file or table, the
-    row, the field and the value. Message and value are masked by content when built: a
-    personnummer that a shifted column put into another field is masked like one in its own.
+    row, the field and the value. Message, value and location are masked by content when built: a
+    personnummer that a shifted column put into another field is masked like one in its own, and
+    so is one in a file's name (a folder of e-invoices named after the debtor).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -32,7 +33,7 @@ class Issue(BaseModel):
     location: str | None = None
     row: int | None = None
 
-    @field_validator("message", "value")
+    @field_validator("message", "value", "location")
     @classmethod
     def _mask(cls, text: str | None) -> str | None:
         return mask_identity_numbers(text)

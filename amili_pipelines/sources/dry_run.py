@@ -6,6 +6,7 @@ touches Amili or the operational DuckDB file: invoices are validated in memory.
 
 from __future__ import annotations
 
+import codecs
 import sys
 from collections import Counter
 from datetime import date
@@ -59,15 +60,22 @@ def _with_ceiling(validated: list[ValidatedInvoice], creditor: CreditorConfig) -
     return out
 
 
+_SNIFF = 65536
+
+
 def _guess_csv(path: Path, *, name: str) -> CsvSource:
-    head = path.read_bytes()[:65536]
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF)
+        whole = not fh.read(1)
     try:
-        text = head.decode("utf-8-sig")
+        # Incremental, so that a character cut at the end of the sniffed part (a file longer than
+        # it) is left out instead of making a valid UTF-8 file look like Windows-1252.
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=whole)
         encoding = "utf-8-sig"
     except UnicodeDecodeError:
         text = head.decode("cp1252", errors="replace")
         encoding = "cp1252"
-    first = text.splitlines()[0] if text else ""
+    first = next((line for line in text.splitlines() if line.strip()), "")  # the header, after any blank lines
     delimiter = max((";", ",", "\t", "|"), key=first.count)
     folded = first.casefold()
     preset = ("se-erp" if "förfallodatum" in folded else "no-erp" if "forfallsdato" in folded else "canonical")
@@ -126,6 +134,10 @@ def dry_run_command(
             if not path.exists():
                 console.print(f"[red]{_shown(target)}: neither a configured source nor an existing file[/red]")
                 return 2
+            if path.is_dir():
+                console.print(f"[red]{_shown(target)}: is a folder, not a file: name the export file itself (or "
+                              "configure a source whose path matches the files in it)[/red]")
+                return 2
             cred = _pick_creditor(creditors, creditor)
             spec = _spec_for_file(path.resolve(), creditor=cred)
             base = Path.cwd()
@@ -133,6 +145,10 @@ def dry_run_command(
             base = creditors.base_dir
     except (ValueError, KeyError) as exc:
         console.print(f"[red]{_shown(str(exc))}[/red]")
+        return 2
+    except OSError as exc:  # e.g. no permission to read it: the target is unusable, said without a traceback
+        console.print(f"[red]{_shown(target)}: cannot be read ({type(exc).__name__}: {_shown(exc.strerror or str(exc))})"
+                      "[/red]")
         return 2
     assert cred is not None
 

@@ -84,11 +84,18 @@ class ExtractSummary:
         return d
 
 
+# The fields the paid / not-due decision reads: an issue on one of them leaves it undecided.
+_DECIDING = frozenset({"open_balance", "due_date"})
+
+
 def unpaid_status(inv: SourceInvoice, *, partition_date: date, grace_days: int) -> str:
     """Unpaid = open balance > 0 and the due date passed by ``grace_days`` as of the partition date.
 
-    Unreadable balance or due date counts as unpaid (extracted, then quarantined).
+    Unreadable balance or due date counts as unpaid (extracted, then quarantined), and so does one
+    whose lines disagree on it: the first line's "paid" or "not due" must not hide the others'.
     """
+    if inv.parse_issues and any(i.field in _DECIDING for i in inv.parse_issues):
+        return UNPAID
     bal = inv.open_balance
     if bal is not None and bal <= _ZERO:
         return PAID
@@ -357,6 +364,12 @@ def extract_source(
                                       "set 'optional: true' on the source if it may have no file some days")
             for unit in units:
                 reader.read(unit)
+            if summary.files_failed:
+                # What an unreadable file holds is unknown, not gone: without its rows, its invoices
+                # would look paid or removed at the source and be reported to Amili as cancelled.
+                warehouse.invoices.forget_balances(partition_date=partition_date, source=source_name)
+                summary.warnings.append(f"the balances of this read are not kept ({summary.files_failed} file(s) "
+                                        "could not be read): the last complete read of the source still counts")
             summary.check()
             # Messages name files, and a file may be named after a debtor: masked before anyone sees them.
             summary.errors = [mask_identity_numbers(e) or "" for e in summary.errors]

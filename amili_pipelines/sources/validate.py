@@ -122,7 +122,7 @@ def validate_partition(warehouse: Warehouse, *, creditors: CreditorsFile, partit
             extra = cross_invoice_issues(keys)  # type: ignore[arg-type]
             store.append_issues(partition_date=partition_date, source=None,
                                 issues=[(keys[i].source, keys[i].invoice_key, x) for i in sorted(extra)
-                                        for x in extra[i]])
+                                        if keys[i].extracted for x in extra[i]])
         _check_plausibility(warehouse, creditors=creditors, partition_date=partition_date)
         store.set_verdicts_from_issues(partition_date=partition_date)
         per_source, per_rule, summary.warnings = store.verdict_summary(partition_date=partition_date)

@@ -30,6 +30,9 @@ class DuplicateNumberRow(NamedTuple):
     customer_id_number: str | None
     due_date: date | None
     currency: str | None
+    # False: a row of the day's read that was not extracted (paid or not yet due). It counts as a
+    # copy of the number, but only extracted rows carry the issues.
+    extracted: bool = True
 
     @property
     def invoice_key(self) -> str:
@@ -57,6 +60,10 @@ class InvoiceStore(Protocol):
     def insert(self, *, invoices: pa.Table | None = None, issues: pa.Table | None = None,
                balances: pa.Table | None = None) -> None:
         """Store tables in the layouts of :mod:`amili_pipelines.warehouse.tables`."""
+
+    def forget_balances(self, *, partition_date: date, source: str) -> None:
+        """Drop a source's balances of one day: that day's read was incomplete (a file failed), and an
+        invoice missing from it would look paid or removed at the source. The last complete read counts."""
 
     def file_already_read(self, *, source: str, path: str, fingerprint: str, partition_date: date) -> bool: ...
 

@@ -79,6 +79,14 @@ def test_shapes_people_write():
     assert mask_id_number("19900101-1234") == "19900101-****"
 
 
+def test_an_issue_masks_a_number_in_the_name_of_its_file():
+    from amili_pipelines.domain.issues import Issue, Severity
+
+    issue = Issue(rule="parse.date", severity=Severity.ERROR, field="due_date", location="in/19701063-2391.xml",
+                  message="in/19701063-2391.xml row 1: due_date: not a date", row=1)
+    assert issue.location == "in/19701063-****.xml" and "2391" not in issue.message
+
+
 def test_a_run_id_stays_whole_where_a_number_beside_it_is_masked():
     # The last group of a UUID (a Dagster run id in an alert's link) can be twelve digits that read
     # as a personnummer with a real date (19800101-1234): it is part of the id, not a person.

@@ -104,6 +104,11 @@ def two_lines(**second: str) -> list[dict[str, str]]:
     return [se_record(**_TWO_LINES), se_record(**{**_TWO_LINES, "Artikel": "A200", **second})]
 
 
+def two_lines_first(**first: str) -> list[dict[str, str]]:
+    """One invoice on two lines; ``first`` changes line one."""
+    return [se_record(**{**_TWO_LINES, **first}), se_record(**{**_TWO_LINES, "Artikel": "A200"})]
+
+
 def csv_bytes(records: list[dict[str, str]], *, header: list[str] | None = None, encoding: str = "utf-8-sig",
               raw_rows: list[str] | None = None) -> bytes:
     header = header or SE_COLUMNS
@@ -232,6 +237,19 @@ def csv_cases() -> list[Case]:
           quarantined("invoice.lines.disagree", 1)),
         c("csv", "lines-disagree-on-balance", csv_bytes(two_lines(Restbelopp="0,00")),
           quarantined("invoice.lines.disagree", 1)),
+        # The first line's "paid" or "not due" must not hide a later line that says otherwise.
+        c("csv", "first-line-says-paid-the-next-says-open", csv_bytes(two_lines_first(Restbelopp="0,00")),
+          quarantined("invoice.lines.disagree", 1)),
+        c("csv", "first-line-says-not-due-the-next-says-due", csv_bytes(two_lines_first(Förfallodatum="2099-12-31")),
+          quarantined("invoice.lines.disagree", 1)),
+        c("csv", "number-twice-once-paid", csv_bytes(
+            [se_record(), se_record(Fakturanr="100002"), se_record(Restbelopp="0,00")]),
+          quarantined("invoice.number.unique", 1, valid=1)),
+        # Units and unit prices are quantities, not money: more than two decimals are real.
+        c("csv", "units-and-unit-price-with-more-decimals", csv_bytes(
+            [se_record(**{"Antal": "3,125", "À-pris": "608,0000"})]), accepted()),
+        c("csv", "line-total-with-three-decimals", csv_bytes([se_record(**{"Belopp": "1 900,005"})]),
+          quarantined("parse.amount", 1)),
         c("csv", "later-line-leaves-header-blank", csv_bytes(two_lines(Valuta="", Kundnamn="", Restbelopp="")),
           accepted()),
         c("csv", "short-row-shifts-identity-number-into-another-field", csv_bytes(
@@ -261,7 +279,8 @@ def csv_cases() -> list[Case]:
         c("csv", "reference-with-zero-width-space", csv_bytes([se_record(OCR="12345\u200b74")]),
           quarantined("text.control_characters", 1)),
         c("csv", "decomposed-name-is-normalised", csv_bytes([se_record(Kundnamn="A\u030asa O\u0308berg")]), accepted()),
-        c("csv", "nul-bytes-in-cells", csv_bytes([se_record(Kundnamn="Anna\0 Berg")]), accepted()),
+        # A NUL byte is a damaged export: the value is not used (in an amount it hid a digit).
+        c("csv", "nul-bytes-in-cells", csv_bytes([se_record(Kundnamn="Anna\0 Berg")]), quarantined("parse.record", 1)),
         c("csv", "impossible-date", csv_bytes([se_record(Förfallodatum="2026-02-30")]), quarantined("parse.date", 1)),
         c("csv", "garbage-balance", csv_bytes([se_record(Restbelopp="12,3,4")]), quarantined("parse.amount", 1)),
         c("csv", "unknown-customer-type", csv_bytes([se_record(Kundtyp="alien")]),
@@ -284,12 +303,13 @@ def excel_cases() -> list[Case]:
           source_error("ambiguous header")),
         c("excel", "no-balance-column", xlsx_bytes([se_record()], header=[h for h in SE_COLUMNS if h != "Restbelopp"]),
           source_error("(open_balance) not found")),
+        # Excel issues name the sheet's own row (the header is row 1).
         c("excel", "lines-disagree-on-currency", xlsx_bytes(two_lines(Valuta="NOK")),
-          quarantined("invoice.lines.disagree", 1)),
+          quarantined("invoice.lines.disagree", 2)),
         c("excel", "truncated-workbook", xlsx_bytes([se_record()])[:900], source_error("not a readable .xlsx workbook")),
         c("excel", "not-a-workbook", f"{SECRET_CONTENT} {PIN}".encode(), source_error("not a readable .xlsx workbook")),
         c("excel", "name-of-zero-width-spaces", xlsx_bytes([se_record(Kundnamn="\u200b")]),
-          quarantined("text.invisible_only", 1)),
+          quarantined("text.invisible_only", 2)),
     ]
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 from pydantic import TypeAdapter
 
 from amili_pipelines.domain.invoice import SourceInvoice
-from amili_pipelines.domain.validation import validate_invoices
+from amili_pipelines.domain.validation import CROSS_RULES, validate_invoices
+from amili_pipelines.domain.validation.cross import cross_invoice_issues
 from amili_pipelines.sources.extract import extract_source
 from amili_pipelines.sources.validate import validate_partition
 from tests.support import synthetic
@@ -36,13 +38,28 @@ SRC = """      - name: {name}
 
 
 def _expected(conn, schemes):
+    """The whole partition validated at once: every invoice's own rules, and the cross-invoice rules
+    over every row the day's reads hold (a paid or not-yet-due copy of a number counts too)."""
     rows = conn.execute("SELECT rowid, source, invoice_json::VARCHAR FROM extracted_invoices"
                         " ORDER BY source, location, row_number").fetchall()
     invoices = TypeAdapter(list[SourceInvoice]).validate_json("[" + ",".join(r[2] for r in rows) + "]")
-    validated = validate_invoices(invoices, reference_schemes=schemes)
-    issues = Counter((src, v.invoice.invoice_key, i.rule, i.severity.value, i.field, i.value, i.message, i.location,
-                      i.row) for (_, src, _), v in zip(rows, validated, strict=True) for i in v.issues)
-    valid = {rid: v.is_valid for (rid, _, _), v in zip(rows, validated, strict=True)}
+    own = [[i for i in v.issues if i.rule not in CROSS_RULES]
+           for v in validate_invoices(invoices, reference_schemes=schemes)]
+    copies = [SimpleNamespace(source=src, creditor=c, invoice_number=n, location=loc, row=row, open_balance=bal,
+                              due_date=due, customer_id_number=None, currency=None)
+              for src, c, n, loc, row, bal, due in conn.execute(
+                  "SELECT source, creditor, invoice_number, location, row_number, open_balance, due_date"
+                  " FROM source_balances WHERE NOT is_unpaid AND invoice_number <> ''").fetchall()]
+    everything = sorted([*invoices, *copies], key=lambda x: (x.source, x.location, x.row))
+    cross = cross_invoice_issues(everything)
+    position = {id(inv): k for k, inv in enumerate(invoices)}
+    for i, x in enumerate(everything):
+        if isinstance(x, SourceInvoice):
+            own[position[id(x)]] += cross.get(i, [])
+    issues = Counter((src, inv.invoice_key, i.rule, i.severity.value, i.field, i.value, i.message, i.location,
+                      i.row) for (_, src, _), inv, found in zip(rows, invoices, own, strict=True) for i in found)
+    valid = {rid: not any(i.severity.value == "error" for i in found)
+             for (rid, _, _), found in zip(rows, own, strict=True)}
     return issues, valid
 
 

@@ -88,6 +88,22 @@ def test_duplicate_invoice_numbers_are_listed_for_the_cross_rules(warehouse):
     assert rows[0].open_balance == D("1250.00") and rows[0].invoice_key == "demo-se/1"
 
 
+def test_a_paid_or_not_due_copy_of_an_extracted_number_is_listed_too(warehouse):
+    _extract(warehouse, DAY1, "erp", invoice("1"), invoice("2", row=2))
+    warehouse.invoices.insert(balances=balances_table([  # the same day's read: rows that were not extracted
+        (DAY1, "erp", "demo-se", "demo-se/1", "1", D("0.00"), None, "paid", False, "exports/a.csv", 7,
+         datetime(2026, 5, 1)),
+        (DAY1, "erp", "demo-se", "demo-se/3", "3", D("5.00"), None, "paid", False, "exports/a.csv", 8,
+         datetime(2026, 5, 1)),
+        (DAY1, "erp", "demo-se", "demo-se/3", "3", D("0.00"), None, "not_due", False, "exports/a.csv", 9,
+         datetime(2026, 5, 1)),
+        (DAY2, "erp", "demo-se", "demo-se/2", "2", D("0.00"), None, "paid", False, "exports/a.csv", 2,
+         datetime(2026, 5, 2))]))
+    rows = warehouse.invoices.duplicate_number_rows(partition_date=DAY1)
+    assert [(r.invoice_number, r.row, r.open_balance) for r in rows] == [("1", 1, D("1250.00")), ("1", 7, D("0.00"))], \
+        "number 3 was never extracted (nothing to hold back) and number 2's paid copy is another day's"
+
+
 def test_files_are_read_once_unless_they_held_invoices_not_yet_due(warehouse):
     store = warehouse.invoices
     store.record_file(source="erp", path="a.csv", fingerprint="f1", size_bytes=10, rows_read=3, pending_rows=0,

@@ -27,6 +27,10 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("peppol.document", E, "the XML document cannot be parsed (truncated, not XML)"),
     Rule("peppol.currency.mismatch", E, "every amount's currencyID is the document's DocumentCurrencyCode"),
     Rule("peppol.totals.consistent", E, "line amounts, tax total and payable amount of a Peppol document add up"),
+    Rule("peppol.invoice_type", E, "the Invoice's cbc:InvoiceTypeCode is an invoice type of Peppol BIS 3.0, not a "
+                                   "credit note, and is present"),
+    Rule("peppol.element.duplicate", E, "an element the invoice has once (ID, dates, customer, payment reference) "
+                                        "appears once"),
     # the invoice
     Rule("invoice.number.required", E, "an invoice number is present"),
     Rule("invoice.number.unique", E, "the invoice number occurs once per creditor and source in a partition"),

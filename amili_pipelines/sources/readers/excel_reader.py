@@ -1,4 +1,6 @@
-"""Excel .xlsx (openpyxl, read-only, cached values): formula cells yield their last computed value."""
+"""Excel .xlsx (openpyxl, read-only, cached values): formula cells yield their last computed value.
+
+Row numbers in messages are the sheet's row numbers (the header on ``header_row``, blank rows counted)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ def read_excel(path: Path, *, columns: Mapping[str, str], sheet: str | None, hea
     except (KeyError, IndexError):
         wb.close()
         raise SourceFileError(f"{path}: no sheet {sheet!r} (sheets: {wb.sheetnames})") from None
+    # Read-only mode stops at the sheet's stored <dimension ref>, which some writers leave smaller
+    # than the data: rows past it would be lost without a trace. Read every row the sheet holds.
+    ws.reset_dimensions()
     rows = ws.iter_rows(min_row=header_row, values_only=True)
     try:
         header = [str(h) if h is not None else "" for h in next(rows)]
@@ -45,12 +50,12 @@ def read_excel(path: Path, *, columns: Mapping[str, str], sheet: str | None, hea
         raise SourceFileError(f"{path}: none of the expected columns in row {header_row} (found {found_text!r})")
 
     def records() -> Iterator[tuple[int, Mapping[str, object]]]:
-        row = 0
+        # The row number is the sheet's own (as a person sees it in Excel): openpyxl yields every
+        # row from the header on, an empty tuple for a row the file leaves out.
         try:
-            for values in rows:
+            for row, values in enumerate(rows, start=header_row + 1):
                 if values is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
                     continue
-                row += 1
                 n = len(values)
                 yield row, {f: values[i] for f, i in found if i < n}
         finally:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from amili_pipelines.sources.readers import RECORD_ERROR, RecordStream, snippet
+from amili_pipelines.sources.readers import (
+    RECORD_ERROR,
+    RecordStream,
+    SourceFileError,
+    snippet,
+)
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def read_jsonl(path: Path, *, columns: Mapping[str, str], encoding: str) -> RecordStream:
     pairs = [(canonical, col.strip().casefold()) for canonical, col in columns.items()]
+    encoding = _checked_encoding(path, encoding)
 
     def records() -> Iterator[tuple[int, Mapping[str, object]]]:
         row = 0
@@ -22,6 +31,29 @@ def read_jsonl(path: Path, *, columns: Mapping[str, str], encoding: str) -> Reco
                 yield row, _record(line, pairs)
 
     return RecordStream(records=records())
+
+
+def _checked_encoding(path: Path, encoding: str) -> str:
+    """The encoding to open the file with. A UTF-8 file may start with a byte order mark (Windows
+    tools write one): it is not part of the first record. A UTF-16 file read as a one-byte or UTF-8
+    text is unreadable as a whole, not line by line: that is the file's error, naming the encoding."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise SourceFileError(f"{path}: the source's encoding {snippet(encoding, 40)!r} is not a known encoding; "
+                              "set 'encoding' to e.g. utf-8") from None
+    if name.startswith(("utf-16", "utf-32")):
+        return encoding
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    # JSON text never holds a raw NUL byte; UTF-16 text of ASCII characters is every other byte NUL.
+    utf16 = head.startswith(_UTF16_BOMS) or (len(head) >= 4 and (
+        head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4))
+    if utf16:
+        raise SourceFileError(f"{path}: the file is UTF-16 text (as Windows' 'Unicode' saves it), but the source reads "
+                              f"it as {encoding}: save it as UTF-8, or set the source's 'encoding' to utf-16. "
+                              "Nothing of this file was registered.")
+    return "utf-8-sig" if name == "utf-8" else encoding
 
 
 class _Object(dict):  # type: ignore[type-arg]

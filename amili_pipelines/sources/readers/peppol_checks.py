@@ -2,7 +2,9 @@
 
 The canonical invoice keeps one currency and three amounts; the document states many more. An
 amount in another currency, or totals that do not add up, mean the open balance read from it is
-not what the seller's own figures say, so the invoice must be quarantined, not claimed.
+not what the seller's own figures say, so the invoice must be quarantined, not claimed. So must a
+document whose type (cbc:InvoiceTypeCode) is not an invoice, and one that gives an element the
+schema allows once twice: which of the two the debtor was asked to pay is a guess.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import islice
 from xml.etree.ElementTree import Element
 
 from amili_pipelines.domain.issues import Issue, Severity
+from amili_pipelines.domain.masking import mask_id_number
 from amili_pipelines.sources.parsing import text
 from amili_pipelines.sources.readers import snippet
 
@@ -21,11 +25,20 @@ CBC = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}"
 CURRENCY = "peppol.currency.mismatch"
 TOTALS = "peppol.totals.consistent"
 DOCUMENT = "peppol.document"
+TYPE = "peppol.invoice_type"
+DUPLICATE = "peppol.element.duplicate"
 TOLERANCE = Decimal("0.01")
 ZERO = Decimal(0)
 # A hostile document can hold a million mismatched amounts: the first few say enough, and the
 # invoice is quarantined by any one of them.
 MAX_REPORTED = 20
+# cbc:InvoiceTypeCode (BT-3, UNCL1001): the invoice types of Peppol BIS Billing 3.0 (PEPPOL-EN16931-P0100)
+# and 389, the self-billed invoice of the Peppol self-billing profile. Any other code is not claimed.
+INVOICE_TYPES = frozenset("71 80 82 84 102 218 219 326 331 380 382 383 384 386 388 389 393 395 553 575 623 780 "
+                          "817 870 875 876 877".split())
+# UNCL1001 credit notes: BIS 3.0 CreditNoteTypeCode (P0101: 81 83 381 396 532) and the other EN 16931
+# credit-note codes. In an Invoice document they are a credit in invoice form, never a claim.
+CREDIT_TYPES = frozenset("81 83 261 262 296 308 381 396 420 458 532".split())
 
 
 def name(tag: str) -> str:
@@ -107,14 +120,99 @@ def currency_issues(root: Element, *, doc: str | None, tax: str | None, report: 
                            f"{snippet(expected, 10)!r}", snippet(cid, 10))
 
 
-def duplicate_issues(root: Element, *, doc: str | None, tax: str | None, report: Report) -> None:
-    """The schema allows one of each of these. The reader takes the first, another viewer may show
-    the last: which one the debtor was asked to pay is a guess this code does not make."""
+def type_issues(root: Element, report: Report) -> None:
+    """BT-3 says what the document is; only an invoice (or a debit note) is a claim on the debtor."""
+    codes = [text(el.text) for el in root.findall(f"{CBC}InvoiceTypeCode")]
+    field = "cbc:InvoiceTypeCode"
+    if not codes:
+        report.add(TYPE, field, f"{field} is missing: Peppol BIS Billing 3.0 requires it (BT-3), and without it a "
+                   "credit note cannot be told from an invoice")
+    for code in dict.fromkeys(codes):  # each distinct code once (two codes are also a duplicate issue)
+        if code is None:
+            report.add(TYPE, field, f"{field} is empty: Peppol BIS Billing 3.0 requires a code (BT-3), and without "
+                       "it a credit note cannot be told from an invoice")
+        elif code in CREDIT_TYPES:
+            report.add(TYPE, field, f"{field} {code!r} is a credit note (UNCL1001) in an Invoice document: a credit "
+                       "note is not a claim on the debtor", code)
+        elif code not in INVOICE_TYPES:
+            shown = snippet(code, 20)
+            report.add(TYPE, field, f"{field} {shown!r} is not an invoice type of Peppol BIS Billing 3.0 "
+                       "(PEPPOL-EN16931-P0100, UNCL1001): what this document asks the debtor to pay is not clear",
+                       shown)
 
-    def once(parent: Element, tag: str, field: str, rule: str) -> None:
-        n = len(parent.findall(tag))
-        if n > 1:
-            report.add(rule, field, f"{field} appears {n} times; Peppol allows one and which is meant is not clear")
+
+# What two copies of an aggregate are told apart by in a message: (label, path, may be an identity number).
+_PARTY = f"{CAC}Party"
+_SUMMARY = {
+    f"{CAC}AccountingCustomerParty": (("", f"{_PARTY}/{CAC}PartyLegalEntity/{CBC}RegistrationName", False),
+                                      ("", f"{_PARTY}/{CAC}PartyName/{CBC}Name", False),
+                                      ("id ", f"{_PARTY}/{CAC}PartyLegalEntity/{CBC}CompanyID", True),
+                                      ("endpoint ", f"{_PARTY}/{CBC}EndpointID", True)),
+    f"{CAC}LegalMonetaryTotal": (("", f"{CBC}PayableAmount", False),),
+}
+
+
+def _value(value: str, identity: bool) -> str:
+    # A buyer's identifier may be a personnummer with a typo that masking by content would miss.
+    if identity:
+        return mask_id_number(snippet(value, 30)) or ""
+    return repr(snippet(value, 40))
+
+
+def _shown(el: Element, identity: bool = False) -> str:
+    """One occurrence of an element, short and masked: its value, or for an aggregate what tells it apart."""
+    if len(el) == 0:
+        value = text(el.text)
+        return _value(value, identity) if value is not None else "(empty)"
+    parts: list[str] = []
+    for label, path, ident in _SUMMARY.get(el.tag, ()):
+        found = el.find(path)
+        value = text(found.text) if found is not None else None
+        if value is not None and (label or not parts):  # one name: the legal one, else the trading one
+            parts.append(label + _value(value, ident))
+    if not parts:  # another aggregate: its first few values
+        leaves = (text(e.text) for e in el.iter() if len(e) == 0)
+        parts = [_value(v, identity) for v in islice((v for v in leaves if v is not None), 3)]
+    return " ".join(parts) if parts else "(no value)"
+
+
+def duplicate_issues(root: Element, *, doc: str | None, tax: str | None, report: Report) -> None:
+    """The schema (or a UBL-SR rule) allows one of each of these. The reader takes the first, another
+    viewer may show the last: which one the debtor was asked to pay is a guess this code does not make.
+    Each issue names the element and the values of its copies (an identifier masked as an identity number)."""
+
+    def once(parent: Element | None, tag: str, field: str, rule: str = DUPLICATE, identity: bool = False) -> None:
+        if parent is None:
+            return
+        found = parent.findall(tag)
+        if len(found) > 1:
+            values = [_shown(el, identity) for el in found[:3]] + (["…"] if len(found) > 3 else [])
+            report.add(rule, field, f"{field} appears {len(found)} times: {', '.join(values)}; Peppol allows one "
+                       "and which is meant is not clear", snippet(" | ".join(values), 120))
+
+    for tag in ("ID", "IssueDate", "DueDate", "InvoiceTypeCode", "BuyerReference"):
+        once(root, f"{CBC}{tag}", f"cbc:{tag}")
+    once(root, f"{CAC}OrderReference", "cac:OrderReference")
+    once(root, f"{CAC}ContractDocumentReference/{CBC}ID", "cac:ContractDocumentReference/cbc:ID")  # UBL-SR-01
+    customer = root.find(f"{CAC}AccountingCustomerParty")
+    once(root, f"{CAC}AccountingCustomerParty", "cac:AccountingCustomerParty")
+    once(customer, _PARTY, "cac:AccountingCustomerParty/cac:Party")
+    party = customer.find(_PARTY) if customer is not None else None
+    for path, identity in ((f"{CBC}EndpointID", True), (f"{CAC}PostalAddress", False), (f"{CAC}Contact", False),
+                           (f"{CAC}PartyName/{CBC}Name", False),  # UBL-SR-40
+                           (f"{CAC}PartyLegalEntity/{CBC}RegistrationName", False),  # UBL-SR-15
+                           (f"{CAC}PartyLegalEntity/{CBC}CompanyID", True)):  # UBL-SR-17
+        once(party, path, "cac:AccountingCustomerParty/cac:Party/" + "/".join(name(t) for t in path.split("/")),
+             identity=identity)
+    # UBL-SR-44: several cac:PaymentMeans (bankgiro and plusgiro) may repeat one PaymentID, never differ.
+    refs = [el for el in root.findall(f"{CAC}PaymentMeans/{CBC}PaymentID") if text(el.text) is not None]
+    distinct = list(dict.fromkeys(text(el.text) for el in refs))
+    if len(distinct) > 1:
+        values = [repr(snippet(v, 40)) for v in distinct[:3]] + (["…"] if len(distinct) > 3 else [])
+        report.add(DUPLICATE, "cac:PaymentMeans/cbc:PaymentID", f"cac:PaymentMeans/cbc:PaymentID appears {len(refs)} "
+                   f"times with different values: {', '.join(values)}; Peppol allows one payment reference "
+                   "(UBL-SR-44) and which is meant is not clear", snippet(" | ".join(values), 120))
+    once(root, f"{CAC}PaymentMeans/{CBC}PaymentDueDate", "cac:PaymentMeans/cbc:PaymentDueDate")  # UBL-SR-45
 
     once(root, f"{CBC}DocumentCurrencyCode", "cbc:DocumentCurrencyCode", CURRENCY)
     once(root, f"{CBC}TaxCurrencyCode", "cbc:TaxCurrencyCode", CURRENCY)

@@ -3,13 +3,16 @@
 Parsed with defusedxml (documents come from outside). A document that is not a UBL Invoice (a
 CreditNote, another namespace), not XML at all, or that breaks the reader in any other way still
 becomes an invoice record with a clear issue, so it shows in quarantine instead of vanishing.
-The currency of every amount and the document's own totals are checked here (peppol_checks):
-the canonical invoice keeps too little of the document for validation to do it later.
+The currency of every amount, the document's own totals, its type (cbc:InvoiceTypeCode) and
+elements given twice are checked here (peppol_checks): the canonical invoice keeps too little of
+the document for validation to do it later. Amounts are read as what UBL says they are,
+xsd:decimal, not with the leniency of the tabular readers: "475.40-" is no credit here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from amili_pipelines.sources.readers.peppol_checks import (
     currency_issues,
     duplicate_issues,
     totals_issues,
+    type_issues,
     vat_totals,
 )
 
@@ -48,6 +52,13 @@ GLN_SCHEME = "0088"
 ORGNR_SCHEMES = {"0007": "SE", "0192": "NO"}
 _PARSER = ValueParser(decimal=".")
 _MAX_NUMBER = 100  # a longer "invoice number" in a broken document is not worth keeping as its key
+# xsd:decimal, the type of every UBL amount, quantity and percentage: an optional leading sign, ASCII
+# digits and at most one '.'; XML whitespace around it is collapsed. No trailing minus, exponent,
+# group separator or decimal comma.
+_XSD_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_XML_SPACE = " \t\r\n"
+_LIMIT = Decimal(10) ** 15  # DECIMAL(18, 2) in the warehouse: a larger "amount" is garbage, not money
+_XSD_FORM = "not an xsd:decimal (digits with '.' as the decimal point and an optional leading sign)"
 
 
 def _t(el: Element | None, path: str) -> str | None:
@@ -89,6 +100,22 @@ def _failed(base: dict[str, Any], location: str, why: str, number: str | None = 
     return SourceInvoice(**base, invoice_number=number, parse_issues=(issue,))
 
 
+def _decimal(el: Element) -> Decimal:
+    """The xsd:decimal value of a present element; ParseError for anything else (the reader's message)."""
+    raw = el.text or ""
+    if len(el):
+        raise ParseError(f"{snippet(raw, 40)!r} has child elements: {_XSD_FORM}")
+    s = raw.strip(_XML_SPACE)
+    if not s:
+        raise ParseError(f"the element is empty: {_XSD_FORM}")
+    if not _XSD_DECIMAL.fullmatch(s):
+        raise ParseError(f"{snippet(s, 40)!r} is {_XSD_FORM}")
+    value = Decimal(s)
+    if abs(value) >= _LIMIT:
+        raise ParseError(f"{snippet(s, 40)!r} is out of range for an amount")
+    return value
+
+
 def _read_document(data: bytes, base: dict[str, Any], *, location: str, market: Market,
                    seen: dict[str, str | None]) -> SourceInvoice:
     try:
@@ -107,14 +134,17 @@ def _read_document(data: bytes, base: dict[str, Any], *, location: str, market: 
     issues: list[Issue] = []
 
     def read_amount(el: Element | None, path_: str, field: str) -> tuple[bool, Decimal | None]:
-        """(readable, value); an absent amount is readable, with value None."""
-        raw = _t(el, path_)
+        """(readable, value); an absent amount is readable, with value None; a present one must be an
+        xsd:decimal, else it is a parse issue (never 0, never a sign guessed from a trailing '-')."""
+        found = el.find(path_) if el is not None else None
+        if found is None:
+            return True, None
         try:
-            return True, _PARSER.amount(raw)
+            return True, _decimal(found)
         except ParseError as exc:
             issues.append(Issue(rule="parse.amount", severity=Severity.ERROR, field=field,
-                                message=f"{location}: {field} ({_shown_path(path_)}): {snippet(exc)}",
-                                value=snippet(raw), location=location, row=1))
+                                message=f"{location}: {field} ({_shown_path(path_)}): {snippet(exc, 160)}",
+                                value=snippet(found.text) if found.text else None, location=location, row=1))
             return False, None
 
     def amount(path_: str, field: str, el: Element | None = root) -> Decimal | None:
@@ -202,6 +232,7 @@ def _read_document(data: bytes, base: dict[str, Any], *, location: str, market: 
         payable=payable,
     )
     report = Report(location)
+    type_issues(root, report)  # first: a credit note is named even when the issue cap is reached
     currency_issues(root, doc=currency, tax=tax_currency, report=report)
     duplicate_issues(root, doc=currency, tax=tax_currency, report=report)
     totals_issues(totals, report)

@@ -36,6 +36,9 @@ class PgInvoiceStore(ValidInvoiceReads):
         for table in ("extracted_invoices", "invoice_issues", "source_balances", "source_files"):
             self.db.execute(f"DELETE FROM {table} WHERE partition_date = ? AND source = ?", [partition_date, source])
 
+    def forget_balances(self, *, partition_date: date, source: str) -> None:
+        self.db.execute("DELETE FROM source_balances WHERE partition_date = ? AND source = ?", [partition_date, source])
+
     def insert(self, *, invoices: pa.Table | None = None, issues: pa.Table | None = None,
                balances: pa.Table | None = None) -> None:
         if invoices is not None and invoices.num_rows:
@@ -146,23 +149,37 @@ class PgInvoiceStore(ValidInvoiceReads):
         return tbl.num_rows
 
     def duplicate_number_rows(self, *, partition_date: date) -> list[DuplicateNumberRow]:
+        """Rows whose (creditor, invoice number) occurs more than once in the partition, in validation
+        order: the extracted invoices, and the rows of the same day's reads that were not extracted
+        (paid or not yet due), so a paid copy of an open invoice's number is not overlooked."""
         rows = self.db.execute(
             """
-            WITH d AS (
-                SELECT creditor, invoice_number FROM extracted_invoices
-                WHERE partition_date = ? AND invoice_number IS NOT NULL AND invoice_number <> ''
-                GROUP BY creditor, invoice_number HAVING count(*) > 1
+            WITH seen AS (
+                SELECT e.source, e.creditor, e.invoice_number, e.location, e.row_number,
+                       e.invoice_json ->> 'open_balance' AS open_balance,
+                       e.customer_id_number, e.due_date, e.currency, true AS extracted
+                FROM extracted_invoices e
+                WHERE e.partition_date = ? AND e.invoice_number IS NOT NULL AND e.invoice_number <> ''
+                UNION ALL
+                SELECT b.source, b.creditor, b.invoice_number, b.location, b.row_number, CAST(b.open_balance AS TEXT),
+                       NULL, b.due_date, NULL, false
+                FROM source_balances b
+                WHERE b.partition_date = ? AND NOT b.is_unpaid AND b.invoice_number IS NOT NULL
+                  AND b.invoice_number <> ''
+            ),
+            d AS (
+                SELECT creditor, invoice_number FROM seen
+                GROUP BY creditor, invoice_number HAVING count(*) > 1 AND bool_or(extracted)
             )
-            SELECT e.source, e.creditor, e.invoice_number, e.location, e.row_number,
-                   e.invoice_json ->> 'open_balance', e.customer_id_number, e.due_date, e.currency
-            FROM extracted_invoices e JOIN d USING (creditor, invoice_number)
-            WHERE e.partition_date = ?
-            ORDER BY e.source, e.location, e.row_number
+            SELECT s.source, s.creditor, s.invoice_number, s.location, s.row_number, s.open_balance,
+                   s.customer_id_number, s.due_date, s.currency, s.extracted
+            FROM seen s JOIN d USING (creditor, invoice_number)
+            ORDER BY s.source, s.location, s.row_number
             """,
             [partition_date, partition_date],
         ).fetchall()
-        return [DuplicateNumberRow(s, c, n, loc, row, None if bal is None else Decimal(bal), idn, due, cur)
-                for s, c, n, loc, row, bal, idn, due, cur in rows]
+        return [DuplicateNumberRow(s, c, n, loc, row, None if bal is None else Decimal(bal), idn, due, cur, ext)
+                for s, c, n, loc, row, bal, idn, due, cur, ext in rows]
 
     def claims_above(self, *, partition_date: date, thresholds: dict[str, Decimal]) -> list[ClaimRow]:
         if not thresholds:
