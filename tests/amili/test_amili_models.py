@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from amili_pipelines.amili.fields import format_rfc1123, parse_datetime
 from amili_pipelines.amili.no import models as no
+from amili_pipelines.amili.se import finance_models as se_finance
 from amili_pipelines.amili.se import models as se
 from tests.support.amili import SEED_COMPANY, SEED_JANE_DOE
 
@@ -102,7 +103,7 @@ def test_car_registration_excludes_customer_number() -> None:
     ],
 )
 def test_date_formats_accepted(text: str, expected: datetime | None) -> None:
-    record = se.PayoutSpecification.model_validate({"_id": "1", "booking_date": text})
+    record = se_finance.PayoutSpecification.model_validate({"_id": "1", "booking_date": text})
     assert record.booking_date is not None
     if expected is not None:
         assert record.booking_date == expected
@@ -157,7 +158,7 @@ def test_case_actions_need_case_xor_invoice_number() -> None:
 
 
 def test_payout_models() -> None:
-    payout = se.Payout.model_validate(
+    payout = se_finance.Payout.model_validate(
         {"_id": "p", "amount": 10, "summary": {"capital": 8, "interest": 2.5}, "status": "paid", "payout_date": "2025-07-04"}
     )
     assert payout.summary == {"capital": Decimal(8), "interest": Decimal("2.5")}

@@ -22,9 +22,9 @@ from amili_pipelines.amili.fields import format_rfc1123
 from amili_pipelines.amili.limits import SE_LIMITS
 from amili_pipelines.amili.se.auth import SeApiCodeAuth
 from amili_pipelines.amili.se.errors import decode_eve_error
+from amili_pipelines.amili.se.finance_models import Creditor, Payout, PayoutSpecification
 from amili_pipelines.amili.se.models import (
     Case,
-    Creditor,
     CreditorActionRecord,
     CreditorCancellation,
     CreditorCancellationResult,
@@ -35,8 +35,6 @@ from amili_pipelines.amili.se.models import (
     InvoiceRegistration,
     InvoiceRegistrationRecord,
     InvoiceRegistrationResult,
-    Payout,
-    PayoutSpecification,
     RespiteRequest,
     RespiteResult,
     SeToken,

@@ -23,7 +23,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    field_validator,
     model_validator,
 )
 
@@ -435,71 +434,6 @@ class RespiteRequest(_Request):
 
 class RespiteResult(_EveWriteResult):
     respite_status: str | None = Field(default=None, validation_alias=AliasChoices("_respite_status", "respite_status"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Finance (F.1.12, F.1.13) and creditors (A.12)
-# ---------------------------------------------------------------------------------------------
-
-
-class PayoutSpecification(_EveDocument):
-    """One transaction-level payout line, created when a payment on a case is settled."""
-
-    creditor: str | None = None
-    creditor_name: str | None = None
-    currency: str | None = None
-    amount: Money | None = None
-    vat_amount: Money | None = None
-    total_amount: Money | None = None
-    article: str | None = None
-    state: str | None = None
-    booking_date: FlexDatetime | None = None
-    finance_category: str | None = None
-    invoice_number: str | None = None
-    reference_number: str | None = None
-    payout_reference: str | None = None
-    payout_date: FlexDatetime | None = None
-    payout: str | None = None
-    case: str | None = None
-
-
-class Payout(_EveDocument):
-    """An aggregated bank transfer to the creditor."""
-
-    creditor: str | None = None
-    currency: str | None = None
-    amount: Money | None = None
-    vat_amount: Money | None = None
-    total_amount: Money | None = None
-    status: str | None = None
-    summary: dict[str, Money] | None = None
-    finance_interval: str | None = None
-    payout_date: FlexDatetime | None = None
-    payout_reference: str | None = None
-
-    @field_validator("summary", mode="before")
-    @classmethod
-    def _summary_numbers_only(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: v for k, v in value.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
-        return value
-
-
-class Creditor(_EveDocument):
-    account: str | None = None
-    name: str | None = None
-    organization_no: str | None = None
-    non_swedish_organization_no: str | None = None
-    is_active: bool | None = None
-    creditor_number: int | None = None
-    standard_debt_description: str | None = None
-    default_letter_locale: str | None = None
-    description: str | None = None
-    case_config: dict[str, Any] | None = None
-    payout_details: dict[str, Any] | None = None
-    agreement_address: dict[str, Any] | None = None
-    sender_address: dict[str, Any] | None = None
-    invoice_address: dict[str, Any] | None = None
 
 
 class SeToken(_Read):
