@@ -211,7 +211,15 @@ def test_line_amount_with_trailing_minus_is_quarantined(tmp_path: Path, warehous
     assert field == "lines[0].total_excl_vat" and "'200.00-'" in message
 
 
+def test_money_with_more_than_two_decimals_is_quarantined_not_rounded(tmp_path: Path, warehouse) -> None:
+    run = _run(tmp_path, warehouse, {"cents.xml": _doc("SE-7304", (PAYABLE, PAYABLE.replace("475.40", "475.405")))})
+    assert run.balances["in/cents.xml"] == (None, "unpaid")  # not 475.41
+    field, message, _ = _quarantined(run, "in/cents.xml", "parse.amount")
+    assert field == "open_balance" and "'475.405' has more than two decimals" in message, message
+
+
 @pytest.mark.parametrize(("amount", "expected"), [
+    ("475.4000", Decimal("475.4000")),  # trailing zeros are two decimals still
     ("+475.40", Decimal("475.40")), ("\n   475.40\t", Decimal("475.40")), ("475.4", Decimal("475.4")),
     ("-475.40", Decimal("-475.40")), (".5", Decimal("0.5")), ("475.", Decimal("475")),
 ])

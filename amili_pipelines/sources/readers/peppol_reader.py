@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -58,6 +58,9 @@ _MAX_NUMBER = 100  # a longer "invoice number" in a broken document is not worth
 _XSD_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _XML_SPACE = " \t\r\n"
 _LIMIT = Decimal(10) ** 15  # DECIMAL(18, 2) in the warehouse: a larger "amount" is garbage, not money
+# Not money: a quantity, a unit price (BT-146) and a rate may have more than two decimals.
+_NOT_MONEY = (".units", ".unit_price", ".vat_percent")
+_CENT = Decimal("0.01")
 _XSD_FORM = "not an xsd:decimal (digits with '.' as the decimal point and an optional leading sign)"
 
 
@@ -140,7 +143,12 @@ def _read_document(data: bytes, base: dict[str, Any], *, location: str, market: 
         if found is None:
             return True, None
         try:
-            return True, _decimal(found)
+            value = _decimal(found)
+            if not field.endswith(_NOT_MONEY) and value != value.quantize(_CENT, rounding=ROUND_DOWN):
+                # BR-DEC: money in a Peppol invoice has at most two decimals; stored, 475.405 would
+                # quietly become 475.41.
+                raise ParseError(f"{snippet(found.text, 40)!r} has more than two decimals (Peppol BR-DEC rules)")
+            return True, value
         except ParseError as exc:
             issues.append(Issue(rule="parse.amount", severity=Severity.ERROR, field=field,
                                 message=f"{location}: {field} ({_shown_path(path_)}): {snippet(exc, 160)}",
