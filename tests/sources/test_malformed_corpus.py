@@ -11,7 +11,7 @@ import pytest
 from amili_pipelines.sources.extract import extract_source
 from amili_pipelines.sources.validate import validate_partition
 from tests.support import synthetic
-from tests.support.sources import creditors_with
+from tests.support.sources import creditors_with, one_source_yaml
 
 AS_OF = date(2026, 11, 21)
 HEADER = ";".join(synthetic.SE_COLUMNS)
@@ -20,19 +20,7 @@ GOOD = ("100001;2026-03-02;2026-04-01;K1;Anna Berg;Privat;701063-2391;Storgatan 
 
 
 def _yaml(kind: str, path: str, extra: str = "") -> str:
-    return f"""creditors:
-  - key: acme
-    name: Acme AB
-    market: SE
-    account_id: a1
-    creditor_id: c1
-    sources:
-      - name: src
-        kind: {kind}
-        path: "{path}"
-        column_preset: se-erp
-        thousands: ' '
-{extra}"""
+    return one_source_yaml(kind, path, extra)
 
 
 def _run(tmp_path: Path, warehouse, kind: str, name: str, content: bytes, extra: str = ""):
@@ -138,7 +126,7 @@ def test_peppol_bad_documents(tmp_path, warehouse) -> None:
     (tmp_path / "in" / "empty.xml").write_bytes(b"")
     (tmp_path / "in" / "bomb.xml").write_text(
         '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><Invoice>&b;</Invoice>')
-    creds = creditors_with(tmp_path, _yaml("peppol", "in/*.xml").replace("        column_preset: se-erp\n        thousands: ' '\n", ""))
+    creds = creditors_with(tmp_path, one_source_yaml("peppol", "in/*.xml", tabular=""))
     s = extract_source(warehouse, creditors=creds, source_name="src", partition_date=AS_OF)
     v = validate_partition(warehouse, creditors=creds, partition_date=AS_OF)
     assert (s.rows_read, s.extracted, s.files_read) == (4, 4, 4)

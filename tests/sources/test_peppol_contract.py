@@ -19,24 +19,14 @@ from amili_pipelines.sources.readers.peppol_reader import read_peppol_file
 from amili_pipelines.sources.validate import validate_partition
 from tests.sources.test_peppol_hostile import VALID
 from tests.support import synthetic
-from tests.support.sources import creditors_with
+from tests.support.sources import creditors_with, one_source_yaml
 
 AS_OF = date(2026, 11, 21)  # every document below is long overdue: unpaid ones are extracted
 TYPE = "peppol.invoice_type"
 DUPLICATE = "peppol.element.duplicate"
 TOTALS = "peppol.totals.consistent"
 CURRENCY = "peppol.currency.mismatch"
-YAML = """creditors:
-  - key: acme
-    name: Acme AB
-    market: SE
-    account_id: a1
-    creditor_id: c1
-    sources:
-      - name: src
-        kind: peppol
-        path: "in/*.xml"
-"""
+YAML = one_source_yaml("peppol", "in/*.xml", tabular="")
 CUSTOMER = re.search(r"<cac:AccountingCustomerParty>.*?</cac:AccountingCustomerParty>", VALID, re.S).group(0)  # type: ignore[union-attr]
 MONETARY = re.search(r"<cac:LegalMonetaryTotal>.*?</cac:LegalMonetaryTotal>", VALID, re.S).group(0)  # type: ignore[union-attr]
 PAYABLE = '<cbc:PayableAmount currencyID="SEK">475.40</cbc:PayableAmount>'

@@ -23,7 +23,7 @@ from amili_pipelines.settings import PROJECT_ROOT
 from amili_pipelines.sources.extract import extract_source
 from amili_pipelines.sources.validate import validate_partition
 from tests.support import synthetic
-from tests.support.sources import creditors_with
+from tests.support.sources import creditors_with, one_source_yaml
 
 AS_OF = date(2026, 11, 21)
 HEADER = ";".join(synthetic.SE_COLUMNS)
@@ -33,19 +33,7 @@ CLI = str(Path(sys.executable).with_name("amili-pipelines"))
 
 
 def _yaml(kind: str, path: str, extra: str = "") -> str:
-    return f"""creditors:
-  - key: acme
-    name: Acme AB
-    market: SE
-    account_id: a1
-    creditor_id: c1
-    sources:
-      - name: src
-        kind: {kind}
-        path: "{path}"
-        column_preset: se-erp
-        thousands: ' '
-{extra}"""
+    return one_source_yaml(kind, path, extra)
 
 
 def _row(i: int, line: str = GOOD) -> str:

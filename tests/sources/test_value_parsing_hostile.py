@@ -21,7 +21,7 @@ from amili_pipelines.sources.parsing import ParseError, ValueParser, _quoted
 from amili_pipelines.sources.readers import snippet
 from amili_pipelines.sources.validate import validate_partition
 from tests.support import synthetic
-from tests.support.sources import creditors_with
+from tests.support.sources import creditors_with, one_source_yaml
 
 AS_OF = date(2026, 11, 21)
 HEADER = ";".join(synthetic.SE_COLUMNS)
@@ -31,18 +31,7 @@ SPACE_THOUSANDS = "        thousands: ' '\n"
 
 
 def _yaml(kind: str, path: str, extra: str) -> str:
-    return f"""creditors:
-  - key: acme
-    name: Acme AB
-    market: SE
-    account_id: a1
-    creditor_id: c1
-    sources:
-      - name: src
-        kind: {kind}
-        path: "{path}"
-        column_preset: se-erp
-{extra}"""
+    return one_source_yaml(kind, path, extra, tabular="column_preset: se-erp")
 
 
 def _run(tmp_path: Path, warehouse, content: bytes, *, kind: str = "csv", name: str = "a.csv",
