@@ -18,10 +18,10 @@ from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.issues import Issue
 from amili_pipelines.domain.validation.plausibility import ClaimHistory, ClaimRow
+from amili_pipelines.warehouse.common.duplicate_numbers import DuplicateNumberReads
 from amili_pipelines.warehouse.common.valid_invoices import ValidInvoiceReads
 from amili_pipelines.warehouse.duckdb.connection import Session
 from amili_pipelines.warehouse.invoices import (
-    DuplicateNumberRow,
     RuleVerdicts,
     SourceVerdicts,
 )
@@ -41,7 +41,7 @@ def _select(columns: Sequence[str], decimals: frozenset[str] = frozenset()) -> s
     return ", ".join(f"CAST({c} AS DECIMAL(18, 2))" if c in decimals else c for c in columns)
 
 
-class DuckDBInvoiceStore(ValidInvoiceReads):
+class DuckDBInvoiceStore(ValidInvoiceReads, DuplicateNumberReads):
     def __init__(self, session: Session) -> None:
         self.db = session
 
@@ -176,39 +176,6 @@ class DuckDBInvoiceStore(ValidInvoiceReads):
             return 0
         self.insert(issues=tbl)
         return tbl.num_rows
-
-    def duplicate_number_rows(self, *, partition_date: date) -> list[DuplicateNumberRow]:
-        """Rows whose (creditor, invoice number) occurs more than once in the partition, in validation
-        order: the extracted invoices, and the rows of the same day's reads that were not extracted
-        (paid or not yet due), so a paid copy of an open invoice's number is not overlooked."""
-        rows = self.db.execute(
-            """
-            WITH seen AS (
-                SELECT e.source, e.creditor, e.invoice_number, e.location, e.row_number,
-                       json_extract_string(e.invoice_json, '$.open_balance') AS open_balance,
-                       e.customer_id_number, e.due_date, e.currency, true AS extracted
-                FROM extracted_invoices e
-                WHERE e.partition_date = ? AND e.invoice_number IS NOT NULL AND e.invoice_number <> ''
-                UNION ALL
-                SELECT b.source, b.creditor, b.invoice_number, b.location, b.row_number, CAST(b.open_balance AS VARCHAR),
-                       NULL, b.due_date, NULL, false
-                FROM source_balances b
-                WHERE b.partition_date = ? AND NOT b.is_unpaid AND b.invoice_number IS NOT NULL
-                  AND b.invoice_number <> ''
-            ),
-            d AS (
-                SELECT creditor, invoice_number FROM seen
-                GROUP BY ALL HAVING count(*) > 1 AND bool_or(extracted)
-            )
-            SELECT s.source, s.creditor, s.invoice_number, s.location, s.row_number, s.open_balance,
-                   s.customer_id_number, s.due_date, s.currency, s.extracted
-            FROM seen s JOIN d USING (creditor, invoice_number)
-            ORDER BY s.source, s.location, s.row_number
-            """,
-            [partition_date, partition_date],
-        ).fetchall()
-        return [DuplicateNumberRow(s, c, n, loc, row, None if bal is None else Decimal(bal), idn, due, cur, ext)
-                for s, c, n, loc, row, bal, idn, due, cur, ext in rows]
 
     def claims_above(self, *, partition_date: date, thresholds: dict[str, Decimal]) -> list[ClaimRow]:
         if not thresholds:

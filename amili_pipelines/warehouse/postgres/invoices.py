@@ -18,15 +18,16 @@ from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.issues import Issue
 from amili_pipelines.domain.validation.plausibility import ClaimHistory, ClaimRow
+from amili_pipelines.warehouse.common.duplicate_numbers import DuplicateNumberReads
 from amili_pipelines.warehouse.common.valid_invoices import ValidInvoiceReads
-from amili_pipelines.warehouse.invoices import DuplicateNumberRow, RuleVerdicts, SourceVerdicts
+from amili_pipelines.warehouse.invoices import RuleVerdicts, SourceVerdicts
 from amili_pipelines.warehouse.postgres.connection import PgSession
 from amili_pipelines.warehouse.tables import BALANCE_COLUMNS, INVOICE_COLUMNS, ISSUE_COLUMNS, issues_table
 
 _INVOICES = TypeAdapter(list[SourceInvoice])
 
 
-class PgInvoiceStore(ValidInvoiceReads):
+class PgInvoiceStore(ValidInvoiceReads, DuplicateNumberReads):
     def __init__(self, session: PgSession) -> None:
         self.db = session
 
@@ -147,39 +148,6 @@ class PgInvoiceStore(ValidInvoiceReads):
             return 0
         self.insert(issues=tbl)
         return tbl.num_rows
-
-    def duplicate_number_rows(self, *, partition_date: date) -> list[DuplicateNumberRow]:
-        """Rows whose (creditor, invoice number) occurs more than once in the partition, in validation
-        order: the extracted invoices, and the rows of the same day's reads that were not extracted
-        (paid or not yet due), so a paid copy of an open invoice's number is not overlooked."""
-        rows = self.db.execute(
-            """
-            WITH seen AS (
-                SELECT e.source, e.creditor, e.invoice_number, e.location, e.row_number,
-                       e.invoice_json ->> 'open_balance' AS open_balance,
-                       e.customer_id_number, e.due_date, e.currency, true AS extracted
-                FROM extracted_invoices e
-                WHERE e.partition_date = ? AND e.invoice_number IS NOT NULL AND e.invoice_number <> ''
-                UNION ALL
-                SELECT b.source, b.creditor, b.invoice_number, b.location, b.row_number, CAST(b.open_balance AS TEXT),
-                       NULL, b.due_date, NULL, false
-                FROM source_balances b
-                WHERE b.partition_date = ? AND NOT b.is_unpaid AND b.invoice_number IS NOT NULL
-                  AND b.invoice_number <> ''
-            ),
-            d AS (
-                SELECT creditor, invoice_number FROM seen
-                GROUP BY creditor, invoice_number HAVING count(*) > 1 AND bool_or(extracted)
-            )
-            SELECT s.source, s.creditor, s.invoice_number, s.location, s.row_number, s.open_balance,
-                   s.customer_id_number, s.due_date, s.currency, s.extracted
-            FROM seen s JOIN d USING (creditor, invoice_number)
-            ORDER BY s.source, s.location, s.row_number
-            """,
-            [partition_date, partition_date],
-        ).fetchall()
-        return [DuplicateNumberRow(s, c, n, loc, row, None if bal is None else Decimal(bal), idn, due, cur, ext)
-                for s, c, n, loc, row, bal, idn, due, cur, ext in rows]
 
     def claims_above(self, *, partition_date: date, thresholds: dict[str, Decimal]) -> list[ClaimRow]:
         if not thresholds:
