@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     no_requests_per_second: float = NO_LIMITS.requests_per_second
     no_max_concurrency: int = NO_LIMITS.max_concurrency
     no_batch_size: int = NO_BATCH_SIZE
+    # Norway: every settlements read re-reads this many days before the newest settlementDate stored.
+    # Amili filters settlements by their business date, and may publish one dated well in the past (a
+    # back-dated correction); a narrower window would never read it. Re-reading is idempotent (lines
+    # are stored by settlementId; unchanged ones are not written again). Same default as
+    # reconciliation.settlements.NO_SETTLEMENT_LOOKBACK_DAYS.
+    no_settlement_lookback_days: int = Field(
+        default=90, ge=1,
+        description="Norway: days before the newest stored settlementDate that every settlements read re-reads "
+                    "(catches back-dated settlements; re-reading is idempotent).",
+    )
 
     # Alerts (off until a channel is configured) and where the Dagster UI is, for links in them.
     alert_webhook_url: SecretStr | None = None

@@ -49,8 +49,8 @@ class CaseRecord:
 class SettlementLine:
     """One money line: a Norwegian settlement or a Swedish payout specification line.
 
-    Commission and VAT are what Amili kept (positive numbers); ``payout_amount`` is what reaches
-    the creditor for this line.
+    Commission and VAT are what Amili kept (positive for a charge, negative for a refund of it);
+    ``payout_amount`` is what reaches the creditor for this line.
     """
 
     market: str

@@ -36,6 +36,9 @@ class SettlementStore(Protocol):
     def line(self, market: str, line_id: str) -> SettlementLine | None:
         """One stored line (its case and invoice as resolved), or None."""
 
+    def lines(self, market: str, line_ids: Sequence[str]) -> dict[str, SettlementLine]:
+        """The stored lines among ``line_ids``, by line id (one query, for a whole listing)."""
+
     def no_newest_settlement_date(self, organization_id: str) -> date | None: ...
 
     def se_lines_updated_until(self) -> datetime | None: ...

@@ -20,6 +20,7 @@ from amili_pipelines.amili.circuit import CircuitBreaker
 from amili_pipelines.amili.errors import AmiliError
 from amili_pipelines.amili.fields import format_iso_z
 from amili_pipelines.amili.limits import NO_LIMITS
+from amili_pipelines.amili.listing import InvalidItem, validated
 from amili_pipelines.amili.no.auth import NoClientCredentialsAuth
 from amili_pipelines.amili.no.errors import decode_problem
 from amili_pipelines.amili.no.models import (
@@ -261,12 +262,16 @@ class AmiliNoClient:
         from_date: date | None = None,
         to_date: date | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
+        on_invalid: InvalidItem | None = None,
     ) -> AsyncIterator[Settlement]:
-        """Settlements (money paid out per invoice) dated within ``[from_date, to_date]``."""
+        """Settlements (money paid out per invoice) dated within ``[from_date, to_date]``. With
+        ``on_invalid``, an item that fails validation is handed to it and skipped (the others are
+        still listed); without, it raises."""
         params = {"fromDate": _date_param(from_date), "toDate": _date_param(to_date)}
         # Settlements spell the paging parameters in lower camel case (B.2).
         return self._iter(
-            f"/orgs/{organization_id}/settlements", Settlement, params, page_size=page_size, token_param="pageToken", size_param="pageSize"
+            f"/orgs/{organization_id}/settlements", Settlement, params, page_size=page_size,
+            token_param="pageToken", size_param="pageSize", on_invalid=on_invalid,
         )
 
     async def get_settlement(self, *, organization_id: str, settlement_id: str) -> Settlement:
@@ -292,8 +297,10 @@ class AmiliNoClient:
         page_size: int,
         token_param: str = "PageToken",
         size_param: str = "PageSize",
+        on_invalid: InvalidItem | None = None,
     ) -> AsyncIterator[M]:
-        """Follow ``summary.nextPageToken`` until it is absent or empty; a repeated token is an error."""
+        """Follow ``summary.nextPageToken`` until it is absent or empty, across empty pages too; a
+        repeated token is an error (pagination does not advance)."""
         query = {k: v for k, v in params.items() if v is not None}
         query[size_param] = page_size
         token: str | None = None
@@ -306,10 +313,14 @@ class AmiliNoClient:
             body = response.json()
             items = body.get("data") if isinstance(body, dict) else body
             for item in items or []:
-                yield model.model_validate(item)
+                parsed = validated(model, item, on_invalid)
+                if parsed is not None:
+                    yield parsed
             summary = body.get("summary") if isinstance(body, dict) else None
             token = summary.get("nextPageToken") if isinstance(summary, dict) else None
-            if not token or not items:
+            # Only an absent or empty token ends the listing (B.2): a page may be empty and still
+            # carry one (a cursor server that filters after paging).
+            if not token:
                 return
             if token in seen_tokens:
                 raise AmiliError(f"GET {path}: page token repeats; pagination does not advance", method="GET", path=path)

@@ -28,8 +28,9 @@ from amili_pipelines.amili.fields import (
 
 TERMINAL_BATCH_STATUSES = frozenset({"SUCCESS", "PARTIAL", "FAILED"})
 
-# Invoice numbers and ids in answers: a server may send a JSON number (F.3). Kept as the text of the
-# number, ``1001`` and ``1001.0`` both as "1001", so it still equals the invoice number that was sent.
+# Invoice numbers, ids and references in answers: a server may send a JSON number (F.3). Kept as the
+# text of the number, ``1001`` and ``1001.0`` both as "1001", so it still equals the invoice number
+# that was sent, and one such item does not fail the whole read.
 IdText = CodeText
 
 
@@ -136,7 +137,7 @@ class Correction(_Request):
 class BatchRef(_Read):
     """202 answer to an asynchronous write: where to poll for the outcome."""
 
-    batch_id: str
+    batch_id: IdText
     batch_url: str | None = None
 
 
@@ -172,14 +173,14 @@ class FailedItem(_Read):
 
 
 class Batch(_Read):
-    batch_id: str
+    batch_id: IdText
     type: str | None = None
     status: str | None = None  # QUEUED → SUCCESS | PARTIAL | FAILED; anything else = still running
     created_at: FlexDatetime | None = None
     finished_at: FlexDatetime | None = None
-    organization_id: str | None = None
-    created_by: str | None = None
-    idempotency_key: str | None = None
+    organization_id: IdText | None = None
+    created_by: IdText | None = None
+    idempotency_key: IdText | None = None
     # null (a .NET server's empty list) is [], null items (B.7 documents ``failed`` as [null]) are dropped
     succeeded: TolerantList[SucceededItem] = Field(default_factory=list)
     failed: TolerantList[FailedItem] = Field(default_factory=list)
@@ -195,15 +196,15 @@ class Batch(_Read):
 
 
 class Organization(_Read):
-    id: str | None = None
-    organization_number: str | None = None
+    id: IdText | None = None
+    organization_number: IdText | None = None
     name: str | None = None
 
 
 class InvoiceRecord(_Read):
     """An invoice as Amili Norway holds it (``GET /orgs/{org}/invoices``)."""
 
-    id: str = Field(validation_alias=AliasChoices("id", "invoiceId", "invoice_id"))
+    id: IdText = Field(validation_alias=AliasChoices("id", "invoiceId", "invoice_id"))
     organization: Organization | None = None
     invoice_number: IdText | None = None
     collection_case_number: Any = None
@@ -215,7 +216,7 @@ class InvoiceRecord(_Read):
     registered_at: FlexDatetime | None = None
     invoice_date: FlexDate | None = None
     due_date: FlexDate | None = None
-    batch_id: str | None = None
+    batch_id: IdText | None = None
     original_amount: Money | None = None
     remaining_amount: Money | None = None
     remaining_principal: Money | None = None
@@ -232,7 +233,7 @@ class CaseInvoice(_Read):
     case_id: IdText | None = None
     invoice_date: FlexDate | None = None
     due_date: FlexDate | None = None
-    batch_id: str | None = None
+    batch_id: IdText | None = None
     registered_at: FlexDatetime | None = None
     original_amount: Money | None = None
     remaining_amount: Money | None = None
@@ -244,23 +245,23 @@ class CaseInvoice(_Read):
 
 
 class CaseDebtor(_Read):
-    debtor_id: str | None = None
+    debtor_id: IdText | None = None
     type: str | None = None
     debtor_number: Any = None
-    customer_number: str | None = None
+    customer_number: IdText | None = None
     first_name: str | None = None
     last_name: str | None = None
     full_name: str | None = None
     # Echoed from the debtor as registered (B.4): a person's fødselsnummer, a company's organisasjonsnummer.
-    identification_number: str | None = None
-    organization_number: str | None = None
+    identification_number: IdText | None = None
+    organization_number: IdText | None = None
 
 
 class Case(_Read):
-    case_id: str = Field(validation_alias=AliasChoices("caseId", "id", "case_id"))
+    case_id: IdText = Field(validation_alias=AliasChoices("caseId", "id", "case_id"))
     case_number: int | str | None = None
-    organization_id: str | None = None
-    creditor_id: str | None = None
+    organization_id: IdText | None = None
+    creditor_id: IdText | None = None
     creditor_number: Any = None
     status: str | None = None
     sub_status: str | None = None
@@ -268,15 +269,15 @@ class Case(_Read):
     description: str | None = None
     registered_at: FlexDatetime | None = None
     closed_at: FlexDatetime | None = None
-    case_token: str | None = None
-    invoices: list[CaseInvoice | str] = Field(default_factory=list)
+    case_token: IdText | None = None
+    invoices: list[CaseInvoice | IdText] = Field(default_factory=list)
     debtors: list[CaseDebtor] = Field(default_factory=list)
 
 
 class Settlement(_Read):
     """Money Amili paid out for one invoice (F.2.5)."""
 
-    settlement_id: str = Field(validation_alias=AliasChoices("settlementId", "id", "settlement_id"))
+    settlement_id: IdText = Field(validation_alias=AliasChoices("settlementId", "id", "settlement_id"))
     settlement_date: FlexDate | None = None
     invoice_id: IdText | None = None
     invoice_number: IdText | None = None
@@ -290,7 +291,7 @@ class Settlement(_Read):
     vat_amount: Money | None = None
     payout_amount: Money | None = None
     collection_type: str | None = None
-    customer_reference: str | None = None
+    customer_reference: IdText | None = None
     exchange_rate: Money | None = None
 
 

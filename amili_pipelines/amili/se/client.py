@@ -18,8 +18,9 @@ from pydantic import BaseModel, SecretStr
 
 from amili_pipelines.amili.circuit import CircuitBreaker
 from amili_pipelines.amili.errors import AmiliError
-from amili_pipelines.amili.fields import format_rfc1123
+from amili_pipelines.amili.fields import format_rfc1123, parse_datetime
 from amili_pipelines.amili.limits import SE_LIMITS
+from amili_pipelines.amili.listing import InvalidItem, validated
 from amili_pipelines.amili.se.auth import SeApiCodeAuth
 from amili_pipelines.amili.se.errors import decode_eve_error
 from amili_pipelines.amili.se.finance_models import Creditor, Payout, PayoutSpecification
@@ -288,7 +289,7 @@ class AmiliSeClient:
 
     def iter_changed(
         self, kind: ChangedKind, *, creditor: str, since: datetime | None = None, after_id: str | None = None,
-        page_size: int = MAX_PAGE_SIZE,
+        page_size: int = MAX_PAGE_SIZE, on_invalid: InvalidItem | None = None,
     ) -> AsyncIterator[Any]:
         """One creditor's cases, payout specifications or payouts changed since ``since``, in
         (``_updated``, ``_id``) order.
@@ -297,16 +298,23 @@ class AmiliSeClient:
         resolution: callers re-read the watermark second); with ``after_id``, only what comes after
         (``since``, ``after_id``), so a reader that stopped early resumes exactly where it was even
         when many objects share one ``_updated`` second.
+
+        Paged by position (keyset): each page is the first page of what comes after the last item
+        read, so an object updated while we read (it moves to the end) never shifts the next page
+        past an unread one. Such an object is then listed again, in its newer state, near the end.
         """
         path, model = _CHANGED[kind]
-        where: dict[str, Any] = {"creditor": creditor}
+        base: dict[str, Any] = {"creditor": creditor}
+        where = dict(base)
         if since is not None:
-            ts = format_rfc1123(since)
             if after_id:
-                where["$or"] = [{"_updated": {"$gt": ts}}, {"_updated": {"$gte": ts, "$lte": ts}, "_id": {"$gt": after_id}}]
+                where.update(_after_position(since, after_id))
             else:
-                where["_updated"] = {"$gte": ts}
-        return self._iter(path, model, where=where, sort="_updated,_id", page_size=page_size)
+                where["_updated"] = {"$gte": format_rfc1123(since)}
+        # Sorted by a field that changes while we read: paged by position, not by page number. Later
+        # pages ask for ``base`` + after the last item read (which itself lies after ``since``).
+        return self._iter(path, model, where=where, sort="_updated,_id", page_size=page_size, keyset_where=base,
+                          on_invalid=on_invalid)
 
     # -- Eve plumbing -----------------------------------------------------------------------------
 
@@ -323,26 +331,36 @@ class AmiliSeClient:
         sort: str | None,
         page_size: int,
         projection: Mapping[str, int] | None = None,
+        keyset_where: Mapping[str, Any] | None = None,
+        on_invalid: InvalidItem | None = None,
     ) -> AsyncIterator[M]:
         """Walk Eve pages until a short or empty page, or ``_meta.total`` is reached.
 
         Uses the server's ``_meta.max_results`` as the page size (Eve clamps silently), and stops
-        with an error if a page repeats the previous one, so a server ignoring ``page`` cannot
-        make this loop forever.
+        with an error if a page repeats the previous one, so a server ignoring ``page`` (or
+        ``where``) cannot make this loop forever.
+
+        With ``keyset_where`` (listings sorted by ``_updated,_id``) every page after the first is
+        page 1 of ``keyset_where`` and "after the last item read" in that order, instead of the
+        next page number: page numbers shift when an item read earlier is updated and moves to
+        the end, and the next page would start one item too late. An item whose position cannot
+        be read (no ``_updated``) falls back to the next page number.
         """
         requested = max(1, min(page_size, MAX_PAGE_SIZE))
-        params: dict[str, Any] = {"max_results": requested}
-        if where:
-            params["where"] = json.dumps(where, separators=(",", ":"), default=str)
+        fixed: dict[str, Any] = {"max_results": requested}
         if sort:
-            params["sort"] = sort
+            fixed["sort"] = sort
         if projection:
-            params["projection"] = json.dumps(projection, separators=(",", ":"))
+            fixed["projection"] = json.dumps(projection, separators=(",", ":"))
+        current: Mapping[str, Any] | None = where
         page = 1
         previous_ids: list[str] | None = None
-        seen = 0
+        seen = 0  # items read under ``current``
         while True:
-            response = await self._http.request("GET", path, params={**params, "page": page})
+            params = {**fixed, "page": page}
+            if current:
+                params["where"] = json.dumps(current, separators=(",", ":"), default=str)
+            response = await self._http.request("GET", path, params=params)
             body = response.json()
             items = body.get("_items", []) if isinstance(body, dict) else []
             meta = body.get("_meta", {}) if isinstance(body, dict) else {}
@@ -350,10 +368,13 @@ class AmiliSeClient:
                 return
             ids = [str(item.get("_id")) for item in items if isinstance(item, dict)]
             if previous_ids is not None and ids == previous_ids:
-                raise AmiliError(f"GET {path}: page {page} repeats page {page - 1}; pagination does not advance", method="GET", path=path)
+                raise AmiliError(f"GET {path}: a page repeats the previous one; pagination does not advance",
+                                 method="GET", path=path)
             previous_ids = ids
             for item in items:
-                yield model.model_validate(item)
+                parsed = validated(model, item, on_invalid)
+                if parsed is not None:
+                    yield parsed
             seen += len(items)
             effective = int(meta.get("max_results") or requested)
             total = meta.get("total")
@@ -361,4 +382,34 @@ class AmiliSeClient:
                 return
             if len(items) < effective:
                 return
-            page += 1
+            after = _item_position(items[-1]) if keyset_where is not None else None
+            if after is None:
+                page += 1
+            else:
+                current, page, seen = _and_where(keyset_where or {}, after), 1, 0
+
+
+def _after_position(updated: datetime, after_id: Any) -> dict[str, Any]:
+    """Eve filter: what comes strictly after (``updated``, ``after_id``) in ``_updated,_id`` order."""
+    ts = format_rfc1123(updated)
+    return {"$or": [{"_updated": {"$gt": ts}}, {"_updated": {"$gte": ts, "$lte": ts}, "_id": {"$gt": after_id}}]}
+
+
+def _item_position(item: Any) -> dict[str, Any] | None:
+    """:func:`_after_position` of a listed item (its ``_id`` as sent), or None when it has none."""
+    if not isinstance(item, dict):
+        return None
+    updated = parse_datetime(item.get("_updated"))
+    item_id = item.get("_id")
+    if not isinstance(updated, datetime) or item_id is None or isinstance(item_id, bool | dict | list):
+        return None
+    return _after_position(updated, item_id)
+
+
+def _and_where(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Both Eve filters: one flat object when their keys differ, else ``$and``."""
+    if not base:
+        return dict(extra)
+    if base.keys().isdisjoint(extra.keys()):
+        return {**base, **extra}
+    return {"$and": [dict(base), dict(extra)]}

@@ -67,12 +67,13 @@ class _Read(BaseModel):
 
 
 class _EveDocument(_Read):
-    """The meta fields Eve puts on every stored document."""
+    """The meta fields Eve puts on every stored document. Ids (here and on the read models below)
+    sent as JSON numbers are read as their text (F.3): one such item must not fail a whole read."""
 
-    id: str = Field(validation_alias=AliasChoices("_id", "id"))
+    id: CodeText = Field(validation_alias=AliasChoices("_id", "id"))
     created: FlexDatetime | None = Field(default=None, validation_alias=AliasChoices("_created", "created"))
     updated: FlexDatetime | None = Field(default=None, validation_alias=AliasChoices("_updated", "updated"))
-    etag: str | None = Field(default=None, validation_alias=AliasChoices("_etag", "etag"))
+    etag: CodeText | None = Field(default=None, validation_alias=AliasChoices("_etag", "etag"))
 
 
 class _EveWriteResult(_EveDocument):
@@ -197,8 +198,8 @@ class InvoiceRegistration(_Request):
 class InvoiceRegistrationResult(_EveWriteResult):
     """201 answer to an invoice registration. ``case`` is the id every later action uses."""
 
-    invoice: str | None = Field(default=None, validation_alias=AliasChoices("_invoice", "invoice"))
-    case: str = Field(validation_alias=AliasChoices("_case", "case"))
+    invoice: CodeText | None = Field(default=None, validation_alias=AliasChoices("_invoice", "invoice"))
+    case: CodeText = Field(validation_alias=AliasChoices("_case", "case"))
     ocr_number: OcrText = Field(default=None, validation_alias=AliasChoices("_ocr_number", "ocr_number"))
     # Documented as ``ocr_number_ocr``; F.1.6 says the emulator also sends ``_ocr_number_ocr``.
     # A JSON number is read as its digits.
@@ -214,19 +215,19 @@ class InvoiceRegistrationRecord(_EveDocument):
     and the OCR fields are optional; the client fills ``case`` from ``/cases`` when missing.
     """
 
-    account: str | None = None
-    creditor: str | None = None
+    account: CodeText | None = None
+    creditor: CodeText | None = None
     invoice_number: CodeText | None = None  # a JSON number is read as its text
     invoice_type: str | None = None
-    reference_number: str | None = None
-    payout_reference: str | None = None
+    reference_number: CodeText | None = None
+    payout_reference: CodeText | None = None
     invoice_date: FlexDatetime | None = None
     invoice_due_date: FlexDatetime | None = None
     currency: str | None = None
     customer: dict[str, Any] | None = None
     matrix: list[dict[str, Any]] | None = None
-    case: str | None = Field(default=None, validation_alias=AliasChoices("_case", "case"))
-    invoice: str | None = Field(default=None, validation_alias=AliasChoices("_invoice", "invoice"))
+    case: CodeText | None = Field(default=None, validation_alias=AliasChoices("_case", "case"))
+    invoice: CodeText | None = Field(default=None, validation_alias=AliasChoices("_invoice", "invoice"))
     ocr_number: OcrText = Field(default=None, validation_alias=AliasChoices("_ocr_number", "ocr_number"))
     ocr_number_ocr: OcrText = Field(
         default=None, validation_alias=AliasChoices("ocr_number_ocr", "_ocr_number_ocr")
@@ -280,8 +281,8 @@ def _closed_shape(value: Any) -> Any:
 
 class CaseDebt(_Read):
     invoice_number: CodeText | None = None  # a JSON number is read as its text
-    debt_reference: str | None = None
-    payout_reference: str | None = None
+    debt_reference: CodeText | None = None
+    payout_reference: CodeText | None = None
     invoice_date: FlexDatetime | None = None
     invoice_due_days_after_invoice_date: int | None = None
     interest_days_after_invoice_date: int | None = None
@@ -293,18 +294,18 @@ class CaseDebt(_Read):
 class Case(_EveDocument):
     """A collection case. ``state``/``status`` are kept as plain strings (enums undocumented)."""
 
-    creditor: str | None = None
+    creditor: CodeText | None = None
     creditor_name: str | None = None
-    customer: str | None = None
+    customer: CodeText | None = None
     customer_name: str | None = None
-    customer_id_number: str | None = None
-    customer_number: str | None = None
+    customer_id_number: CodeText | None = None
+    customer_number: CodeText | None = None
     customer_status: str | None = None
-    reference_number: str | None = None
+    reference_number: CodeText | None = None
     currency: str | None = None
     agreement_version: Any = None
-    case_registration: str | None = None
-    invoice_registration: str | None = None  # not documented; used to match a registration when present
+    case_registration: CodeText | None = None
+    invoice_registration: CodeText | None = None  # not documented; used to match a registration when present
     state: str | None = None
     status: str | None = None
     state_history: TolerantList[StateChange] = Field(default_factory=list)  # null -> [], null items dropped
@@ -397,8 +398,8 @@ class CreditorCancellation(_CaseAction):
 class _ActionResult(_EveWriteResult):
     status: str | None = None  # completed | warning | error (alpha docs); business outcome
     status_reason_locale: str | None = None
-    case_invoice_number: str | None = None
-    case_reference_number: str | None = None
+    case_invoice_number: CodeText | None = None
+    case_reference_number: CodeText | None = None
 
 
 class CreditorPaymentResult(_ActionResult):
@@ -420,9 +421,9 @@ class CreditorCancellationResult(_ActionResult):
 class CreditorActionRecord(_EveDocument):
     """A stored creditor payment, crediting or cancellation, as listed back (unknown fields ignored)."""
 
-    creditor: str | None = None
-    case: str | None = None
-    invoice_number: str | None = None
+    creditor: CodeText | None = None
+    case: CodeText | None = None
+    invoice_number: CodeText | None = None
     amount: Money | None = None
     status: str | None = None
 

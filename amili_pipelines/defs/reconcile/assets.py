@@ -145,7 +145,8 @@ def settlement_lines(
 
     async def work(clients: AmiliClients):
         with warehouse.open(log=context.log.warning) as wh:
-            return await store_settlements(wh, creditors=creditors_file, se_client=clients.se, no_client=clients.no)
+            return await store_settlements(wh, creditors=creditors_file, se_client=clients.se, no_client=clients.no,
+                                           no_lookback_days=Settings().no_settlement_lookback_days)
 
     summary = run_with_clients(work, creditors=creditors_file, amili_se=amili_se, amili_no=amili_no)
     return dg.MaterializeResult(metadata={**summary.metadata(), "dagster/row_count": summary.lines_total})

@@ -191,6 +191,16 @@ class SqlSettlementStore:
             [market, line_id]).fetchall()
         return SettlementLine(*rows[0]) if rows else None
 
+    def lines(self, market: str, line_ids: Sequence[str]) -> dict[str, SettlementLine]:
+        if not line_ids:
+            return {}
+        rows = self.db.execute(
+            f"SELECT {_columns(LINE_COLUMNS)} FROM settlement_lines"
+            " WHERE market = ? AND line_id IN (SELECT unnest(CAST(? AS VARCHAR[])))",
+            [market, list(line_ids)]).fetchall()
+        found = [SettlementLine(*r) for r in rows]
+        return {line.line_id: line for line in found}
+
     def no_newest_settlement_date(self, organization_id: str) -> date | None:
         return self.db.scalar(
             "SELECT max(settlement_date) FROM settlement_lines WHERE market = 'NO' AND amili_creditor = ?",
