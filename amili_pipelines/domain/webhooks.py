@@ -74,10 +74,20 @@ class NorwayEvent:
 
 
 def parse_event(body: bytes | str) -> NorwayEvent:
-    """The event in a delivery's body; :class:`MalformedEvent` when it is not one."""
+    """The event in a delivery's body; :class:`MalformedEvent` when it is not one.
+
+    The receiver checks the raw bytes and the inbox stores them as UTF-8 text, which is read here
+    again later: bytes and text parse the same way, so what was accepted is never found malformed
+    afterwards. A leading byte order mark (U+FEFF) is skipped in both (``json.loads`` skips it in
+    bytes but refuses it in text), and bytes are UTF-8 only (no guessing of UTF-16 or UTF-32).
+    """
     try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        text = bytes(body).decode("utf-8") if isinstance(body, bytes | bytearray) else body
+    except UnicodeDecodeError:
+        raise MalformedEvent("body is not UTF-8") from None
+    try:
+        doc = json.loads(text.removeprefix("\ufeff"))
+    except ValueError as exc:
         raise MalformedEvent(f"body is not JSON ({type(exc).__name__})") from None
     if not isinstance(doc, dict):
         raise MalformedEvent("body is not a JSON object")

@@ -3,14 +3,18 @@
 These requests carry no idempotency key and answer 202 with no body (reference F.2.6), so an
 unclear outcome (a timeout, a 502, a crash after the intent was written) is settled by reading the
 case before anything is sent again: a case already in the status the action leads to means it
-arrived. A 409 says the case's status does not allow the action: for a withdrawal that means there
-is nothing left to stop (already withdrawn or closed), for a pause or resumption it is Amili's
-refusal and is kept as such.
+arrived. A 202 means accepted, applied later: an unclear action whose case does not show it yet is
+not sent again before ``UNCLEAR_GRACE`` has passed since it was sent (it stays unknown_outcome).
+A 409 says the case's status does not allow the action; the case is read then: already in the
+status the action leads to (someone else did it), the action is done. Otherwise, for a withdrawal
+there is nothing left to stop (closed), for a pause or resumption it is Amili's refusal and is kept
+as such.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from amili_pipelines.amili.errors import (
@@ -26,28 +30,58 @@ from amili_pipelines.domain.case_actions import (
     ActionState,
     CaseAction,
 )
-from amili_pipelines.domain.dates import utcnow
+from amili_pipelines.domain.dates import naive_utc, utcnow
 from amili_pipelines.warehouse.actions import ActionStore
 
 CASE_STATUS_ACTIONS = frozenset({ActionKind.CANCELLATION, ActionKind.PAUSE, ActionKind.RESUME})
 _CALL = {ActionKind.CANCELLATION: "withdraw_case", ActionKind.PAUSE: "pause_case", ActionKind.RESUME: "resume_case"}
 _VERB = {ActionKind.CANCELLATION: "withdrawn", ActionKind.PAUSE: "paused", ActionKind.RESUME: "resumed"}
 
+# Withdraw, pause and resume answer 202 Accepted (reference F.2.6): Amili may apply them after it
+# answered, so a case read shortly after an unclear send (a timeout, a 502, a crash) may not show
+# the action yet although it arrived. Sending it again then would make two of them at Amili; until
+# this long after the send the action stays unknown_outcome and the case is only read again.
+UNCLEAR_GRACE = timedelta(minutes=10)
 
-async def _arrived(store: ActionStore, no: Any, a: CaseAction, org: str) -> bool | None:
-    """Did an earlier, unclear send take effect? None: Amili cannot tell us now (ask next run)."""
+
+async def _arrived(store: ActionStore, no: Any, a: CaseAction, org: str, *, detail: str | None = None,
+                   **columns: Any) -> bool | None:
+    """Is the case already in the status the action leads to (then recorded as sent, with ``detail``
+    and ``columns``)? None: Amili cannot tell us now (ask next run)."""
     target = NO_STATUS_AFTER[ActionKind(a.action)]
     try:
         case = await no.get_case(organization_id=org, case_id=a.case_id)
-    except (ApiUnavailable, OutcomeUnknown) as exc:
-        store.note_error(a.key, f"lookup before resending failed: {exc}")
+    except (ApiUnavailable, OutcomeUnknown, ApiRejection) as exc:
+        store.note_error(a.key, f"lookup of the case failed: {exc}"[:500])
         return None
     except NotFound:
         return False
     if (case.status or "").upper() != target:
         return False
-    store.set_state(a.key, ActionState.SENT, detail=f"found at Amili by lookup: the case is {target}",
-                    result_status=target, sent_at=utcnow())
+    store.set_state(a.key, ActionState.SENT, detail=detail or f"found at Amili by lookup: the case is {target}",
+                    result_status=target, sent_at=utcnow(), **columns)
+    return True
+
+
+def _last_sent(store: ActionStore, key: str) -> datetime | None:
+    """When the action last left (its newest move to in_flight, written just before the request)."""
+    sends = [e.occurred_at for e in store.events(key) if e.to_state == ActionState.IN_FLIGHT]
+    return naive_utc(sends[-1]) if sends else None
+
+
+def _still_settling(store: ActionStore, a: CaseAction) -> bool:
+    """Within UNCLEAR_GRACE of its last send: kept unknown_outcome (with why), not sent again yet."""
+    sent = _last_sent(store, a.key)
+    if sent is None or utcnow() - sent >= UNCLEAR_GRACE:
+        return False
+    kind = ActionKind(a.action)
+    why = (f"outcome unknown; the case is not {NO_STATUS_AFTER[kind]} yet, but Amili applies a "
+           f"{_CALL[kind].removesuffix('_case')} after answering 202: not sent again before "
+           f"{sent + UNCLEAR_GRACE:%Y-%m-%d %H:%M} UTC")
+    if a.state == ActionState.UNKNOWN_OUTCOME:
+        store.note_error(a.key, why)
+    else:
+        store.set_state(a.key, ActionState.UNKNOWN_OUTCOME, detail=why, last_error=why)
     return True
 
 
@@ -60,12 +94,19 @@ async def send_case_status_action(store: ActionStore, no: Any, a: CaseAction, or
             return ActionState(a.state)
         if arrived:
             return ActionState.SENT
+        if _still_settling(store, a):
+            return ActionState.UNKNOWN_OUTCOME
     store.count_attempt(a.key)
     store.set_state(a.key, ActionState.IN_FLIGHT, detail=f"sending {kind.value}")
     try:
         await getattr(no, _CALL[kind])(organization_id=org, case_id=a.case_id)
     except ApiConflict as exc:
-        if kind is ActionKind.CANCELLATION:  # already withdrawn or closed: nothing left to stop
+        # The case's status does not allow the action: is it already what the action leads to?
+        already = f"already {NO_STATUS_AFTER[kind]} at Amili"
+        if await _arrived(store, no, a, org, detail=f"{already} (it answered 409: {exc})"[:500],
+                          result_json=json.dumps({"status": 409, "detail": already})):
+            return ActionState.SENT
+        if kind is ActionKind.CANCELLATION:  # closed: nothing left to stop
             store.set_state(a.key, ActionState.SENT, detail=f"not withdrawn: {exc}", result_status="conflict",
                             result_json=json.dumps({"status": 409, "detail": str(exc)}), sent_at=utcnow())
             return ActionState.SENT

@@ -68,7 +68,12 @@ def _named(refs: list[dict[str, str]]) -> list[dict[str, str]]:
 
 
 def plan_runs(events: Sequence[InboxEvent], *, organization_ids: Collection[str]) -> list[PlannedRun]:
-    """At most one run per kind for these events (plus the events that need none)."""
+    """At most one run per kind for these events (plus the events that need none).
+
+    Organization ids are UUIDs, compared regardless of letter case; the runs carry the id as the
+    creditors file spells it (the clients and stores look creditors up by it).
+    """
+    configured = {o.strip().lower(): o for o in organization_ids if o}
     batches: dict[tuple[str, str], dict[str, str]] = {}
     batch_run, settlement_run, case_run, nothing = (PlannedRun(BATCH_RESULTS), PlannedRun(SETTLEMENTS),
                                                    PlannedRun(CASES), PlannedRun(NOTHING))
@@ -81,10 +86,10 @@ def plan_runs(events: Sequence[InboxEvent], *, organization_ids: Collection[str]
             nothing.event_hashes.append(e.key_hash)
             nothing.notes.append(f"{e.key_hash[:8]}: {exc}")
             continue
-        org = ev.organization_id
-        if org not in organization_ids:
+        org = configured.get((ev.organization_id or "").strip().lower())
+        if org is None:
             nothing.event_hashes.append(e.key_hash)
-            nothing.notes.append(f"{ev.subject()}: organization {str(org)[:8]}… is not configured")
+            nothing.notes.append(f"{ev.subject()}: organization {str(ev.organization_id)[:8]}… is not configured")
         elif ev.event == BATCH_COMPLETED and ev.batch_id:
             batches[(org, ev.batch_id)] = {"organization_id": org, "batch_id": ev.batch_id,
                                            "status": ev.batch_status, "type": ev.batch_type}

@@ -102,8 +102,9 @@ def create_app(config: ReceiverConfig, inbox: WebhookInbox, *, clock: Callable[[
         if not key or len(key) > MAX_KEY_CHARS:
             return _answer(400, f"the {IDEMPOTENCY_HEADER} header is missing or too long")
         try:
-            body.decode("utf-8")
-            event = parse_event(body)
+            # Parsed as the text the inbox stores (and the sensor parses again later), so both agree;
+            # a leading byte order mark is skipped there. The signature was checked over the raw bytes.
+            event = parse_event(body.decode("utf-8"))
         except (MalformedEvent, UnicodeDecodeError) as exc:
             log.warning("refused a signed delivery (key %s…): %s", key_hash(key)[:12], exc)
             return _answer(400, f"not a webhook event: {exc}" if isinstance(exc, MalformedEvent) else "not UTF-8")
