@@ -181,3 +181,12 @@ def test_sweden_issues_as_a_list_keep_their_messages_and_fields():
         "_issues": [{"field": "customer.name", "message": "required field"}, "also this"]}))
     assert entries.message == "Insertion failure"
     assert [(i.field, i.message) for i in entries.issues] == [("customer.name", "required field"), ("_", "also this")]
+
+
+def test_sweden_payout_lines_with_numeric_ids_and_references_parse():
+    from amili_pipelines.amili.se.finance_models import Payout, PayoutSpecification
+
+    spec = PayoutSpecification.model_validate({"_id": 5, "case": 123, "payout": 7, "invoice_number": 1001,
+                                               "payout_reference": 42, "amount": "10.50"})
+    assert (spec.id, spec.case, spec.payout, spec.invoice_number, spec.payout_reference) == ("5", "123", "7", "1001", "42")
+    assert Payout.model_validate({"_id": 8, "creditor": 99, "payout_reference": 42}).creditor == "99"

@@ -7,14 +7,14 @@ from typing import Any
 
 from pydantic import field_validator
 
-from amili_pipelines.amili.fields import FlexDatetime, Money
+from amili_pipelines.amili.fields import CodeText, FlexDatetime, Money
 from amili_pipelines.amili.se.models import _EveDocument
 
 
 class PayoutSpecification(_EveDocument):
     """One transaction-level payout line, created when a payment on a case is settled."""
 
-    creditor: str | None = None
+    creditor: CodeText | None = None
     creditor_name: str | None = None
     currency: str | None = None
     amount: Money | None = None
@@ -24,18 +24,18 @@ class PayoutSpecification(_EveDocument):
     state: str | None = None
     booking_date: FlexDatetime | None = None
     finance_category: str | None = None
-    invoice_number: str | None = None
-    reference_number: str | None = None
-    payout_reference: str | None = None
+    invoice_number: CodeText | None = None
+    reference_number: CodeText | None = None
+    payout_reference: CodeText | None = None
     payout_date: FlexDatetime | None = None
-    payout: str | None = None
-    case: str | None = None
+    payout: CodeText | None = None
+    case: CodeText | None = None
 
 
 class Payout(_EveDocument):
     """An aggregated bank transfer to the creditor."""
 
-    creditor: str | None = None
+    creditor: CodeText | None = None
     currency: str | None = None
     amount: Money | None = None
     vat_amount: Money | None = None
@@ -44,7 +44,7 @@ class Payout(_EveDocument):
     summary: dict[str, Money] | None = None
     finance_interval: str | None = None
     payout_date: FlexDatetime | None = None
-    payout_reference: str | None = None
+    payout_reference: CodeText | None = None
 
     @field_validator("summary", mode="before")
     @classmethod
@@ -55,10 +55,10 @@ class Payout(_EveDocument):
 
 
 class Creditor(_EveDocument):
-    account: str | None = None
+    account: CodeText | None = None
     name: str | None = None
-    organization_no: str | None = None
-    non_swedish_organization_no: str | None = None
+    organization_no: CodeText | None = None
+    non_swedish_organization_no: CodeText | None = None
     is_active: bool | None = None
     creditor_number: int | None = None
     standard_debt_description: str | None = None
