@@ -190,15 +190,19 @@ async def sync_cases(
     se_creditors = creditors.in_market(Market.SE)
     if se_client is not None and se_creditors:
         by_id = {c.creditor_id: c.key for c in se_creditors if c.creditor_id}
-        start = None if full else (since or warehouse.cases.se_cases_updated_until())
-        if start is not None:
-            # Eve dates have one-second resolution: re-read the watermark second itself.
-            start = start - timedelta(seconds=1)
-            summary.se_since = format_rfc1123(start)
+        starts = []
         for amili_id in sorted(by_id):
+            # Each creditor from its own watermark: one added later has its whole history read.
+            start = None if full else (since or warehouse.cases.se_cases_updated_until(amili_id))
+            if start is not None:
+                # Eve dates have one-second resolution: re-read the watermark second itself.
+                start = start - timedelta(seconds=1)
+            starts.append(start)
             async for case in se_client.iter_changed("cases", creditor=amili_id, since=start):
                 records.append(se_case_row(case, creditor_by_amili_id=by_id))
                 summary.se_cases_seen += 1
+        known = [s for s in starts if s is not None]
+        summary.se_since = format_rfc1123(min(known)) if known and len(known) == len(starts) else None
     if no_client is not None:
         for c in creditors.in_market(Market.NO):
             async for case in no_client.iter_cases(organization_id=c.organization_id):

@@ -181,9 +181,10 @@ async def store_settlements(
     se_creditors = creditors.in_market(Market.SE)
     if se_client is not None and se_creditors:
         by_id = {c.creditor_id: c.key for c in se_creditors if c.creditor_id}
-        spec_since = None if full else _minus_a_second(store.se_lines_updated_until())
-        payout_since = None if full else _minus_a_second(store.se_payouts_updated_until())
         for amili_id in sorted(by_id):
+            # Each creditor from its own watermark: one added later has its whole history read.
+            spec_since = None if full else _minus_a_second(store.se_lines_updated_until(amili_id))
+            payout_since = None if full else _minus_a_second(store.se_payouts_updated_until(amili_id))
             specs = se_client.iter_changed("payout_specifications", creditor=amili_id, since=spec_since,
                                            on_invalid=_skipper(summary, "SE payout specification", ("_id",)))
             async for line in _each(specs, lambda spec: se_specification_row(spec, creditor_by_amili_id=by_id),

@@ -21,8 +21,9 @@ class CaseStore(Protocol):
     def case(self, market: str, case_id: str) -> CaseRecord | None:
         """One stored case (its invoice key as matched), or None."""
 
-    def se_cases_updated_until(self) -> datetime | None:
-        """Newest Swedish ``_updated`` stored: the next incremental read starts there."""
+    def se_cases_updated_until(self, amili_creditor: str | None = None) -> datetime | None:
+        """Newest Swedish ``_updated`` stored (of one Amili creditor, when given): the next
+        incremental read starts there."""
 
     def closed_count(self) -> int: ...
 
@@ -41,9 +42,9 @@ class SettlementStore(Protocol):
 
     def no_newest_settlement_date(self, organization_id: str) -> date | None: ...
 
-    def se_lines_updated_until(self) -> datetime | None: ...
+    def se_lines_updated_until(self, amili_creditor: str | None = None) -> datetime | None: ...
 
-    def se_payouts_updated_until(self) -> datetime | None: ...
+    def se_payouts_updated_until(self, amili_creditor: str | None = None) -> datetime | None: ...
 
     def totals(self) -> tuple[int, Decimal]:
         """(number of lines, total paid out)."""

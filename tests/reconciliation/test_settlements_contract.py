@@ -268,3 +268,33 @@ def test_unreadable_items_are_skipped_and_every_other_line_is_stored(tmp_path: P
     logged = " ".join(r.getMessage() for r in caplog.records) + summary.skipped
     assert "1234" not in logged and "five hundred" not in logged
     assert all(isinstance(v, int | float | str) for v in summary.metadata().values()), "Dagster metadata values"
+
+
+# -- 4. Sweden: a creditor added later -----------------------------------------------------------------
+
+
+def test_se_creditor_added_later_has_its_older_lines_read(tmp_path: Path) -> None:
+    """Each Swedish creditor is read from its own watermark: a creditor added to the creditors file
+    after the first reads gets the lines Amili updated before the first creditor's newest, not only
+    what changed after it."""
+    other = "674dbeb208847b9501cc9999"
+    se = EveServer()
+    se.collections["/finance--payout-specifications"] += [_spec(50, "capital", 1000, 0, 1000)]
+    older = {**_spec(1, "capital", 300, 0, 300), "creditor": other}  # updated long before line 50
+    se.collections["/finance--payout-specifications"].append(older)
+    with open_warehouse(tmp_path / "wh.duckdb") as wh:
+        assert _run(wh, se=se).se_specifications_seen == 1, "only demo-se is configured yet"
+        two = CreditorsFile.model_validate({"creditors": [
+            *[c.model_dump() for c in CREDITORS.creditors],
+            {"key": "later-se", "name": "Later", "market": "SE", "account_id": "674dbeaf08847b9501cc9132",
+             "creditor_id": other}]})
+
+        async def go() -> SettlementSummary:
+            async with AmiliSeClient(base_url="https://se.test", api_code=SecretStr("code"),
+                                     transport=httpx.MockTransport(se.handler), requests_per_second=1000,
+                                     max_retries=0) as se_client:
+                return await store_settlements(wh, creditors=two, se_client=se_client)
+
+        asyncio.run(go())
+        line = wh.settlements.line("SE", older["_id"])
+        assert line is not None and line.creditor == "later-se" and line.payout_amount == Decimal("300.00")

@@ -73,3 +73,17 @@ def test_swedish_watermarks_and_payouts(warehouse):
     assert warehouse.settlements.upsert_payouts([payout("p-1", "26.25", updated=later)]) == (0, 1)
     assert warehouse.settlements.se_payouts_updated_until() == later
     assert warehouse.settlements.line("SE", "l-2").payout_id == "p-1"
+
+
+def test_swedish_watermarks_per_amili_creditor(warehouse):
+    """A creditor added later has no watermark of its own yet: its whole history is read."""
+    later = NOW + timedelta(hours=5)
+    warehouse.cases.upsert_cases([dataclasses.replace(case("c-a", "A", updated=later), amili_creditor="cr-a"),
+                                  dataclasses.replace(case("c-b", "B", updated=NOW), amili_creditor="cr-b")])
+    assert warehouse.cases.se_cases_updated_until("cr-b") == NOW
+    assert warehouse.cases.se_cases_updated_until("cr-new") is None
+    assert warehouse.cases.se_cases_updated_until() == later
+    warehouse.settlements.upsert_lines([dataclasses.replace(line("l-a", "c-a", "10.00", updated=later), amili_creditor="cr-a")])
+    assert warehouse.settlements.se_lines_updated_until("cr-a") == later
+    assert warehouse.settlements.se_lines_updated_until("cr-new") is None
+    assert warehouse.settlements.se_payouts_updated_until("cr-new") is None

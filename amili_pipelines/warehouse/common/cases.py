@@ -109,9 +109,9 @@ class SqlCaseStore:
                                [market, case_id]).fetchall()
         return CaseRecord(*rows[0]) if rows else None
 
-    def se_cases_updated_until(self) -> datetime | None:
+    def se_cases_updated_until(self, amili_creditor: str | None = None) -> datetime | None:
         """Newest Swedish ``_updated`` already stored (the next incremental read starts there)."""
-        return self.db.scalar("SELECT max(api_updated_at) FROM cases WHERE market = 'SE'")
+        return _newest_se_update(self.db, "cases", amili_creditor)
 
     def closed_count(self) -> int:
         return int(self.db.scalar("SELECT count(*) FROM cases WHERE is_closed") or 0)
@@ -206,11 +206,11 @@ class SqlSettlementStore:
             "SELECT max(settlement_date) FROM settlement_lines WHERE market = 'NO' AND amili_creditor = ?",
             [organization_id])
 
-    def se_lines_updated_until(self) -> datetime | None:
-        return self.db.scalar("SELECT max(api_updated_at) FROM settlement_lines WHERE market = 'SE'")
+    def se_lines_updated_until(self, amili_creditor: str | None = None) -> datetime | None:
+        return _newest_se_update(self.db, "settlement_lines", amili_creditor)
 
-    def se_payouts_updated_until(self) -> datetime | None:
-        return self.db.scalar("SELECT max(api_updated_at) FROM payouts WHERE market = 'SE'")
+    def se_payouts_updated_until(self, amili_creditor: str | None = None) -> datetime | None:
+        return _newest_se_update(self.db, "payouts", amili_creditor)
 
     def totals(self) -> tuple[int, Decimal]:
         """(number of lines, total paid out) over every stored line."""
@@ -218,3 +218,11 @@ class SqlSettlementStore:
             "SELECT count(*), coalesce(sum(payout_amount), 0) FROM settlement_lines").fetchall()
         return int(n), Decimal(paid).quantize(CENT)
 
+
+def _newest_se_update(db: SqlSession, table: str, amili_creditor: str | None) -> datetime | None:
+    """The Swedish watermark of ``table``: of one Amili creditor when given (a creditor added later
+    has none yet, so its whole history is read, not only what changed after the others' newest)."""
+    if amili_creditor is None:
+        return db.scalar(f"SELECT max(api_updated_at) FROM {table} WHERE market = 'SE'")
+    return db.scalar(f"SELECT max(api_updated_at) FROM {table} WHERE market = 'SE' AND amili_creditor = ?",
+                     [amili_creditor])
