@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from amili_pipelines.amili.errors import AuthenticationFailed
+from amili_pipelines.amili.no.models import is_terminal_status
 from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.masking import mask_identity_numbers
@@ -26,17 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TERMINAL_BATCH_STATUSES = frozenset({"SUCCESS", "PARTIAL", "FAILED"})
-
-
 def _status(value: Any) -> str:
     """A batch status as text; ``None`` (no status yet) is the empty string."""
     return "" if value is None else str(value)
-
-
-def is_terminal_status(status: Any) -> bool:
-    """SUCCESS, PARTIAL or FAILED in any letter case ("Success" from another server counts too)."""
-    return _status(status).strip().upper() in TERMINAL_BATCH_STATUSES
 
 
 def _failure_text(exc: BaseException) -> str:
@@ -187,7 +180,7 @@ async def record_batch_results(
     Safe to call again for the same batch: rows already registered or rejected stay as they are.
     """
     batch = await no_client.get_batch(organization_id=organization_id, batch_id=batch_id)
-    if not is_terminal_status(batch.status):
+    if not batch.is_terminal:
         return BatchOutcome(batch_id=batch_id, status=_status(batch.status))
     outcomes, result = batch_outcomes(batch, warehouse.outbox.batch_rows(batch_id))
     warehouse.outbox.record_outcomes(outcomes, run_id=run_id)

@@ -30,7 +30,7 @@ from amili_pipelines.sources.columns import (
     HEADER_FIELDS,
     LINE_FIELDS,
 )
-from amili_pipelines.sources.parsing import ParseError, ValueParser, nfc, text
+from amili_pipelines.sources.parsing import ParseError, ValueParser, masked_cut, nfc, text
 from amili_pipelines.sources.readers import RECORD_ERROR, snippet
 
 _ADDRESS = {"address_line1": "line1", "address_line2": "line2", "address_line3": "line3",
@@ -55,8 +55,6 @@ _LINE_ITEMS = tuple((f, target, "quantity" if f in _QUANTITIES else "amount" if 
 
 def _shown(field: str, raw: object) -> str:
     """The raw cell as an issue's value: masked first, then cut (a number cut in two escapes the masker)."""
-    from amili_pipelines.sources.parsing import masked_cut  # beside its only use (this spot only)
-
     if field in _SENSITIVE:
         s = mask_id_number(str(raw)[:200]) or ""
         return s if len(s) <= 60 else s[:57] + "..."

@@ -16,7 +16,7 @@ from amili_pipelines.domain.masking import mask_identity_numbers
 _NBSP = "\u00a0"
 _NNBSP = "\u202f"
 # DECIMAL(18, 2) in the warehouse: a larger "amount" is garbage, not money.
-_LIMIT = Decimal(10) ** 15
+AMOUNT_LIMIT = Decimal(10) ** 15
 _CACHE_MAX = 50_000  # distinct texts kept per parser (bounded memory on million-row files)
 # Masking keeps lengths and no identity number (with its separators) is longer than ~15 characters,
 # so masking the first (shown + margin) characters masks the shown part exactly as masking the whole
@@ -118,7 +118,7 @@ class ValueParser:
         if raw is None:
             return None
         if isinstance(raw, Decimal):
-            if not raw.is_finite() or abs(raw) >= _LIMIT:
+            if not raw.is_finite() or abs(raw) >= AMOUNT_LIMIT:
                 raise ParseError(f"amount out of range: {_quoted(raw)}")
             return _places(raw, raw, places)
         if isinstance(raw, bool):  # bool is an int; a True amount is a mistake, not 1
@@ -182,7 +182,7 @@ class ValueParser:
             value = Decimal(f"{digits or '0'}.{frac}" if frac else digits)
         except InvalidOperation:
             raise ParseError(f"cannot read amount {_quoted(raw)}") from None
-        if abs(value) >= _LIMIT:
+        if abs(value) >= AMOUNT_LIMIT:
             raise ParseError(f"amount out of range: {_quoted(raw)}")
         return -value if lead == "-" or trail else value
 

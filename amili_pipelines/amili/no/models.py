@@ -187,7 +187,12 @@ class Batch(_Read):
 
     @property
     def is_terminal(self) -> bool:
-        return (self.status or "").upper() in TERMINAL_BATCH_STATUSES
+        return is_terminal_status(self.status)
+
+
+def is_terminal_status(status: str | None) -> bool:
+    """SUCCESS, PARTIAL or FAILED in any letter case ("Success" from another server counts too)."""
+    return (status or "").strip().upper() in TERMINAL_BATCH_STATUSES
 
 
 # ---------------------------------------------------------------------------------------------

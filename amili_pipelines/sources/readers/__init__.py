@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from amili_pipelines.domain.masking import mask_identity_numbers
-from amili_pipelines.sources.parsing import MASK_MARGIN
+from amili_pipelines.sources.parsing import MASK_MARGIN, masked_cut
 
 # A record the reader could not read at all (bad JSON line, broken row) carries this key with
 # the reason; the assembler turns it into a parse issue so the row is quarantined, not dropped.
@@ -38,9 +38,8 @@ def snippet(raw: object, limit: int = 60) -> str:
     Masked before it is cut: a number cut in two escapes the masker's pattern. Masking keeps
     lengths, so masking the first ``limit + MASK_MARGIN`` characters masks the part shown exactly
     as masking the whole text would (a hostile 1 MB line is not scanned in full)."""
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else "?" for ch in str(raw)[: limit + MASK_MARGIN])
-    text = mask_identity_numbers(text) or ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    printable = "".join(ch if unicodedata.category(ch)[0] != "C" else "?" for ch in str(raw)[: limit + MASK_MARGIN])
+    return masked_cut(printable, limit)
 
 
 def header_index(header: list[str], columns: Mapping[str, str], *, where: str) -> tuple[list[tuple[str, int]], list[str]]:

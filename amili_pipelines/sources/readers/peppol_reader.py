@@ -29,7 +29,8 @@ from amili_pipelines.domain.invoice import (
     SourceInvoice,
 )
 from amili_pipelines.domain.issues import Issue, Severity
-from amili_pipelines.sources.parsing import ParseError, ValueParser, text
+from amili_pipelines.domain.money import CENT
+from amili_pipelines.sources.parsing import AMOUNT_LIMIT, ParseError, ValueParser, text
 from amili_pipelines.sources.readers import snippet
 from amili_pipelines.sources.readers.peppol_checks import (
     CAC,
@@ -57,10 +58,8 @@ _MAX_NUMBER = 100  # a longer "invoice number" in a broken document is not worth
 # group separator or decimal comma.
 _XSD_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _XML_SPACE = " \t\r\n"
-_LIMIT = Decimal(10) ** 15  # DECIMAL(18, 2) in the warehouse: a larger "amount" is garbage, not money
 # Not money: a quantity, a unit price (BT-146) and a rate may have more than two decimals.
 _NOT_MONEY = (".units", ".unit_price", ".vat_percent")
-_CENT = Decimal("0.01")
 _XSD_FORM = "not an xsd:decimal (digits with '.' as the decimal point and an optional leading sign)"
 
 
@@ -114,7 +113,7 @@ def _decimal(el: Element) -> Decimal:
     if not _XSD_DECIMAL.fullmatch(s):
         raise ParseError(f"{snippet(s, 40)!r} is {_XSD_FORM}")
     value = Decimal(s)
-    if abs(value) >= _LIMIT:
+    if abs(value) >= AMOUNT_LIMIT:
         raise ParseError(f"{snippet(s, 40)!r} is out of range for an amount")
     return value
 
@@ -144,7 +143,7 @@ def _read_document(data: bytes, base: dict[str, Any], *, location: str, market: 
             return True, None
         try:
             value = _decimal(found)
-            if not field.endswith(_NOT_MONEY) and value != value.quantize(_CENT, rounding=ROUND_DOWN):
+            if not field.endswith(_NOT_MONEY) and value != value.quantize(CENT, rounding=ROUND_DOWN):
                 # BR-DEC: money in a Peppol invoice has at most two decimals; stored, 475.405 would
                 # quietly become 475.41.
                 raise ParseError(f"{snippet(found.text, 40)!r} has more than two decimals (Peppol BR-DEC rules)")
