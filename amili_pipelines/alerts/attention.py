@@ -24,6 +24,10 @@ def needs_attention(metadata: Mapping[str, Mapping[str, Any]]) -> list[str]:
                          "(nothing of it was registered; fix it and run again)")
         if key.startswith("register/"):
             lines += _registration_lines(str(meta.get("market", key)), meta)
+        if _n(meta, "items_skipped"):
+            lines.append(f"{_n(meta, 'items_skipped')} item(s) read from Amili could not be used and were skipped "
+                         f"({meta.get('skipped') or 'see the run'}): check them at Amili; a Norwegian one is read "
+                         "again by every run, a Swedish one when Amili changes it or on a full read")
     return lines
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from amili_pipelines.alerts.attention import needs_attention
 from amili_pipelines.amili.fields import format_rfc1123
 from amili_pipelines.amili.no.client import AmiliNoClient
 from amili_pipelines.amili.se.client import AmiliSeClient
@@ -268,6 +269,8 @@ def test_unreadable_items_are_skipped_and_every_other_line_is_stored(tmp_path: P
     logged = " ".join(r.getMessage() for r in caplog.records) + summary.skipped
     assert "1234" not in logged and "five hundred" not in logged
     assert all(isinstance(v, int | float | str) for v in summary.metadata().values()), "Dagster metadata values"
+    [line] = needs_attention({"reconcile/settlement_lines": summary.metadata()})  # the run needs a person
+    assert line.startswith("4 item(s) read from Amili could not be used") and "s-garbage" in line
 
 
 # -- 4. Sweden: a creditor added later -----------------------------------------------------------------
