@@ -24,6 +24,10 @@ def needs_attention(metadata: Mapping[str, Mapping[str, Any]]) -> list[str]:
                          "(nothing of it was registered; fix it and run again)")
         if key.startswith("register/"):
             lines += _registration_lines(str(meta.get("market", key)), meta)
+        if _n(meta, "unplaced_in_batches"):
+            lines.append(f"NO: {_n(meta, 'unplaced_in_batches')} invoice(s) in finished batches match none of the items "
+                         "Amili reported and were not found at Amili by our key: they keep waiting (never sent "
+                         "again); check the batch at Amili (see the run's log for its id)")
         if _n(meta, "items_skipped"):
             lines.append(f"{_n(meta, 'items_skipped')} item(s) read from Amili could not be used and were skipped "
                          f"({meta.get('skipped') or 'see the run'}): check them at Amili; a Norwegian one is read "

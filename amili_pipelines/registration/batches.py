@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from amili_pipelines.amili.errors import AuthenticationFailed
+from amili_pipelines.amili.errors import AmiliError, AuthenticationFailed
 from amili_pipelines.amili.no.models import is_terminal_status
 from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.masking import mask_identity_numbers
 from amili_pipelines.domain.outbox import BatchItemRow, OutboxState, Outcome
+from amili_pipelines.registration.norway import invoices_by_own_key
 from amili_pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class BatchOutcome:
     rejected: int = 0
     unmatched: int = 0  # items Amili reported that we cannot place (should be 0)
     absent: int = 0  # our invoices a finished batch does not hold: sent again
+    unplaced: int = 0  # our invoices a finished batch may hold (an item we cannot match), not found by lookup
 
     @property
     def finished(self) -> bool:
@@ -59,6 +61,7 @@ class BatchResultsSummary:
     invoices_registered: int = 0
     invoices_rejected: int = 0
     unmatched_items: int = 0
+    unplaced_in_batches: int = 0  # of finished batches, neither matched nor found at Amili: a person looks
     still_running: int = 0
     batches_failed: int = 0  # batches that could not be fetched or read; tried again on the next pass
     statuses: dict[str, str] = field(default_factory=dict)
@@ -75,6 +78,7 @@ class BatchResultsSummary:
         self.invoices_registered += outcome.registered
         self.invoices_rejected += outcome.rejected
         self.unmatched_items += outcome.unmatched
+        self.unplaced_in_batches += outcome.unplaced
 
     def add_failure(self, batch_id: str, error: str) -> None:
         """A batch whose fetch or reading failed: nothing was recorded for it."""
@@ -89,6 +93,7 @@ class BatchResultsSummary:
         self.invoices_registered += later.invoices_registered
         self.invoices_rejected += later.invoices_rejected
         self.unmatched_items += later.unmatched_items
+        self.unplaced_in_batches = later.unplaced_in_batches  # the same rows are looked up again on each pass
         for batch_id in later.statuses:
             self.failed.pop(batch_id, None)
         for batch_id in later.failed:
@@ -182,9 +187,49 @@ async def record_batch_results(
     batch = await no_client.get_batch(organization_id=organization_id, batch_id=batch_id)
     if not batch.is_terminal:
         return BatchOutcome(batch_id=batch_id, status=_status(batch.status))
-    outcomes, result = batch_outcomes(batch, warehouse.outbox.batch_rows(batch_id))
+    rows = warehouse.outbox.batch_rows(batch_id)
+    outcomes, result = batch_outcomes(batch, rows)
+    if result.unmatched:
+        outcomes += await _look_up_unplaced(no_client, organization_id, batch_id, rows, outcomes, result)
     warehouse.outbox.record_outcomes(outcomes, run_id=run_id)
     return result
+
+
+async def _look_up_unplaced(
+    no_client: AmiliNoClient, organization_id: str, batch_id: str, rows: Sequence[BatchItemRow],
+    placed: Sequence[Outcome], result: BatchOutcome,
+) -> list[Outcome]:
+    """Settle the rows a finished batch's unmatched items may stand for, by our own key at Amili.
+
+    Found: registered. Not found: still waiting (the unmatched item may be its refusal), counted in
+    ``result.unplaced`` so the run says a person should look at the batch."""
+    done = {o.invoice_key for o in placed}
+    todo = [r for r in rows if r.state is OutboxState.WAITING_FOR_BATCH and r.invoice_key not in done]
+
+    async def one(row: BatchItemRow) -> Outcome | None:
+        try:
+            found = await invoices_by_own_key(no_client, organization_id=organization_id,
+                                              invoice_key=row.invoice_key, invoice_number=row.invoice_number)
+        except AuthenticationFailed:
+            raise
+        except AmiliError as exc:
+            log.warning("NO batch %s: lookup of an unmatched invoice failed (tried again next pass): %s",
+                        batch_id, _failure_text(exc))
+            return None
+        if not found:
+            return None
+        return Outcome(Market.NO, row.invoice_key, OutboxState.REGISTERED, case_id=found[0].case_id,
+                       amili_invoice_id=found[0].id, batch_id=batch_id,
+                       detail=f"batch {batch_id} finished; its item did not match, found at Amili by our key",
+                       seen_cases=tuple((f.case_id, None) for f in found if f.case_id))
+
+    settled = [o for o in await asyncio.gather(*(one(r) for r in todo)) if o is not None]
+    result.registered += len(settled)
+    result.unplaced = len(todo) - len(settled)
+    if result.unplaced:
+        log.warning("NO batch %s: %d item(s) match none of our invoices and %d invoice(s) of the batch were not "
+                    "found at Amili by our key: they keep waiting", batch_id, result.unmatched, result.unplaced)
+    return settled
 
 
 async def record_finished_batches(
@@ -236,8 +281,9 @@ async def settle_waiting_batches(
         total.merge(summary)
         if not warehouse.outbox.waiting_batches() or time.monotonic() > deadline:
             return total
-        if summary.failed and not summary.still_running:
-            return total  # what is left could not be read: waiting will not change that; the next run retries
+        if not summary.still_running:
+            # What is left could not be read, or could not be placed: waiting will not change that.
+            return total
         if progress:
             progress(f"NO: {summary.still_running} batch(es) still running at Amili; waiting")
         await asyncio.sleep(poll_s)

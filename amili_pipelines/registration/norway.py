@@ -39,6 +39,7 @@ from amili_pipelines.registration.routes import describe, rejection_json, reject
 
 if TYPE_CHECKING:
     from amili_pipelines.amili.no.client import AmiliNoClient
+    from amili_pipelines.amili.no.models import InvoiceRecord
 
 _ITEM_PATH = re.compile(r"^invoices\[(\d+)\]", re.IGNORECASE)  # ASP.NET writes "Invoices[0].DueDate"
 NOT_SENT = "not sent: Amili unreachable"
@@ -187,8 +188,8 @@ class NorwayRoute:
 
     async def _lookup_invoice(self, row: OutboxRow) -> Outcome:
         try:
-            found = [inv async for inv in self.client.iter_invoices(
-                organization_id=self._org([row]), unique_source_invoice_id=row.invoice_key)]
+            found = await invoices_by_own_key(self.client, organization_id=self._org([row]), invoice_key=row.invoice_key,
+                                              invoice_number=row.invoice_number)
         except AuthenticationFailed:
             raise
         except AmiliError as exc:
@@ -201,3 +202,28 @@ class NorwayRoute:
         return Outcome(row.market, row.invoice_key, OutboxState.REGISTERED, case_id=first.case_id,
                        amili_invoice_id=first.id, detail=f"found at Amili by lookup ({len(found)})",
                        seen_cases=tuple((f.case_id, None) for f in found if f.case_id))
+
+
+async def invoices_by_own_key(
+    client: AmiliNoClient, *, organization_id: str, invoice_key: str, invoice_number: str,
+) -> list[InvoiceRecord]:
+    """The invoices Amili holds under our ``uniqueSourceInvoiceId``.
+
+    A server that ignores the filter answers with other invoices: taking one of them would mark our
+    invoice registered under a stranger's case, and it would never be sent. So an answer counts only
+    where it echoes our key, or (a server that does not echo it) is a single invoice with our number."""
+    found = [inv async for inv in client.iter_invoices(organization_id=organization_id,
+                                                       unique_source_invoice_id=invoice_key)]
+    echoed = [inv for inv in found if inv.unique_source_invoice_id == invoice_key]
+    if echoed or any(inv.unique_source_invoice_id for inv in found):
+        return echoed
+    if len(found) == 1 and _same_number(found[0].invoice_number, invoice_number):
+        return found
+    return []
+
+
+def _same_number(theirs: str | None, ours: str) -> bool:
+    """Invoice numbers as Amili may write them back: ``1001`` for our ``01001``."""
+    if theirs is None:
+        return False
+    return theirs == ours or (theirs.isdigit() and ours.isdigit() and int(theirs) == int(ours))

@@ -70,6 +70,7 @@ def register_market(
                 s.rejected += settled.invoices_rejected
                 s.waiting_for_batch = warehouse.outbox.state_counts(market=Market.NO)["waiting_for_batch"]
                 s.waited_for_batches_s = wait_for_batches_s
+                s.unplaced_in_batches = settled.unplaced_in_batches
             return s
 
     sent = asyncio.run(_send())

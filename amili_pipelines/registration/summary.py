@@ -27,6 +27,7 @@ class RegistrationSummary:
     still_pending: int = 0  # not sent this run (Amili unreachable, or refused too often in a row)
     amili_unreachable: bool = False  # the circuit opened: the run stopped sending
     waited_for_batches_s: float = 0.0  # Norway: how long this run waited for its batches (headless runs)
+    unplaced_in_batches: int = 0  # Norway: in finished batches, neither matched to Amili's items nor found by lookup
     http_requests: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -69,6 +70,7 @@ class RegistrationSummary:
             "still_pending": self.still_pending,
             "amili_unreachable": self.amili_unreachable,
             "waited_for_batches_s": self.waited_for_batches_s,
+            "unplaced_in_batches": self.unplaced_in_batches,
             "http_requests": self.http_requests,
             "retries": self.retries,
             "rate_limited_429": self.rate_limited,
