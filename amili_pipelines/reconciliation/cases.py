@@ -9,6 +9,7 @@ that is one paged list per organization. When Amili pushed which cases changed (
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,7 +41,8 @@ class CaseSyncSummary:
     inserted: int = 0
     updated: int = 0
     unmatched: int = 0  # cases with no registration outbox row (registered outside this pipeline)
-    not_found: int = 0  # named cases (from webhooks) that Amili does not know
+    not_found: int = 0  # named cases (from webhooks, or no longer listed) that Amili does not know
+    no_cases_read_by_id: int = 0  # open cases of ours the Norwegian list no longer holds, read one by one
     closed: int = 0
     seconds: float = 0.0
     se_since: str | None = None
@@ -205,13 +207,34 @@ async def sync_cases(
         summary.se_since = format_rfc1123(min(known)) if known and len(known) == len(starts) else None
     if no_client is not None:
         for c in creditors.in_market(Market.NO):
+            listed: set[str] = set()
             async for case in no_client.iter_cases(organization_id=c.organization_id):
                 records.append(no_case_row(case, organization_id=c.organization_id, creditor_key=c.key))
+                listed.add(case.case_id)
                 summary.no_cases_seen += 1
+            # A server may leave closed cases out of its list (B.5 does not say): an open case of ours
+            # that is no longer listed is read by its id, so its closing is not missed.
+            gone = sorted(warehouse.cases.open_case_ids(Market.NO.value, c.key) - listed)
+            for case in await _read_by_id(no_client, c.organization_id, gone, summary):
+                records.append(no_case_row(case, organization_id=c.organization_id, creditor_key=c.key))
     summary.inserted, summary.updated, summary.unmatched = warehouse.cases.upsert_cases(records)
     summary.closed = warehouse.cases.closed_count()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+async def _read_by_id(no_client: AmiliNoClient, organization_id: str, case_ids: Sequence[str],
+                      summary: CaseSyncSummary) -> list[Any]:
+    async def one(case_id: str) -> Any:
+        try:
+            return await no_client.get_case(organization_id=organization_id, case_id=case_id)
+        except NotFound:
+            return None
+
+    found = await asyncio.gather(*(one(i) for i in case_ids))
+    summary.no_cases_read_by_id += sum(f is not None for f in found)
+    summary.not_found += sum(f is None for f in found)
+    return [f for f in found if f is not None]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ class CaseStore(Protocol):
 
     def closed_count(self) -> int: ...
 
+    def open_case_ids(self, market: str, creditor: str) -> set[str]:
+        """Ids of the stored cases of one creditor that are not closed."""
+
 
 class SettlementStore(Protocol):
     def upsert_lines(self, lines: Sequence[SettlementLine]) -> tuple[int, int]:

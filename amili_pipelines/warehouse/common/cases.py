@@ -116,6 +116,11 @@ class SqlCaseStore:
     def closed_count(self) -> int:
         return int(self.db.scalar("SELECT count(*) FROM cases WHERE is_closed") or 0)
 
+    def open_case_ids(self, market: str, creditor: str) -> set[str]:
+        rows = self.db.execute("SELECT case_id FROM cases WHERE market = ? AND creditor = ? AND NOT is_closed",
+                               [market, creditor]).fetchall()
+        return {r[0] for r in rows}
+
 
 class SqlSettlementStore:
     def __init__(self, session: SqlSession) -> None:
