@@ -122,9 +122,7 @@ class SwedenRoute:
                 result = await self.client.register_invoice(registration=InvoiceRegistration.model_validate(row.payload))
         except ApiRejection as exc:
             if _is_not_unique(exc):
-                # Amili already holds this invoice number: find which case it is instead of failing it.
-                return Outcome(row.market, row.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=describe(exc),
-                               detail="not unique at Amili; will look it up")
+                return await self._already_there(row, exc)
             return Outcome(row.market, row.invoice_key, OutboxState.REJECTED, rejection=rejection_json(exc),
                            error=rejection_text(exc), detail="rejected by Amili")
         except OutcomeUnknown as exc:
@@ -147,6 +145,23 @@ class SwedenRoute:
             case_id=result.case, amili_invoice_id=result.invoice, ocr_number=result.ocr_number_ocr,
             registration_id=result.id, detail="registered",
         )
+
+    async def _already_there(self, row: OutboxRow, exc: ApiRejection) -> Outcome:
+        """Amili says it already holds this invoice number: find its case now, instead of failing it.
+
+        Found: registered. Not found for this creditor (another creditor's number, a lookup that lags,
+        a validation message in these words): sending it again would be refused the same way, run after
+        run, so it is rejected with Amili's words for a person; ``retry`` sends it once that is settled."""
+        looked = await self._lookup_one(row)
+        if looked.state in (OutboxState.REGISTERED, OutboxState.UNKNOWN_OUTCOME):
+            return looked
+        if looked.state is OutboxState.PENDING:
+            return Outcome(row.market, row.invoice_key, OutboxState.REJECTED, rejection=rejection_json(exc),
+                           error=f"Amili says the invoice number exists, but no registration of it was found for "
+                                 f"this creditor: {rejection_text(exc)}"[:500],
+                           detail="not unique at Amili and not found by lookup: check at Amili")
+        return Outcome(row.market, row.invoice_key, OutboxState.UNKNOWN_OUTCOME, error=describe(exc),
+                       detail="not unique at Amili; will look it up")
 
     async def lookup(self, rows: Sequence[OutboxRow]) -> list[Outcome]:
         return list(await asyncio.gather(*(self._lookup_one(r) for r in rows)))

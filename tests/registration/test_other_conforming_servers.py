@@ -136,6 +136,39 @@ def test_a_duplicate_answered_in_another_wording_is_looked_up_not_rejected(credi
     assert outcome.state is OutboxState.UNKNOWN_OUTCOME and "look it up" in outcome.detail
 
 
+def _already_exists_then(creditors, found: list[dict]) -> tuple[list, list[str]]:
+    """POST answered 422 "already exists"; the lookup lists ``found``."""
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/authenticates/api-code":
+            return httpx.Response(200, json=SE_TOKEN)
+        asked.append(f"{request.method} {request.url.path}")
+        if request.method == "POST":
+            return httpx.Response(422, json={"_status": "ERR", "_issues": {"invoice_number": "value 'INV-1' already exists"},
+                                             "_error": {"code": 422, "message": "Insertion failure"}})
+        return httpx.Response(200, json={"_items": found, "_meta": {"total": len(found), "max_results": 100, "page": 1}})
+
+    return _sweden(handle, creditors, lambda route: route.send([_se_row()])), asked
+
+
+def test_an_invoice_amili_already_holds_is_found_in_the_same_send(creditors):
+    registration = {"_id": "68678ed98d8dc95ece12793f", "_case": "68678ed98d8dc95ece127940",
+                    "creditor": creditors.creditor("demo-se").creditor_id, "invoice_number": "INV-1"}
+    [outcome], asked = _already_exists_then(creditors, [registration])
+    assert outcome.state is OutboxState.REGISTERED and outcome.case_id == "68678ed98d8dc95ece127940"
+    assert asked == ["POST /invoice--registrations", "GET /invoice--registrations"]
+
+
+def test_already_exists_but_not_found_is_rejected_for_a_person_never_sent_again_and_again(creditors):
+    # Before: unclear -> looked up, not found -> pending -> sent -> "already exists" -> ... every run.
+    [outcome], asked = _already_exists_then(creditors, [])
+    assert outcome.state is OutboxState.REJECTED
+    assert "already exists" in outcome.error and "no registration of it was found" in outcome.error
+    assert outcome.rejection == [{"field": "invoice_number", "message": "value 'INV-1' already exists", "code": None}]
+    assert asked.count("POST /invoice--registrations") == 1
+
+
 def test_a_registration_found_without_its_case_is_not_sent_again(creditors):
     asked: list[str] = []
 
