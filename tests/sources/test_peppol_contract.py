@@ -118,11 +118,40 @@ def test_unknown_or_missing_invoice_type_is_quarantined(tmp_path: Path, warehous
     assert field == "cbc:InvoiceTypeCode" and says in message, message
 
 
-@pytest.mark.parametrize("code", ["380", "383", "384", "386", "389", " 380 "])
-def test_invoice_types_are_claimed(tmp_path: Path, warehouse, code: str) -> None:
+@pytest.mark.parametrize("code", ["380", " 380 ", "82", "331", "575", "623", "780"])
+def test_plain_invoice_types_are_claimed(tmp_path: Path, warehouse, code: str) -> None:
     run = _run(tmp_path, warehouse, {"typed.xml": _doc("SE-7103", (TYPE_380, f"<cbc:InvoiceTypeCode>{code}"
                                                                               "</cbc:InvoiceTypeCode>"))})
     assert run.valid["in/typed.xml"] is True and "in/typed.xml" in run.claimed
+
+
+def test_corrected_invoice_is_quarantined_for_a_person(tmp_path: Path, warehouse) -> None:
+    # 384 replaces an earlier invoice: claiming both would chase the debtor twice for one debt
+    ref = ("<cac:BillingReference><cac:InvoiceDocumentReference><cbc:ID>SE-7000</cbc:ID>"
+           "</cac:InvoiceDocumentReference></cac:BillingReference>")
+    run = _run(tmp_path, warehouse, {"corrected.xml": _doc(
+        "SE-7104", (TYPE_380, "<cbc:InvoiceTypeCode>384</cbc:InvoiceTypeCode>"),
+        ("<cac:AccountingSupplierParty>", ref + "<cac:AccountingSupplierParty>"))})
+    field, message, value = _quarantined(run, "in/corrected.xml", TYPE)
+    assert field == "cbc:InvoiceTypeCode" and value == "384"
+    for says in ("'384'", "corrected invoice", "replaces an earlier invoice", "'SE-7000'", "twice", "a person"):
+        assert says in message, (says, message)
+    assert run.balances["in/corrected.xml"] == (Decimal("475.40"), "unpaid") and run.skipped_paid == 0
+
+
+@pytest.mark.parametrize(("code", "says"), [
+    ("383", "debit note"), ("80", "debit note"), ("84", "debit note"), ("386", "prepayment invoice"),
+    ("389", "self-billed invoice"), ("393", "factored invoice"), ("71", "request for payment"),
+    ("326", "partial invoice"), ("877", "final construction invoice"), ("395", "consignment invoice"),
+    ("388", "tax invoice"), ("382", "commission note"),
+])
+def test_invoice_types_that_may_not_be_a_claim_are_quarantined_naming_the_code(
+        tmp_path: Path, warehouse, code: str, says: str) -> None:
+    run = _run(tmp_path, warehouse, {"typed.xml": _doc("SE-7105", (TYPE_380, f"<cbc:InvoiceTypeCode>{code}"
+                                                                              "</cbc:InvoiceTypeCode>"))})
+    field, message, value = _quarantined(run, "in/typed.xml", TYPE)
+    assert field == "cbc:InvoiceTypeCode" and value == code
+    assert f"cbc:InvoiceTypeCode '{code}' is a {says}" in message and "not claimed" in message, message
 
 
 # -- 2. an element the schema allows once, given twice -----------------------------------------
@@ -138,8 +167,8 @@ def _twice(element: str, second: str) -> tuple[str, str]:
      "cbc:IssueDate", ("'2026-03-01'", "'2026-02-01'")),
     (_twice("<cbc:DueDate>2026-03-31</cbc:DueDate>", "<cbc:DueDate>2027-03-31</cbc:DueDate>"), DUPLICATE,
      "cbc:DueDate", ("'2026-03-31'", "'2027-03-31'")),
-    (_twice(TYPE_380, "<cbc:InvoiceTypeCode>383</cbc:InvoiceTypeCode>"), DUPLICATE, "cbc:InvoiceTypeCode",
-     ("'380'", "'383'")),
+    (_twice(TYPE_380, "<cbc:InvoiceTypeCode>331</cbc:InvoiceTypeCode>"), DUPLICATE, "cbc:InvoiceTypeCode",
+     ("'380'", "'331'")),
     (_twice(CUSTOMER, CUSTOMER.replace("Köpare AB", "Annan Köpare AB")), DUPLICATE, "cac:AccountingCustomerParty",
      ("'Köpare AB'", "'Annan Köpare AB'")),
     (("<cbc:RegistrationName>Köpare AB</cbc:RegistrationName>",
@@ -228,3 +257,95 @@ def test_generated_documents_raise_none_of_these_issues(tmp_path: Path) -> None:
         inv = read_peppol_file(path, location=path.name, source="src", creditor="acme", market=Market.NO)
         assert not [i for i in inv.parse_issues if i.rule in (TYPE, DUPLICATE, "parse.amount")], (path.name,
                                                                                                    inv.parse_issues)
+
+
+# -- 4. dates are xsd:date (PEPPOL-EN16931-F001: YYYY-MM-DD) ------------------------------------
+
+ISSUE_DATE = "<cbc:IssueDate>2026-03-01</cbc:IssueDate>"
+DUE_DATE = "<cbc:DueDate>2026-03-31</cbc:DueDate>"
+
+
+@pytest.mark.parametrize("written", ["2026-3-1", "01.03.2026", "2026-03-01T00:00:00", "20260301", "2026/03/01",
+                                     "2026-03-01 00:00", "2026-03-01+1:00", "2026-03-01+15:00", "\uff12026-03-01",
+                                     "26-03-01", "\u00a02026-03-01", "2026-03-01Z+01:00", "+2026-03-01"])
+@pytest.mark.parametrize(("element", "field"), [(ISSUE_DATE, "invoice_date"), (DUE_DATE, "due_date")])
+def test_date_not_written_as_an_xsd_date_is_quarantined(tmp_path: Path, warehouse, written: str, element: str,
+                                                        field: str) -> None:
+    tag = element[1:element.index(">")]
+    changed = element.replace(element[len(tag) + 2:element.index("</")], written)
+    run = _run(tmp_path, warehouse, {"dated.xml": _doc("SE-7401", (element, changed))})
+    got_field, message, value = _quarantined(run, "in/dated.xml", "parse.date")
+    assert run.skipped_paid == 0 and run.balances["in/dated.xml"][1] == "unpaid"
+    assert got_field == field and f"{field} ({tag})" in message and "YYYY-MM-DD" in message, message
+    assert repr(written.strip(" ")) in message and value is not None, message
+
+
+@pytest.mark.parametrize("written", ["2026-02-30", "1899-12-31"])
+def test_xsd_date_that_is_no_plausible_day_is_quarantined(tmp_path: Path, warehouse, written: str) -> None:
+    run = _run(tmp_path, warehouse, {"dated.xml": _doc("SE-7402", (DUE_DATE, f"<cbc:DueDate>{written}</cbc:DueDate>"))})
+    _, message, _ = _quarantined(run, "in/dated.xml", "parse.date")
+    assert "due_date (cbc:DueDate)" in message and f"'{written}'" in message, message
+
+
+def test_payment_due_date_is_read_as_strictly(tmp_path: Path, warehouse) -> None:
+    means = MEANS.replace("</cac:PaymentMeans>", "<cbc:PaymentDueDate>31.03.2026</cbc:PaymentDueDate></cac:PaymentMeans>")
+    run = _run(tmp_path, warehouse, {"dated.xml": _doc("SE-7403", (DUE_DATE, ""), (MEANS, means))})
+    field, message, _ = _quarantined(run, "in/dated.xml", "parse.date")
+    assert field == "due_date" and "cac:PaymentMeans/cbc:PaymentDueDate" in message and "'31.03.2026'" in message
+
+
+def test_date_issue_masks_an_identity_number(tmp_path: Path, warehouse) -> None:
+    run = _run(tmp_path, warehouse, {"dated.xml": _doc("SE-7404", (DUE_DATE, "<cbc:DueDate>701063-2391</cbc:DueDate>"))})
+    _, message, value = _quarantined(run, "in/dated.xml", "parse.date")
+    for text in (message, value):
+        assert "2391" not in text and "701063-****" in text, text
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    ("2026-03-01", date(2026, 3, 1)), ("2026-03-01Z", date(2026, 3, 1)), ("2026-03-01+01:00", date(2026, 3, 1)),
+    ("2026-03-01-12:00", date(2026, 3, 1)), ("2026-03-01+14:00", date(2026, 3, 1)),  # the day as written
+    ("\n  2026-03-01\t ", date(2026, 3, 1)),  # xsd:date collapses XML whitespace
+])
+def test_xsd_date_forms_are_read(tmp_path: Path, written: str, expected: date) -> None:
+    path = tmp_path / "doc.xml"
+    path.write_text(_doc("SE-7405", (ISSUE_DATE, f"<cbc:IssueDate>{written}</cbc:IssueDate>")), encoding="utf-8")
+    inv = read_peppol_file(path, location="doc.xml", source="src", creditor="acme", market=Market.SE)
+    assert inv.invoice_date == expected and inv.parse_issues == ()
+
+
+# -- 5. a credit is neither claimed nor paid ----------------------------------------------------
+
+PREPAID = '<cbc:PrepaidAmount currencyID="SEK">100.00</cbc:PrepaidAmount>'
+# prepaid 1050.00 of 575.00: 575.00 - 1050.00 + 0.40 = -474.60 to pay, and the totals add up
+CREDIT = ((PREPAID, PREPAID.replace("100.00", "1050.00")), (PAYABLE, PAYABLE.replace("475.40", "-474.60")))
+
+
+@pytest.mark.parametrize("code", ["381", "396", "384", "386"])
+def test_credit_with_negative_payable_is_quarantined_not_counted_paid(tmp_path: Path, warehouse, code: str) -> None:
+    run = _run(tmp_path, warehouse, {"credit.xml": _doc(
+        "SE-7501", (TYPE_380, f"<cbc:InvoiceTypeCode>{code}</cbc:InvoiceTypeCode>"), *CREDIT)})
+    assert run.skipped_paid == 0
+    assert run.balances["in/credit.xml"] == (Decimal("-474.60"), "unpaid")
+    assert run.valid["in/credit.xml"] is False and "in/credit.xml" not in run.claimed
+    assert TYPE in run.errors("in/credit.xml") and run.errors("in/credit.xml") <= {TYPE, "amount.open_balance.positive"}
+    [(_, _, field, message, value)] = [i for i in run.issues["in/credit.xml"] if i[0] == TYPE]
+    assert message.startswith("in/credit.xml: ") and f"'{code}'" in message and value == code
+    assert "'-474.60'" in message and "not counted as paid" in message, message
+    assert field == "open_balance"  # the paid decision reads it: an issue on it keeps the document out of "paid"
+
+
+def test_credit_note_document_with_negative_payable_is_quarantined_not_counted_paid(tmp_path: Path,
+                                                                                    warehouse) -> None:
+    root = '<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"'
+    xml = _doc("SE-7502", (root, root.replace("Invoice", "CreditNote")), ("</Invoice>", "</CreditNote>"),
+               (TYPE_380, "<cbc:CreditNoteTypeCode>381</cbc:CreditNoteTypeCode>"), *CREDIT)
+    run = _run(tmp_path, warehouse, {"credit.xml": xml})
+    assert run.skipped_paid == 0 and run.balances["in/credit.xml"][1] == "unpaid"
+    _, message, _ = _quarantined(run, "in/credit.xml", "peppol.namespace")
+    assert "'CreditNote'" in message and "credit notes" in message
+
+
+def test_invoice_with_nothing_left_to_pay_is_still_paid(tmp_path: Path, warehouse) -> None:
+    # the control: for a 380 invoice a payable of 0 or less means paid (an overpayment), as for every source
+    run = _run(tmp_path, warehouse, {"paid.xml": _doc("SE-7503", *CREDIT)})
+    assert run.skipped_paid == 1 and run.balances["in/paid.xml"] == (Decimal("-474.60"), "paid")

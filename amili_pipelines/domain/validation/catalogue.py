@@ -27,8 +27,8 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("peppol.document", E, "the XML document cannot be parsed (truncated, not XML)"),
     Rule("peppol.currency.mismatch", E, "every amount's currencyID is the document's DocumentCurrencyCode"),
     Rule("peppol.totals.consistent", E, "line amounts, tax total and payable amount of a Peppol document add up"),
-    Rule("peppol.invoice_type", E, "the Invoice's cbc:InvoiceTypeCode is an invoice type of Peppol BIS 3.0, not a "
-                                   "credit note, and is present"),
+    Rule("peppol.invoice_type", E, "the Invoice's cbc:InvoiceTypeCode is present and a plain invoice we claim (380, 82, "
+                                   "331, 575, 623, 780), not a credit note, corrected invoice (384) or other type"),
     Rule("peppol.element.duplicate", E, "an element the invoice has once (ID, dates, customer, payment reference) "
                                         "appears once"),
     # the invoice

@@ -3,8 +3,9 @@
 The canonical invoice keeps one currency and three amounts; the document states many more. An
 amount in another currency, or totals that do not add up, mean the open balance read from it is
 not what the seller's own figures say, so the invoice must be quarantined, not claimed. So must a
-document whose type (cbc:InvoiceTypeCode) is not an invoice, and one that gives an element the
-schema allows once twice: which of the two the debtor was asked to pay is a guess.
+document whose type (cbc:InvoiceTypeCode) is not a plain invoice (a credit, a corrected invoice, a
+debit note: what the debtor owes on it is not this document's payable alone), and one that gives
+an element the schema allows once twice: which of the two the debtor was asked to pay is a guess.
 """
 
 from __future__ import annotations
@@ -32,10 +33,34 @@ ZERO = Decimal(0)
 # A hostile document can hold a million mismatched amounts: the first few say enough, and the
 # invoice is quarantined by any one of them.
 MAX_REPORTED = 20
-# cbc:InvoiceTypeCode (BT-3, UNCL1001): the invoice types of Peppol BIS Billing 3.0 (PEPPOL-EN16931-P0100)
-# and 389, the self-billed invoice of the Peppol self-billing profile. Any other code is not claimed.
-INVOICE_TYPES = frozenset("71 80 82 84 102 218 219 326 331 380 382 383 384 386 388 389 393 395 553 575 623 780 "
-                          "817 870 875 876 877".split())
+# cbc:InvoiceTypeCode (BT-3, UNCL1001). Claimed: the invoice types that claim payment for what was
+# supplied and stand on their own. The other invoice types of Peppol BIS Billing 3.0
+# (PEPPOL-EN16931-P0100, and 389 of the self-billing profile) may not be a claim on the debtor, or
+# not only this one: each is quarantined with what it is, for a person to decide.
+CLAIMED_TYPES = frozenset("380 82 331 575 623 780".split())
+CORRECTED = "384"  # replaces an earlier invoice: claiming both would chase one debt twice
+_DEBIT = "it adds to an earlier invoice (often interest or fees, not capital), so what it claims is not clear"
+_SETTLED = "it is settled against other invoices for the same work, so what is still owed is not clear"
+_UNCLEAR = "whether it is a claim on the debtor, and for what, is not clear"
+NOT_CLAIMED_TYPES = {
+    "71": ("request for payment", "it asks again for invoices already sent, so claiming it and them would chase "
+           "the debtor twice"),
+    "80": ("debit note related to goods or services", _DEBIT),
+    "84": ("debit note related to financial adjustments", _DEBIT),
+    "383": ("debit note", _DEBIT),
+    "386": ("prepayment invoice", "the final invoice deducts it, so claiming both would chase the debtor twice"),
+    "389": ("self-billed invoice", "the buyer issued it under a self-billing agreement whose settlement terms are "
+            "not known here"),
+    "393": ("factored invoice", "the claim was assigned to a factoring company and is not the creditor's to hand over"),
+    "395": ("consignment invoice", "consigned goods are owed for only once sold"),
+    "326": ("partial invoice", _SETTLED), "875": ("partial construction invoice", _SETTLED),
+    "876": ("partial final construction invoice", _SETTLED), "877": ("final construction invoice", _SETTLED),
+    "218": ("final payment request based on completion of work", _SETTLED),
+    "219": ("payment request for completed units", _SETTLED),
+    "102": ("tax notification", _UNCLEAR), "382": ("commission note", _UNCLEAR), "388": ("tax invoice", _UNCLEAR),
+    "553": ("forwarder's invoice discrepancy report", _UNCLEAR), "817": ("claim notification", _UNCLEAR),
+    "870": ("consular invoice", _UNCLEAR),
+}
 # UNCL1001 credit notes: BIS 3.0 CreditNoteTypeCode (P0101: 81 83 381 396 532) and the other EN 16931
 # credit-note codes. In an Invoice document they are a credit in invoice form, never a claim.
 CREDIT_TYPES = frozenset("81 83 261 262 296 308 381 396 420 458 532".split())
@@ -120,25 +145,44 @@ def currency_issues(root: Element, *, doc: str | None, tax: str | None, report: 
                            f"{snippet(expected, 10)!r}", snippet(cid, 10))
 
 
-def type_issues(root: Element, report: Report) -> None:
-    """BT-3 says what the document is; only an invoice (or a debit note) is a claim on the debtor."""
+def type_issues(root: Element, report: Report, payable: Decimal | None = None) -> None:
+    """BT-3 says what the document is; only a plain invoice (CLAIMED_TYPES) is a claim on the debtor."""
     codes = [text(el.text) for el in root.findall(f"{CBC}InvoiceTypeCode")]
     field = "cbc:InvoiceTypeCode"
+    # A payable of 0 or less means "paid" only on an invoice; on a credit it is what the seller owes.
+    # On the open balance, the issue leaves the paid / not-due decision undecided (extract's
+    # unpaid_status), so the document is quarantined where a person sees it instead of counted as paid.
+    not_paid = payable is not None and payable <= ZERO
+
+    def add(why: str, value: str | None = None) -> None:
+        if not_paid:
+            why += (f"; its cbc:PayableAmount {snippet(payable, 20)!r} is no payment received: it is not counted as "
+                    "paid, a person must handle it")
+        report.add(TYPE, "open_balance" if not_paid else field, f"{field} {why}", value)
+
     if not codes:
-        report.add(TYPE, field, f"{field} is missing: Peppol BIS Billing 3.0 requires it (BT-3), and without it a "
-                   "credit note cannot be told from an invoice")
+        add("is missing: Peppol BIS Billing 3.0 requires it (BT-3), and without it a credit note cannot be told "
+            "from an invoice")
     for code in dict.fromkeys(codes):  # each distinct code once (two codes are also a duplicate issue)
         if code is None:
-            report.add(TYPE, field, f"{field} is empty: Peppol BIS Billing 3.0 requires a code (BT-3), and without "
-                       "it a credit note cannot be told from an invoice")
+            add("is empty: Peppol BIS Billing 3.0 requires a code (BT-3), and without it a credit note cannot be "
+                "told from an invoice")
         elif code in CREDIT_TYPES:
-            report.add(TYPE, field, f"{field} {code!r} is a credit note (UNCL1001) in an Invoice document: a credit "
-                       "note is not a claim on the debtor", code)
-        elif code not in INVOICE_TYPES:
+            add(f"{code!r} is a credit note (UNCL1001) in an Invoice document: a credit note is not a claim on the "
+                "debtor", code)
+        elif code == CORRECTED:
+            refs = [repr(snippet(text(el.text), 40)) for el in root.findall(
+                f"{CAC}BillingReference/{CAC}InvoiceDocumentReference/{CBC}ID") if text(el.text)][:3]
+            named = f" ({', '.join(refs)}, cac:BillingReference)" if refs else ""
+            add(f"{code!r} is a corrected invoice: it replaces an earlier invoice{named}, and claiming it as well as "
+                "the one it replaces would chase the debtor twice; it is not claimed, a person must handle it", code)
+        elif code in NOT_CLAIMED_TYPES:
+            kind, why = NOT_CLAIMED_TYPES[code]
+            add(f"{code!r} is a {kind} (UNCL1001): {why}; it is not claimed, a person must decide", code)
+        elif code not in CLAIMED_TYPES:
             shown = snippet(code, 20)
-            report.add(TYPE, field, f"{field} {shown!r} is not an invoice type of Peppol BIS Billing 3.0 "
-                       "(PEPPOL-EN16931-P0100, UNCL1001): what this document asks the debtor to pay is not clear",
-                       shown)
+            add(f"{shown!r} is not an invoice type of Peppol BIS Billing 3.0 (PEPPOL-EN16931-P0100, UNCL1001): "
+                "what this document asks the debtor to pay is not clear", shown)
 
 
 # What two copies of an aggregate are told apart by in a message: (label, path, may be an identity number).

@@ -6,13 +6,16 @@ becomes an invoice record with a clear issue, so it shows in quarantine instead 
 The currency of every amount, the document's own totals, its type (cbc:InvoiceTypeCode) and
 elements given twice are checked here (peppol_checks): the canonical invoice keeps too little of
 the document for validation to do it later. Amounts are read as what UBL says they are,
-xsd:decimal, not with the leniency of the tabular readers: "475.40-" is no credit here.
+xsd:decimal, not with the leniency of the tabular readers: "475.40-" is no credit here. Dates
+likewise are xsd:date (YYYY-MM-DD): "05.01.2024" or "2024-1-5" is no Peppol date, and a reader that
+guesses one may guess the day the debtor owes from wrongly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
@@ -60,6 +63,10 @@ _XSD_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _XML_SPACE = " \t\r\n"
 # Not money: a quantity, a unit price (BT-146) and a rate may have more than two decimals.
 _NOT_MONEY = (".units", ".unit_price", ".vat_percent")
+# xsd:date as PEPPOL-EN16931-F001 writes it: YYYY-MM-DD in ASCII digits, with the optional time zone
+# xsd:date allows (Z or +hh:mm / -hh:mm, at most 14:00 away).
+_XSD_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:Z|[+-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))?")
+_DATE_FORM = "not an xsd:date: Peppol writes a date YYYY-MM-DD, optionally with a time zone (PEPPOL-EN16931-F001)"
 _XSD_FORM = "not an xsd:decimal (digits with '.' as the decimal point and an optional leading sign)"
 
 
@@ -162,14 +169,26 @@ def _read_document(data: bytes, base: dict[str, Any], *, location: str, market: 
         ok, value = read_amount(root, path_, field)
         return (ZERO if value is None else value) if ok else None
 
-    def day(path_: str, field: str):
-        raw = _t(root, path_)
+    def day(path_: str, field: str) -> date | None:
+        """An absent or empty element is a missing date (validation names it); anything else must be an
+        xsd:date, else a parse issue naming the element and the value."""
+        found = root.find(path_)
+        if found is None:
+            return None
+        raw = (found.text or "").strip(_XML_SPACE)
+        if not raw and not len(found):
+            return None
         try:
-            return _PARSER.date(raw)
+            if len(found):
+                raise ParseError(f"{snippet(raw, 40)!r} has child elements: {_DATE_FORM}")
+            if not _XSD_DATE.fullmatch(raw):
+                raise ParseError(f"{snippet(raw, 40)!r} is {_DATE_FORM}")
+            # The calendar day as written: a time zone does not move the day the debtor owes from.
+            return _PARSER.date(raw[:10])
         except ParseError as exc:
             issues.append(Issue(rule="parse.date", severity=Severity.ERROR, field=field,
-                                message=f"{location}: {field}: {snippet(exc)}", value=snippet(raw),
-                                location=location, row=1))
+                                message=f"{location}: {field} ({_shown_path(path_)}): {snippet(exc, 160)}",
+                                value=snippet(raw), location=location, row=1))
             return None
 
     party = root.find(f"{CAC}AccountingCustomerParty/{CAC}Party")
@@ -239,7 +258,7 @@ def _read_document(data: bytes, base: dict[str, Any], *, location: str, market: 
         payable=payable,
     )
     report = Report(location)
-    type_issues(root, report)  # first: a credit note is named even when the issue cap is reached
+    type_issues(root, report, payable)  # first: a credit note is named even when the issue cap is reached
     currency_issues(root, doc=currency, tax=tax_currency, report=report)
     duplicate_issues(root, doc=currency, tax=tax_currency, report=report)
     totals_issues(totals, report)
