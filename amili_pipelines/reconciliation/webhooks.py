@@ -81,7 +81,8 @@ def plan_runs(events: Sequence[InboxEvent], *, organization_ids: Collection[str]
     settled_cases: set[tuple[str, str]] = set()  # (organization, case number) of new settlements
     for e in events:
         try:
-            ev = parse_event(e.body)
+            # The name the receiver stored: the body's, or the X-Amili-Event header's when the body has none.
+            ev = parse_event(e.body, header_event=e.event)
         except MalformedEvent as exc:
             nothing.event_hashes.append(e.key_hash)
             nothing.notes.append(f"{e.key_hash[:8]}: {exc}")

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True, slots=True)
 class InboxEvent:
-    key_hash: str  # the delivery's name in the inbox, derived from its IdempotencyKey
-    idempotency_key: str
+    key_hash: str  # the delivery's name in the inbox, derived from its IdempotencyKey (without one, its envelope id)
+    idempotency_key: str | None  # None: delivered without the header, de-duplicated on event_id alone
     received_at: datetime  # naive UTC
     event: str  # as the envelope names it
     event_id: str | None
@@ -42,9 +42,10 @@ class Claim:
 class WebhookInbox(Protocol):
     location: str
 
-    def accept(self, *, idempotency_key: str, event: str, event_id: str | None, body: bytes,
+    def accept(self, *, idempotency_key: str | None, event: str, event_id: str | None, body: bytes,
                received_at: datetime) -> bool:
-        """Store a delivery durably. False when its IdempotencyKey was stored before (nothing new)."""
+        """Store a delivery durably. False when its IdempotencyKey, or its envelope id (Amili's retry under
+        a new key, a replayed body), was stored before: nothing new. ValueError when it has neither."""
 
     def new_events(self, *, limit: int) -> list[InboxEvent]:
         """Accepted events no claim holds yet, oldest first."""

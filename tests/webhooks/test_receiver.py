@@ -61,7 +61,7 @@ def test_both_envelopes_are_accepted(receiver):
 @pytest.mark.parametrize("case, expected", [
     ("unsigned", 401), ("wrong secret", 401), ("signature of another body", 401), ("tampered body", 401),
     ("oversized", 413), ("oversized without length", 413), ("not json", 400), ("json but no event", 400),
-    ("no IdempotencyKey", 400), ("data not an object", 400),
+    ("neither IdempotencyKey nor envelope id", 400), ("header contradicts the body", 400), ("data not an object", 400),
 ])
 def test_refused_deliveries_store_nothing(receiver, case, expected):
     before = _stored(receiver)
@@ -85,8 +85,10 @@ def test_refused_deliveries_store_nothing(receiver, case, expected):
         r = receiver.post(b"<xml/>", key="x-xml")
     elif case == "json but no event":
         r = receiver.post(b'{"data": {}}', key="x-noevent")
-    elif case == "no IdempotencyKey":
-        r = receiver.post(body, key=None)
+    elif case == "neither IdempotencyKey nor envelope id":
+        r = receiver.post(json.dumps({k: v for k, v in json.loads(body).items() if k != "id"}).encode(), key=None)
+    elif case == "header contradicts the body":
+        r = receiver.post(body, key="x-clash", headers={"X-Amili-Event": "CASE_UPDATED"})
     else:
         r = receiver.post(b'{"type": "CASE", "data": [1]}', key="x-list")
     assert r.status_code == expected, r.text
