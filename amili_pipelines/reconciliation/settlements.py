@@ -64,7 +64,7 @@ class SettlementSummary:
     payouts_inserted: int = 0
     payouts_updated: int = 0
     lines_total: int = 0
-    paid_out_total: str = "0.00"
+    paid_out_total: str = "none"  # per currency, "NOK 300.00; SEK 925.00": two currencies are never added up
     seconds: float = 0.0
 
     def metadata(self) -> dict[str, Any]:
@@ -200,7 +200,7 @@ async def store_settlements(
     summary.lines_inserted, summary.lines_updated = store.upsert_lines(lines)
     summary.payouts_inserted, summary.payouts_updated = store.upsert_payouts(payouts)
     summary.lines_total, paid = store.totals()
-    summary.paid_out_total = str(paid)
+    summary.paid_out_total = "; ".join(f"{currency} {amount}" for currency, amount in paid.items()) or "none"
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
 

@@ -49,5 +49,5 @@ class SettlementStore(Protocol):
 
     def se_payouts_updated_until(self, amili_creditor: str | None = None) -> datetime | None: ...
 
-    def totals(self) -> tuple[int, Decimal]:
-        """(number of lines, total paid out)."""
+    def totals(self) -> tuple[int, dict[str, Decimal]]:
+        """(number of lines, total paid out per currency: kronor and kroner are never added up)."""

@@ -167,7 +167,7 @@ def test_no_backdated_settlement_is_read_by_the_next_run(tmp_path: Path) -> None
     no = NoServer()
     no.settlements += [_settlement("s1", "2026-05-01", 100), _settlement("s2", "2026-05-20", 200)]
     with open_warehouse(tmp_path / "wh.duckdb") as wh:
-        assert _run(wh, no=no).paid_out_total == "300.00"
+        assert _run(wh, no=no).paid_out_total == "NOK 300.00"
         no.settlements.append(_settlement("s3", "2026-05-05", -50))  # a back-dated correction
 
         summary = _run(wh, no=no)
@@ -175,7 +175,7 @@ def test_no_backdated_settlement_is_read_by_the_next_run(tmp_path: Path) -> None
         line = wh.settlements.line("NO", "s3")
         assert line is not None, "the back-dated settlement is stored"
         assert (line.payout_amount, line.settlement_date) == (Decimal("-50.00"), date(2026, 5, 5))
-        assert summary.lines_inserted == 1 and summary.paid_out_total == "250.00"
+        assert summary.lines_inserted == 1 and summary.paid_out_total == "NOK 250.00"
         assert no.queries[-1]["fromDate"] <= "2026-02-19", "the window reaches 90 days back"
     assert Settings().no_settlement_lookback_days == NO_SETTLEMENT_LOOKBACK_DAYS == 90
 
@@ -193,7 +193,7 @@ def test_no_rereading_the_window_changes_only_what_changed(tmp_path: Path) -> No
 
         assert {sid: _seen_at(wh, sid) for sid in ("s1", "s2")} == before, "first/last seen are kept"
         assert (again.lines_inserted, again.lines_updated, again.no_settlements_unchanged) == (0, 0, 2)
-        assert (again.lines_total, again.paid_out_total) == (2, "300.00")
+        assert (again.lines_total, again.paid_out_total) == (2, "NOK 300.00")
 
         no.settlements[1] = _settlement("s2", "2026-05-20", 180)  # Amili corrects s2
         changed = _run(wh, no=no)
@@ -201,7 +201,7 @@ def test_no_rereading_the_window_changes_only_what_changed(tmp_path: Path) -> No
         assert (changed.lines_inserted, changed.lines_updated, changed.no_settlements_unchanged) == (0, 1, 1)
         assert _seen_at(wh, "s2")[0] == before["s2"][0], "first_seen_at is kept"
         assert _seen_at(wh, "s1") == before["s1"]
-        assert (changed.lines_total, changed.paid_out_total) == (2, "280.00")
+        assert (changed.lines_total, changed.paid_out_total) == (2, "NOK 280.00")
 
 
 # -- 2. Sweden: commission signs ---------------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_se_commission_reversal_keeps_amilis_sign(tmp_path: Path) -> None:
             Decimal("100.00"), Decimal("25.00"), Decimal("-125.00"))
         assert (reversal.commission_amount, reversal.vat_amount, reversal.payout_amount) == (
             Decimal("-50.00"), Decimal("0.00"), Decimal("50.00"))
-        assert summary.paid_out_total == "925.00"
+        assert summary.paid_out_total == "SEK 925.00"
 
 
 # -- 3. One unreadable item ---------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_unreadable_items_are_skipped_and_every_other_line_is_stored(tmp_path: P
 
         stored = {r[0] for r in wh.connection.execute("SELECT line_id FROM settlement_lines").fetchall()}
         assert stored == {"s-ok", "s-ok2", f"{1:024x}", f"{3:024x}"}
-        assert summary.paid_out_total == "660.00"
+        assert summary.paid_out_total == "NOK 140.00; SEK 520.00", "kroner and kronor never added up"
         assert wh.connection.execute("SELECT payout_id FROM payouts").fetchall() == [("p" * 24,)]
     assert summary.items_skipped == 4
     for name in ("NO settlement s-garbage", "NO settlement s-huge", f"SE payout specification {2:024x}",

@@ -217,11 +217,11 @@ class SqlSettlementStore:
     def se_payouts_updated_until(self, amili_creditor: str | None = None) -> datetime | None:
         return _newest_se_update(self.db, "payouts", amili_creditor)
 
-    def totals(self) -> tuple[int, Decimal]:
-        """(number of lines, total paid out) over every stored line."""
-        [(n, paid)] = self.db.execute(
-            "SELECT count(*), coalesce(sum(payout_amount), 0) FROM settlement_lines").fetchall()
-        return int(n), Decimal(paid).quantize(CENT)
+    def totals(self) -> tuple[int, dict[str, Decimal]]:
+        """(number of lines, total paid out per currency) over every stored line."""
+        rows = self.db.execute("SELECT currency, count(*), coalesce(sum(payout_amount), 0) FROM settlement_lines "
+                               "GROUP BY currency ORDER BY currency").fetchall()
+        return sum(int(n) for _, n, _ in rows), {str(cur): Decimal(paid).quantize(CENT) for cur, _, paid in rows}
 
 
 def _newest_se_update(db: SqlSession, table: str, amili_creditor: str | None) -> datetime | None:
