@@ -68,9 +68,12 @@ class TokenAuth:
             self._token = token
             return token
 
-    def invalidate(self, used: Mapping[str, str]) -> None:
+    def invalidate(self, used: Mapping[str, str]) -> float | None:
         if self._token is not None and self._header_for(self._token.value) == dict(used):
+            age = time.time() - self._token.issued_at
             self._token = None
+            return age
+        return None
 
     def _fresh(self, token: CachedToken | None) -> bool:
         if token is None:

@@ -11,7 +11,9 @@ connect error/timeout, pool timeout    retry                retry (the request w
 read timeout / read error / dropped    retry                ``OutcomeUnknown``, no retry
 connection (RemoteProtocolError),
 write error after connecting
-401                                    refresh token once (per attempt), then ``AuthenticationFailed``
+401                                    refresh the token and try again; ``AuthenticationFailed`` when a
+                                       token refused is one fetched for this request under a second ago
+                                       (refused credentials), or the retries are used up
 400/409/422, 404, 403                  raised at once (``ApiRejection``/``ApiConflict``/``NotFound``/…)
 =====================================  ==================  ==========================================
 
@@ -75,6 +77,8 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.
 # Not processed, by their meaning: too many requests, locked (listed next to 429 in Norway's docs),
 # request timeout, too early, unavailable.
 _RETRY_ALWAYS_STATUS = frozenset({408, 423, 425, 429, 503})
+# A token refused younger than this was refused, not expired: a server lets a token live longer.
+FRESH_TOKEN_SECONDS = 1.0
 _RETRY_IF_SAFE_STATUS = frozenset({500, 502, 504})
 
 
@@ -95,8 +99,9 @@ class AuthProvider(Protocol):
 
     async def headers(self, transport: Transport) -> dict[str, str]: ...
 
-    def invalidate(self, used: Mapping[str, str]) -> None:
-        """Drop the cached token if it is the one in ``used`` (a concurrent refresh may have replaced it)."""
+    def invalidate(self, used: Mapping[str, str]) -> float | None:
+        """Drop the cached token if it is the one in ``used`` (a concurrent refresh may have replaced it);
+        the seconds since that token was issued, or None when it was no longer the cached one."""
         ...
 
 
@@ -291,13 +296,21 @@ class Transport:
     async def _should_retry(self, call: _Call, response: httpx.Response, auth_headers: dict[str, str]) -> bool:
         """True to send again (after any wait); raises for a final failure; False for a good answer."""
         status = response.status_code
-        if status == 401 and call.authenticated and self.auth is not None and not call.refreshed:
-            # The cached token expired or was revoked early: one fresh token, one more try.
-            call.refreshed = True
-            self.stats.token_refreshes += 1
-            self.auth.invalidate(auth_headers)
-            log.info("%s %s %s: 401, refreshing token once", self.name, call.method, call.path)
-            return True
+        if status == 401 and call.authenticated and self.auth is not None:
+            age = self.auth.invalidate(auth_headers)
+            # The cached token expired or was revoked early: one fresh token, one more try. A fresh token
+            # refused at once means refused credentials; one that waited (queued behind other requests,
+            # or replaced meanwhile) may just have expired early too, so it gets another, within the
+            # retry budget.
+            again = call.refreshed and (age is None or age >= FRESH_TOKEN_SECONDS) \
+                and call.attempt < self.retry.max_retries
+            if not call.refreshed or again:
+                if again:
+                    call.attempt += 1
+                call.refreshed = True
+                self.stats.token_refreshes += 1
+                log.info("%s %s %s: 401, refreshing the token", self.name, call.method, call.path)
+                return True
         if status in _RETRY_ALWAYS_STATUS or (status in _RETRY_IF_SAFE_STATUS and call.safe):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if call.attempt >= self.retry.max_retries or (

@@ -28,6 +28,7 @@ from amili_pipelines.amili.fields import format_rfc1123
 from amili_pipelines.amili.no.client import AmiliNoClient
 from amili_pipelines.amili.se.client import AmiliSeClient
 from amili_pipelines.amili.transport import (
+    FRESH_TOKEN_SECONDS,
     Transport,
     backoff_delay,
     make_limiter,
@@ -303,6 +304,30 @@ def test_401_twice_is_authentication_failed() -> None:
     with pytest.raises(AuthenticationFailed):
         run(go())
     assert rec.count("GET", "/cases/c1") == 2 and rec.count("POST", "/authenticates/api-code") == 2
+
+
+def test_a_token_that_expires_while_its_request_waits_is_refreshed_again() -> None:
+    # A server whose tokens die early (the emulator's token_actual_ttl_seconds) and a request that
+    # waited longer than that with its fresh token: expired, not refused, so it gets another token.
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["X-API-Key"])
+        if len(seen) == 2:
+            time.sleep(FRESH_TOKEN_SECONDS + 0.05)  # the fresh token ages past a second before it is refused
+        if len(seen) <= 2:
+            return json_response(401, {"_status": "ERR", "_error": {"code": 401, "message": "Please provide proper credentials"}})
+        return json_response(200, {"_id": "c1"})
+
+    client, rec, _ = se_client(handler)
+
+    async def go() -> None:
+        async with client:
+            await client.get_case(case_id="c1")
+
+    run(go())
+    assert seen == [f"{TOKEN}-0", f"{TOKEN}-1", f"{TOKEN}-2"]
+    assert client.stats.token_refreshes == 2
 
 
 def test_token_without_expires_uses_configured_ttl_and_is_cached() -> None:
