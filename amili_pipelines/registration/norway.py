@@ -39,7 +39,7 @@ from amili_pipelines.registration.routes import describe, rejection_json, reject
 
 if TYPE_CHECKING:
     from amili_pipelines.amili.no.client import AmiliNoClient
-    from amili_pipelines.amili.no.models import InvoiceRecord
+    from amili_pipelines.amili.no.models import Batch, InvoiceRecord
 
 _ITEM_PATH = re.compile(r"^invoices\[(\d+)\]", re.IGNORECASE)  # ASP.NET writes "Invoices[0].DueDate"
 NOT_SENT = "not sent: Amili unreachable"
@@ -155,7 +155,8 @@ class NorwayRoute:
     async def _resolve_batch(self, rows: list[OutboxRow], key: str | None) -> list[Outcome]:
         if key is not None:
             try:
-                async for batch in self.client.iter_batches(organization_id=self._org(rows), idempotency_key=key):
+                batch = await self._batch_by_key(rows, key)
+                if batch is not None:
                     return [Outcome(r.market, r.invoice_key, OutboxState.WAITING_FOR_BATCH, batch_id=batch.batch_id,
                                     detail=f"found batch {batch.batch_id} by its IdempotencyKey") for r in rows]
             except AuthenticationFailed:
@@ -168,6 +169,23 @@ class NorwayRoute:
             if replayed is not None:
                 return replayed
         return list(await asyncio.gather(*(self._lookup_invoice(r) for r in rows)))
+
+    async def _batch_by_key(self, rows: list[OutboxRow], key: str) -> Batch | None:
+        """The batch created under ``key``, or None (then the replay under the same key settles it).
+
+        A server that ignores the filter lists other batches: waiting for one of them would tie our
+        invoices to a stranger's batch. So a batch counts where it echoes our key, or (a server that does
+        not echo keys) where it is the only one listed."""
+        listed: list[Batch] = []
+        async for batch in self.client.iter_batches(organization_id=self._org(rows), idempotency_key=key):
+            if batch.idempotency_key == key:
+                return batch
+            listed.append(batch)
+            if len(listed) > 1:
+                break
+        if len(listed) == 1 and listed[0].idempotency_key is None:
+            return listed[0]
+        return None
 
     async def _replay(self, rows: list[OutboxRow], key: str) -> list[Outcome] | None:
         """POST the same invoices with the same key: the original batch comes back, or (it never

@@ -10,6 +10,7 @@ produce these answers (amili-api.md F lists what it assumes instead).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import httpx
@@ -188,3 +189,25 @@ def test_a_registration_found_without_its_case_is_not_sent_again(creditors):
     assert "without a case yet" in outcome.detail
     assert [a.split()[1] for a in asked] == ["/invoice--registrations", "/cases"]
     assert json.loads(asked[0].split(" ", 2)[2])["invoice_number"] == "INV-1"
+
+
+@pytest.mark.parametrize("listed", [
+    [{"batchId": "b-other-1", "status": "SUCCESS", "idempotencyKey": "reg-someone-else"}],
+    [{"batchId": "b-other-1", "status": "SUCCESS"}, {"batchId": "b-other-2", "status": "QUEUED"}],
+])
+def test_a_batch_lookup_that_ignores_the_key_does_not_tie_our_invoices_to_a_strangers_batch(creditors, listed):
+    rows = [dataclasses.replace(r, state=OutboxState.UNKNOWN_OUTCOME, batch_key="reg-ours")
+            for r in _no_rows(creditors, 2, "IGNOREDKEY")]
+    posted: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json=NO_TOKEN)
+        if request.method == "GET":  # the IdempotencyKey filter is not applied: other batches come back
+            return httpx.Response(200, json={"summary": {"nextPageToken": None}, "data": listed})
+        posted.append(request.headers["IdempotencyKey"])
+        return httpx.Response(202, json={"data": {"batchId": "b-ours", "batchUrl": "x"}})
+
+    outcomes = _norway(handle, creditors, lambda route: route.lookup(rows))
+    assert posted == ["reg-ours"], "settled by the replay under our own key (Amili returns the original batch)"
+    assert {(o.state, o.batch_id) for o in outcomes} == {(OutboxState.WAITING_FOR_BATCH, "b-ours")}
