@@ -11,8 +11,10 @@ Per creditor and business day, one file per kind (CSV and/or Excel, in the ERP's
 Each fact goes into exactly one file, the first time it is exported (the export ledger in the
 books store keeps the row as exported): re-running a day rebuilds its files byte for byte, a
 second run of the same day with news writes a new batch (``..._2.csv``), never two files with the
-same rows. Every file is listed in ``erp/manifest.json`` with its checksum and totals. The files
-carry invoice numbers, Amili's case ids, references and amounts: no names, no identity numbers.
+same rows. Money already told that Amili changes later (a late line of the same payout and case,
+a corrected line, a line moved to another case) is told as the difference, in a row of its own.
+Every file is listed in ``erp/manifest.json`` with its checksum and totals. The files carry
+invoice numbers, Amili's case ids, references and amounts: no names, no identity numbers.
 """
 
 from __future__ import annotations

@@ -66,13 +66,27 @@ def masked(value: Any) -> Any:
     return mask_identity_numbers(value) if isinstance(value, str) else value
 
 
+# A cell a spreadsheet program would run: a formula (=, +, -, @) or one hidden behind a tab or CR.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[-+]?[\d\s.,]+")
+
+
+def as_text(value: Any) -> Any:
+    """A CSV cell that a spreadsheet program opening the file shows instead of running: a text from
+    Amili or a source system that starts like a formula gets a leading apostrophe (the usual
+    defence); amounts, negative ones too, stay as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]], *, delimiter: str, encoding: str) -> bytes:
     """A CSV file (CRLF line ends, as Windows ERPs expect); characters the encoding lacks become '?'."""
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else as_text(v) for v in row])
     return buf.getvalue().encode(encoding, errors="replace")
 
 
@@ -100,6 +114,8 @@ def _write_sheet(ws: Any, sheet: Sheet) -> None:
     for r, row in enumerate(sheet.rows, start=start + 1):
         for c, value in enumerate(row):
             cell = ws.cell(row=r, column=c + 1, value=value)
+            if cell.data_type == "f":
+                cell.data_type = "s"  # a text from Amili or a source that starts with '=' is no formula of ours
             if c in sheet.money_columns:
                 cell.number_format = KR_FORMAT
             elif isinstance(value, date):

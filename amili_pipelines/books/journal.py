@@ -12,14 +12,19 @@ input VAT            debit   the VAT on the commission (deductible)
 receivables          credit  the capital collected (the invoices' open balance)
 interest             credit  interest collected and passed on
 fees                 credit  fees passed on (Swedish reminder fees)
-rounding             either  only when Amili's payout total differs from its lines
+rounding             either  Amili's payout total against its lines (at most ROUNDING_LIMIT)
 ===================  ======  ================================================
 
 The verification balances by construction (paid out = capital + interest + fees - commission -
-VAT) and is checked before it is stored. Each money line is booked once (the books store keeps
-which verification booked it), and a verification is stored as booked: its file is rebuilt byte
-for byte, and a payout never gets a second verification. Sweden gets SIE 4I (``sie.py``); Norway
-the same journal as CSV and Excel (SAF-T is out of scope).
+VAT) and is checked before it is stored. The books store keeps what each verification booked of
+each line, and a verification is stored as booked: its file is rebuilt byte for byte. When Amili
+changes a booked payout (a late line, a line corrected or moved), the difference is booked in a
+follow-up verification dated the day it is booked (the payout's period may be closed); the bank
+is debited with Amili's transfer once, a change of the transfer only by the change. A Swedish
+payout whose lines differ from its transfer by more than rounding (``ROUNDING_LIMIT``), or a line
+in another currency than the ledger's, is not booked: the run names it (``payouts_held``, which
+``alerts.attention`` turns into a line for a person). Sweden gets SIE 4I (``sie.py``); Norway the
+same journal as CSV and Excel (SAF-T is out of scope).
 """
 
 from __future__ import annotations
@@ -35,11 +40,15 @@ from typing import Any
 from amili_pipelines.books.erp import may_assign
 from amili_pipelines.books.files import Manifest, Sheet, csv_bytes, write_atomically, xlsx_bytes
 from amili_pipelines.books.sie import sie_bytes
+from amili_pipelines.domain.books import ROUNDING_LIMIT
 from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.money import ZERO
 from amili_pipelines.warehouse import Warehouse
 from amili_pipelines.warehouse.books import LedgerLine
+
+
+LEDGER_CURRENCY = {"SE": "SEK", "NO": "NOK"}
 
 
 class UnbalancedVerification(ValueError):
@@ -51,6 +60,7 @@ class LedgerSummary:
     day: str = ""
     verifications: dict[str, int] = field(default_factory=dict)  # creditor -> new verifications
     booked: dict[str, str] = field(default_factory=dict)  # creditor -> paid out booked now (bank debit)
+    held: list[str] = field(default_factory=list)  # payouts that cannot be booked as Amili reports them
     files_written: int = 0
     files_unchanged: int = 0
     files_rewritten: int = 0
@@ -59,8 +69,11 @@ class LedgerSummary:
     seconds: float = 0.0
 
     def metadata(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k not in ("verifications", "booked")}
+        out = {k: v for k, v in asdict(self).items() if k not in ("verifications", "booked", "held")}
         out["folders"] = ", ".join(self.folders)
+        out["payouts_held"] = len(self.held)
+        if self.held:
+            out["held"] = "; ".join(self.held)
         for creditor, n in sorted(self.verifications.items()):
             out[f"new_verifications_{creditor.replace('-', '_')}"] = n
         for creditor, amount in sorted(self.booked.items()):
@@ -68,13 +81,21 @@ class LedgerSummary:
         return out
 
 
-def verification(creditor: CreditorConfig, lines: list[LedgerLine]) -> dict[str, Any]:
-    """The verification of one payout (its lines), as the journal stores and files show it."""
+def verification(creditor: CreditorConfig, lines: list[LedgerLine], *, bank: Decimal | None = None,
+                 booked_on: date | None = None) -> dict[str, Any]:
+    """The verification of one payout (its lines), as the journal stores and files show it.
+
+    ``bank`` is what reached the bank (default: Amili's payout total, else the lines' sum).
+    ``booked_on`` marks a follow-up of a payout booked before (a late line, or Amili corrected a
+    booked line): it books the difference, dated the day it is booked, because the period of the
+    payout may be closed and a ledger is corrected by a new verification, never by changing one.
+    """
     chart = creditor.books.ledger.chart(creditor.market.value)
     first = lines[0]
     total = {name: sum((getattr(ln, name) for ln in lines), ZERO)
              for name in ("principal", "interest", "fees", "commission", "vat", "paid_out")}
-    bank = first.payout_total if first.payout_total is not None else total["paid_out"]
+    if bank is None:
+        bank = first.payout_total if first.payout_total is not None else total["paid_out"]
     rows = [
         ("bank", bank), ("commission", total["commission"]), ("input_vat", total["vat"]),
         ("receivables", -total["principal"]), ("interest", -total["interest"]), ("fees", -total["fees"]),
@@ -87,34 +108,69 @@ def verification(creditor: CreditorConfig, lines: list[LedgerLine]) -> dict[str,
         text = f"Amili utbetalning {first.payout_reference or first.payout_key}"
     else:
         text = f"Amili oppgjør {first.payout_date.isoformat()}"
-    return {"date": first.payout_date.isoformat(), "text": text, "reference": first.payout_reference or "",
+    day = first.payout_date
+    if booked_on is not None:
+        text += (f" {first.payout_date.isoformat()}, ändring" if creditor.market.value == "SE" else ", endring")
+        day = booked_on
+    return {"date": day.isoformat(), "text": text, "reference": first.payout_reference or "",
             "currency": first.currency or "", "lines": len(lines), "bank": f"{bank:.2f}",
             "transactions": transactions}
 
 
-def book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date) -> tuple[int, Decimal]:
-    """Book every payout not yet booked; (verifications, bank debit) booked now."""
+@dataclass(frozen=True)
+class Booking:
+    verifications: int
+    bank: Decimal
+    held: list[str]  # payouts not booked, each with why
+
+
+def book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date) -> Booking:
+    """Book every payout not yet booked and every change to a booked one."""
     # Parallel runs (production profile): one at a time books a creditor's payouts.
     with warehouse.exclusive(f"books/{creditor.key}/ledger"):
         return _book_new_payouts(warehouse, creditor, day)
 
 
-def _book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date) -> tuple[int, Decimal]:
+def _book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date) -> Booking:
     if not may_assign(warehouse.books.last_export_day(creditor.key), day):
-        return 0, ZERO
+        return Booking(0, ZERO, [])
     market = creditor.market.value
     groups: dict[str, list[LedgerLine]] = defaultdict(list)
     for line in warehouse.books.unbooked_lines(creditor.key, market=market, complete_before=day):
         groups[line.payout_key].append(line)
-    new = []
+    booked_bank: dict[str, Decimal] = defaultdict(Decimal)  # verification key (without #n) -> bank booked
+    if groups:
+        for e in warehouse.books.exported(creditor.key):
+            if e.kind == "verification":
+                booked_bank[e.item_key.split("#")[0]] += Decimal(e.row["bank"])
+    new, held = [], []
     bank = ZERO
     for payout_key, lines in groups.items():
-        v = verification(creditor, lines)
-        bank += Decimal(v["bank"])
         key = f"SE:{payout_key}" if market == "SE" else f"NO:{creditor.key}:{payout_key}"
-        new.append((key, v, [ln.line_id for ln in lines]))
+        first = lines[0]
+        follow_up = key in booked_bank
+        foreign = sorted({ln.currency for ln in lines if ln.currency and ln.currency != LEDGER_CURRENCY[market]})
+        if foreign:  # a journal in kronor never adds another currency's amounts to them
+            held.append(f"{first.payout_reference or payout_key}: lines in {', '.join(foreign)}, the ledger "
+                        f"is kept in {LEDGER_CURRENCY[market]}")
+            continue
+        paid = None
+        if first.payout_total is not None:
+            # The bank saw Amili's transfer once: a follow-up books only a change of that total.
+            difference = (first.payout_lines_total if first.payout_lines_total is not None
+                          else sum((ln.paid_out for ln in lines), ZERO)) - first.payout_total
+            if abs(difference) > ROUNDING_LIMIT:
+                held.append(f"{first.payout_reference or payout_key}: its lines pay out "
+                            f"{first.payout_total + difference:.2f}, Amili's transfer is {first.payout_total:.2f}")
+                continue
+            paid = first.payout_total - booked_bank[key] if follow_up else first.payout_total
+        elif follow_up:
+            paid = sum((ln.paid_out for ln in lines), ZERO)
+        v = verification(creditor, lines, bank=paid, booked_on=day if follow_up else None)
+        bank += Decimal(v["bank"])
+        new.append((key, v, lines))
     warehouse.books.record_verifications(creditor.key, market, day, new)
-    return len(new), bank
+    return Booking(len(new), bank, held)
 
 
 def _journal_sheet(creditor: CreditorConfig, verifications: list[dict[str, Any]]) -> tuple[list[str], list[list]]:
@@ -159,10 +215,11 @@ def write_ledger(warehouse: Warehouse, *, creditors: CreditorsFile, books_dir: s
     day = day or utcnow().date()
     summary = LedgerSummary(day=day.isoformat())
     for creditor in creditors.creditors:
-        n, bank = book_new_payouts(warehouse, creditor, day)
-        if n:
-            summary.verifications[creditor.key] = n
-            summary.booked[creditor.key] = f"{bank:.2f}"
+        booking = book_new_payouts(warehouse, creditor, day)
+        if booking.verifications:
+            summary.verifications[creditor.key] = booking.verifications
+            summary.booked[creditor.key] = f"{booking.bank:.2f}"
+        summary.held.extend(f"{creditor.key} {why}" for why in booking.held)
         batches: dict[tuple[date, int], list[dict[str, Any]]] = defaultdict(list)
         for e in warehouse.books.exported(creditor.key):
             if e.kind == "verification":

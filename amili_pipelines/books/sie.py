@@ -59,7 +59,7 @@ def sie_bytes(creditor: CreditorConfig, verifications: Sequence[dict[str, Any]],
         f"#FNAMN {quote(creditor.name)}",
     ]
     if ledger.organization_number:
-        lines.append(f"#ORGNR {ledger.organization_number}")
+        lines.append(f"#ORGNR {quote(ledger.organization_number)}")
     for first, last in sorted(years, reverse=True):  # 0 = the newest year, -1 the one before, ...
         lines.append(f"#RAR {first.year - current[0].year} {ymd(first)} {ymd(last)}")
     lines.append("#VALUTA SEK")

@@ -15,7 +15,8 @@ Pure models and constants only; writing files is the ``books`` use case's job.
 
 from __future__ import annotations
 
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -165,12 +166,20 @@ NS4102_ACCOUNTS: dict[str, tuple[str, str]] = {
 }
 
 
+# The most a Swedish payout's bank transfer may differ from the sum of its lines and still be booked,
+# the difference as rounding (öres- och kronutjämning). A larger difference is no rounding: lines
+# are missing or Amili changed one, so the payout waits and the run asks for a person.
+ROUNDING_LIMIT = Decimal("1.00")
+
+
 class LedgerConfig(BaseModel):
     """Account numbers for the Amili journal; unset ones take the market's chart defaults."""
 
     model_config = ConfigDict(extra="forbid")
 
-    accounts: dict[AccountRole, str] = Field(default_factory=dict)
+    # Account numbers are digits in every chart the ledgers read (BAS, NS 4102); anything else would
+    # be written into #TRANS rows the importing program misreads.
+    accounts: dict[AccountRole, Annotated[str, Field(pattern=r"^[0-9]{1,10}$")]] = Field(default_factory=dict)
     series: str = Field(default="A", pattern=r"^[A-Za-z0-9]{1,4}$")  # SIE verification series
     fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
     organization_number: str | None = None  # #ORGNR in the SIE file, when known

@@ -25,6 +25,8 @@ class LedgerLine:
 
     ``fees`` is what the creditor was paid for fees (Sweden passes reminder fees on; Norway's
     collection fees stay with Amili), so ``paid_out = principal + interest + fees - commission - vat``.
+    The amounts are what is still to book: the whole line the first time, and after Amili corrected
+    a booked line, the difference between what it says now and what was booked of it.
     """
 
     market: str
@@ -40,6 +42,8 @@ class LedgerLine:
     vat: Decimal
     paid_out: Decimal
     payout_total: Decimal | None  # Sweden: the bank transfer's own total
+    payout_lines_total: Decimal | None = None  # Sweden: what all the payout's lines pay out now
+    correction: bool = False  # part of the line was booked before (Amili changed its amounts)
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,9 @@ class BooksStore(Protocol):
         """Facts of ``kind`` not yet exported for ``creditor``, in a stable order."""
 
     def unbooked_lines(self, creditor: str, *, market: str, complete_before: date) -> list[LedgerLine]:
-        """Money lines of paid-out payouts not yet booked (Norway: settlement days before
-        ``complete_before`` only, so that a day is booked once it is over)."""
+        """Money lines of paid-out payouts not yet booked, or booked with other amounts than they
+        have now (then the difference); Norway: settlement days before ``complete_before`` only, so
+        that a day is booked once it is over."""
 
     def record_exports(self, creditor: str, kind: str, export_day: date,
                        rows: Sequence[tuple[str, dict[str, Any]]]) -> int:
@@ -66,8 +71,9 @@ class BooksStore(Protocol):
         Keys already exported are refused (an error: they would be told twice)."""
 
     def record_verifications(self, creditor: str, market: str, export_day: date,
-                             verifications: Sequence[tuple[str, dict[str, Any], Sequence[str]]]) -> int:
-        """Like :meth:`record_exports` for ``(key, verification, line ids)``, booking every line once."""
+                             verifications: Sequence[tuple[str, dict[str, Any], Sequence[LedgerLine]]]) -> int:
+        """Like :meth:`record_exports` for ``(key, verification, lines)``, recording the amounts each
+        verification booked of each line (a key taken already gets a ``#n`` suffix)."""
 
     def exported(self, creditor: str) -> list[ExportedRow]:
         """Everything exported for ``creditor``, by kind, day, batch and position."""

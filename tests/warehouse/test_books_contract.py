@@ -4,7 +4,7 @@ what was exported as exported."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -64,12 +64,27 @@ def test_each_money_line_is_booked_once(warehouse):
     lines = store.unbooked_lines("demo-se", market="SE", complete_before=DAY)
     assert [(ln.line_id, ln.payout_key, ln.paid_out, ln.payout_total) for ln in lines] == \
         [("l1", "p-1", D("175.00"), D("175.00"))]
-    assert store.record_verifications("demo-se", "SE", DAY, [("SE:p-1", {"text": "x"}, ["l1"])]) == 1
+    assert store.record_verifications("demo-se", "SE", DAY, [("SE:p-1", {"text": "x"}, lines)]) == 1
     assert store.unbooked_lines("demo-se", market="SE", complete_before=DAY) == []
     # A late line of the same payout is booked in a verification of its own, under a key of its own.
     warehouse.settlements.upsert_lines([line("l3", "c-B", "4.00", number="B", payout_id="p-1")])
     late = store.unbooked_lines("demo-se", market="SE", complete_before=DAY)
     assert [ln.line_id for ln in late] == ["l3"]
-    store.record_verifications("demo-se", "SE", DAY, [("SE:p-1", {"text": "y"}, ["l3"])])
+    store.record_verifications("demo-se", "SE", DAY, [("SE:p-1", {"text": "y"}, late)])
     assert sorted(e.item_key for e in store.exported("demo-se")) == ["SE:p-1", "SE:p-1#2"]
     assert [e.batch for e in store.exported("demo-se")] == [1, 2]
+
+
+def test_a_booked_line_that_amili_corrects_is_offered_again_as_the_difference(warehouse):
+    _facts(warehouse)
+    store = warehouse.books
+    lines = store.unbooked_lines("demo-se", market="SE", complete_before=DAY)
+    store.record_verifications("demo-se", "SE", DAY, [("SE:p-1", {"text": "x"}, lines)])
+    later = datetime(2026, 6, 9, 12, 0)
+    warehouse.settlements.upsert_lines([line("l1", "c-B", "240.00", number="B", payout_id="p-1", updated=later)])
+    [changed] = store.unbooked_lines("demo-se", market="SE", complete_before=DAY)
+    assert (changed.line_id, changed.principal, changed.paid_out, changed.correction) == \
+        ("l1", D("40.00"), D("35.00"), True)
+    assert changed.payout_lines_total == D("210.00") and changed.payout_total == D("175.00")
+    store.record_verifications("demo-se", "SE", DAY, [("SE:p-1", {"text": "y"}, [changed])])
+    assert store.unbooked_lines("demo-se", market="SE", complete_before=DAY) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -18,7 +19,6 @@ from amili_pipelines.warehouse.common.figures import fees_passed_on
 _FEES_PASSED_ON = fees_passed_on("l")
 _NOT_EXPORTED = ("NOT EXISTS (SELECT 1 FROM books_exports e WHERE e.creditor = ? AND e.kind = ? "
                  "AND e.item_key = {key})")
-_NOT_BOOKED = "NOT EXISTS (SELECT 1 FROM books_booked_lines b WHERE b.market = l.market AND b.line_id = l.line_id)"
 
 # kind -> (key expression, SQL with the canonical columns of domain.books.FEEDBACK_FIELDS, in order).
 _CANDIDATES: dict[str, tuple[str, str]] = {
@@ -73,6 +73,9 @@ _CANDIDATES: dict[str, tuple[str, str]] = {
 }
 
 
+_PAYMENT_AMOUNTS = ("capital", "interest", "fees", "commission", "vat", "paid_out")
+
+
 def _plain(value: Any) -> Any:
     """A value as exported: amounts to the öre and dates as strings, everything else as it is."""
     if value is None or isinstance(value, str | int | bool):
@@ -88,39 +91,85 @@ class SqlBooksStore:
 
     def feedback_candidates(self, creditor: str, kind: str) -> list[FeedbackItem]:
         key, sql = _CANDIDATES[kind]
-        not_exported = _NOT_EXPORTED.format(key=key)
-        params: list[Any] = [creditor, creditor, kind]
         if kind == "payments":
-            params = [creditor, creditor, creditor, kind]
-        cursor = self.db.execute(sql.format(key=key, not_exported=not_exported), params)
+            return self._payment_changes(creditor, self._items(sql.format(key=key, not_exported="TRUE"),
+                                                               [creditor, creditor]))
+        return self._items(sql.format(key=key, not_exported=_NOT_EXPORTED.format(key=key)), [creditor, creditor, kind])
+
+    def _items(self, sql: str, params: list[Any]) -> list[FeedbackItem]:
+        cursor = self.db.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return [FeedbackItem(key=r[0], row={n: _plain(v) for n, v in zip(names[1:], r[1:], strict=True)})
                 for r in cursor.fetchall()]
 
+    def _payment_changes(self, creditor: str, now: list[FeedbackItem]) -> list[FeedbackItem]:
+        """Money per case and payout not yet told, or told with other amounts than Amili's lines
+        have now (a late line, a corrected one, one moved to another case): then the difference,
+        under the key with a ``#n`` suffix."""
+        told: dict[str, dict[str, Decimal]] = {}
+        last: dict[str, tuple[int, dict[str, Any]]] = {}
+        for item_key, row_json in self.db.execute(
+                "SELECT item_key, CAST(row_json AS VARCHAR) FROM books_exports WHERE creditor = ? AND kind = 'payments'"
+                " ORDER BY export_day, batch, position", [creditor]).fetchall():
+            base, row = item_key.split("#")[0], json.loads(row_json)
+            sums = told.setdefault(base, dict.fromkeys(_PAYMENT_AMOUNTS, Decimal(0)))
+            for name in _PAYMENT_AMOUNTS:
+                sums[name] += Decimal(row.get(name) or 0)
+            last[base] = (last.get(base, (0, row))[0] + 1, row)
+        out = []
+        current = {item.key for item in now}
+        gone = [FeedbackItem(key=base, row={**row, **dict.fromkeys(_PAYMENT_AMOUNTS, "0.00")})
+                for base, (_, row) in last.items() if base not in current]
+        for item in [*now, *gone]:
+            if item.key not in told:
+                out.append(item)
+                continue
+            change = {name: Decimal(item.row.get(name) or 0) - told[item.key][name] for name in _PAYMENT_AMOUNTS}
+            if any(change.values()):
+                out.append(FeedbackItem(key=f"{item.key}#{last[item.key][0] + 1}",
+                                        row={**item.row, **{n: _plain(v) for n, v in change.items()}}))
+        return out
+
     def unbooked_lines(self, creditor: str, *, market: str, complete_before: date) -> list[LedgerLine]:
         if market == "SE":
-            sql = f"""
-                SELECT l.market, l.line_id, p.payout_id, p.payout_date, p.payout_reference, l.currency,
-                       l.principal_amount, l.interest_amount, {_FEES_PASSED_ON}, l.commission_amount, l.vat_amount,
-                       l.payout_amount, p.total_amount
+            lines = f"""
+                SELECT l.market, l.line_id, p.payout_id AS payout_key, p.payout_date, p.payout_reference, l.currency,
+                       l.principal_amount AS p, l.interest_amount AS i, {_FEES_PASSED_ON} AS f,
+                       l.commission_amount AS c, l.vat_amount AS v, l.payout_amount AS po, p.total_amount AS total,
+                       sum(l.payout_amount) OVER (PARTITION BY p.payout_id) AS lines_total
                 FROM settlement_lines l JOIN payouts p ON p.market = l.market AND p.payout_id = l.payout_id
-                WHERE l.market = 'SE' AND p.status = 'paid' AND p.payout_date IS NOT NULL AND p.creditor = ?
-                  AND {_NOT_BOOKED}
-                ORDER BY p.payout_date, p.payout_id, l.line_id"""
+                WHERE l.market = 'SE' AND p.status = 'paid' AND p.payout_date IS NOT NULL AND p.creditor = ?"""
             params: list[Any] = [creditor]
         else:
-            sql = f"""
-                SELECT l.market, l.line_id, CAST(l.settlement_date AS VARCHAR), l.settlement_date, l.payout_reference,
-                       l.currency, l.principal_amount, l.interest_amount, {_FEES_PASSED_ON}, l.commission_amount,
-                       l.vat_amount, l.payout_amount, NULL
+            lines = f"""
+                SELECT l.market, l.line_id, CAST(l.settlement_date AS VARCHAR) AS payout_key,
+                       l.settlement_date AS payout_date, l.payout_reference, l.currency, l.principal_amount AS p,
+                       l.interest_amount AS i, {_FEES_PASSED_ON} AS f, l.commission_amount AS c, l.vat_amount AS v,
+                       l.payout_amount AS po, CAST(NULL AS DECIMAL(18, 2)) AS total,
+                       CAST(NULL AS DECIMAL(18, 2)) AS lines_total
                 FROM settlement_lines l
-                WHERE l.market = 'NO' AND l.creditor = ? AND l.settlement_date < ? AND {_NOT_BOOKED}
-                ORDER BY l.settlement_date, l.line_id"""
+                WHERE l.market = 'NO' AND l.creditor = ? AND l.settlement_date < ?"""
             params = [creditor, complete_before]
+        sql = f"""
+            WITH now_lines AS ({lines}),
+            booked AS (
+                SELECT market, line_id, sum(principal_amount) AS p, sum(interest_amount) AS i, sum(fee_amount) AS f,
+                       sum(commission_amount) AS c, sum(vat_amount) AS v, sum(payout_amount) AS po
+                FROM books_line_postings WHERE market = ? GROUP BY market, line_id)
+            SELECT n.market, n.line_id, n.payout_key, n.payout_date, n.payout_reference, n.currency,
+                   n.p - coalesce(b.p, 0), n.i - coalesce(b.i, 0), n.f - coalesce(b.f, 0), n.c - coalesce(b.c, 0),
+                   n.v - coalesce(b.v, 0), n.po - coalesce(b.po, 0), n.total, n.lines_total,
+                   b.line_id IS NOT NULL
+            FROM now_lines n LEFT JOIN booked b ON b.market = n.market AND b.line_id = n.line_id
+            WHERE b.line_id IS NULL OR n.p <> b.p OR n.i <> b.i OR n.f <> b.f OR n.c <> b.c OR n.v <> b.v
+               OR n.po <> b.po
+            ORDER BY n.payout_date, n.payout_key, n.line_id"""
         return [LedgerLine(market=m, line_id=i, payout_key=k, payout_date=d, payout_reference=ref, currency=cur,
                            principal=money0(p), interest=money0(it), fees=money0(f), commission=money0(c),
-                           vat=money0(v), paid_out=money0(po), payout_total=None if t is None else money0(t))
-                for m, i, k, d, ref, cur, p, it, f, c, v, po, t in self.db.execute(sql, params).fetchall()]
+                           vat=money0(v), paid_out=money0(po), payout_total=None if t is None else money0(t),
+                           payout_lines_total=None if lt is None else money0(lt), correction=bool(was_booked))
+                for m, i, k, d, ref, cur, p, it, f, c, v, po, t, lt, was_booked
+                in self.db.execute(sql, [*params, market]).fetchall()]
 
     def _next_batch(self, creditor: str, kind: str, export_day: date) -> int:
         last = self.db.scalar("SELECT max(batch) FROM books_exports WHERE creditor = ? AND kind = ? AND export_day = ?",
@@ -149,30 +198,36 @@ class SqlBooksStore:
         return batch
 
     def record_verifications(self, creditor: str, market: str, export_day: date,
-                             verifications: Sequence[tuple[str, dict[str, Any], Sequence[str]]]) -> int:
+                             verifications: Sequence[tuple[str, dict[str, Any], Sequence[LedgerLine]]]) -> int:
         if not verifications:
             return 0
         with self.db.transaction():
             taken = {k for (k,) in self.db.execute(
                 "SELECT item_key FROM books_exports WHERE creditor = ? AND kind = 'verification'", [creditor]
             ).fetchall()}
-            rows, booked = [], []
-            for key, verification, line_ids in verifications:
+            rows, postings = [], []
+            for key, verification, lines in verifications:
                 unique, n = key, 1
-                while unique in taken:  # a late line of a payout already booked: a verification of its own
+                while unique in taken:  # a payout booked before (a late or corrected line): a verification of its own
                     n += 1
                     unique = f"{key}#{n}"
                 taken.add(unique)
                 rows.append((unique, verification))
-                booked.extend((line_id, unique) for line_id in line_ids)
+                postings.extend((ln, unique) for ln in lines)
             batch = self._next_batch(creditor, "verification", export_day)
             self._insert(creditor, "verification", export_day, batch, rows)
-            self.db.stage("_booked_in", pa.table({"line_id": [line for line, _ in booked],
-                                                  "verification_key": [key for _, key in booked]}),
-                          types={"line_id": "VARCHAR", "verification_key": "VARCHAR"})
-            self.db.execute("INSERT INTO books_booked_lines (market, line_id, creditor, verification_key)"
-                            " SELECT ?, line_id, ?, verification_key FROM _booked_in", [market, creditor])
-            self.db.execute("DROP TABLE _booked_in")
+            amounts = ("principal", "interest", "fees", "commission", "vat", "paid_out")
+            self.db.stage("_postings_in", pa.table({
+                "line_id": [ln.line_id for ln, _ in postings], "verification_key": [key for _, key in postings],
+                **{name: pa.array([getattr(ln, name) for ln, _ in postings], type=pa.decimal128(18, 2))
+                   for name in amounts}}),
+                types={"line_id": "VARCHAR", "verification_key": "VARCHAR", **{a: "DECIMAL(18, 2)" for a in amounts}})
+            self.db.execute(
+                "INSERT INTO books_line_postings (market, line_id, creditor, verification_key, principal_amount,"
+                " interest_amount, fee_amount, commission_amount, vat_amount, payout_amount)"
+                " SELECT ?, line_id, ?, verification_key, principal, interest, fees, commission, vat, paid_out"
+                " FROM _postings_in", [market, creditor])
+            self.db.execute("DROP TABLE _postings_in")
         return batch
 
     def exported(self, creditor: str) -> list[ExportedRow]:
