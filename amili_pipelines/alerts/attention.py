@@ -24,6 +24,8 @@ def needs_attention(metadata: Mapping[str, Mapping[str, Any]]) -> list[str]:
                          "(nothing of it was registered; fix it and run again)")
         if key.startswith("register/"):
             lines += _registration_lines(str(meta.get("market", key)), meta)
+        if key.startswith("reconcile/"):
+            lines += _followup_lines(meta)
         if _n(meta, "unplaced_in_batches"):
             lines.append(f"NO: {_n(meta, 'unplaced_in_batches')} invoice(s) in finished batches match none of the items "
                          "Amili reported and were not found at Amili by our key: they keep waiting (never sent "
@@ -32,6 +34,10 @@ def needs_attention(metadata: Mapping[str, Mapping[str, Any]]) -> list[str]:
             lines.append(f"{_n(meta, 'items_skipped')} item(s) read from Amili could not be used and were skipped "
                          f"({meta.get('skipped') or 'see the run'}): check them at Amili; a Norwegian one is read "
                          "again by every run, a Swedish one when Amili changes it or on a full read")
+        if key.startswith("books/") and _n(meta, "payouts_held"):
+            lines.append(f"books: {_n(meta, 'payouts_held')} Amili payout(s) not booked as Amili reports them "
+                         f"({meta.get('held') or 'see the run'}): check them at Amili; the next run books them "
+                         "once their lines agree with the transfer")
     return lines
 
 
@@ -55,4 +61,26 @@ def _registration_lines(market: str, meta: Mapping[str, Any]) -> list[str]:
         # Dagster daemon the batch-status sensor records them as they finish.
         lines.append(f"{market}: {_n(meta, 'waiting_for_batch')} invoice(s) still wait for their batch at Amili "
                      f"after {meta['waited_for_batches_s']:.0f} s: the batch-status sensor or the next run records them")
+    return lines
+
+
+def _followup_lines(meta: Mapping[str, Any]) -> list[str]:
+    """The follow-up's own "a person is needed": under the Dagster daemon a Norwegian batch's refusals
+    and the refused reports of payments are recorded here, not by the registration that sent them."""
+    lines = []
+    if _n(meta, "invoices_rejected"):
+        lines.append(f"NO: {_n(meta, 'invoices_rejected')} invoice(s) rejected by Amili in a finished batch: see the "
+                     "'rejections' table (Amili's own reasons); `amili-pipelines retry` sends one again once fixed")
+    # case_actions counts a refused action batch among its rejected actions; batch results count it apart.
+    refused = _n(meta, "rejected") or _n(meta, "action_batches_rejected")
+    if refused:
+        lines.append(f"{refused} report(s) to Amili (payment, crediting, cancellation, withdrawal) refused by Amili: "
+                     "Amili does not know that money or change yet; see its answer (`amili-pipelines show`) and fix "
+                     "what it names (a later run reports it again)")
+    if _n(meta, "unknown_outcome"):
+        lines.append(f"{_n(meta, 'unknown_outcome')} report(s) to Amili with an unclear outcome: the next run looks "
+                     "them up before anything is sent again")
+    if _n(meta, "not_found"):
+        lines.append(f"{_n(meta, 'not_found')} case(s) of ours Amili does not know (named by a webhook, or no longer "
+                     "listed): check them at Amili")
     return lines

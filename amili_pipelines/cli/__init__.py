@@ -8,6 +8,8 @@ arguments (one readable message, no traceback); 3 = finished, but something need
 from __future__ import annotations
 
 import functools
+import os
+import re
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -20,6 +22,30 @@ app = typer.Typer(help="Hand unpaid invoices to Amili and reconcile what became 
                   pretty_exceptions_enable=False)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_ATTENTION = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process ended by SIGINT
+DEBUG_ENV = "AMILI_DEBUG"  # set (to anything but 0): an unexpected error shows its traceback
+_CREDENTIALS_IN_URL = re.compile(r"(?<=://)([^:/@\s]+):[^@\s]+@")
+
+
+class BadArgument(Exception):
+    """An option whose value cannot be used (a day that is not a day): exit 2."""
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadArgument(f"{option} {value!r} is not a day (YYYY-MM-DD)") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error as one line: its type and message, no stack, no password of a URL."""
+    text = " ".join(str(exc).split())[:500]
+    text = _CREDENTIALS_IN_URL.sub(r"\1:***@", text)
+    text = text.rstrip(".!")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _settings_problem(exc: Any) -> str:
@@ -32,6 +58,10 @@ def _settings_problem(exc: Any) -> str:
         found = "" if secret else f" (found {str(err.get('input'))[:40]!r})"
         lines.append(f"  - AMILI_{field.upper()}: {err.get('msg')}{found}")
     return "The environment cannot be used:\n" + "\n".join(lines)
+
+
+INTERRUPTED = ("Interrupted (Ctrl-C): stopped before the end. Nothing is lost and nothing is sent twice: "
+               "run the command again to continue.")
 
 
 def _loud(command: Callable[..., int]) -> Callable[..., None]:
@@ -63,6 +93,21 @@ def _loud(command: Callable[..., int]) -> Callable[..., None]:
             code = EXIT_CONFIG
         except WarehouseLocked as exc:  # another process holds the file, or another run the writer slot
             err.print(f"Not run: {exc}", style="red", markup=False, highlight=False)
+            code = EXIT_FAILED
+        except BadArgument as exc:
+            err.print(f"Not run: {exc}", style="red", markup=False, highlight=False)
+            code = EXIT_CONFIG
+        except KeyboardInterrupt:
+            err.print(INTERRUPTED, style="yellow", markup=False, highlight=False)
+            code = EXIT_INTERRUPTED
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV, "0") not in ("", "0"):
+                raise
+            # A person reads one line that says what and what next; the traceback is for a developer.
+            err.print(f"Failed: {_one_line(exc)}. Nothing was lost: fix the cause and run the command again "
+                      f"({DEBUG_ENV}=1 shows the traceback).", style="red", markup=False, highlight=False)
             code = EXIT_FAILED
         raise typer.Exit(code)
 
@@ -135,7 +180,7 @@ def run(
 
     settings = Settings()
     settings.creditors  # noqa: B018 - a broken creditors file is reported before anything runs
-    day = date.fromisoformat(partition) if partition else date.today()
+    day = parse_day(partition, "--partition") or date.today()
     try:
         outcome = run_daily_job(partition=day, wait_for_batches_s=wait_for_batches, say=console.print)
     except Exception as exc:
@@ -143,10 +188,28 @@ def run(
             raise found from None
         raise
     print_outcome(outcome)
+    if outcome.interrupted:
+        console.print(f"[yellow]{INTERRUPTED}[/yellow]", highlight=False)
+        return EXIT_INTERRUPTED
+    if not outcome.success:
+        print_failure(outcome)
+        return EXIT_FAILED
     print_accounting(settings)
     print_attention(outcome)
     print_where(settings)
     return exit_status(outcome)
+
+
+def print_failure(outcome: Any) -> None:
+    """Why a run failed, one line per failed step, and what happens next (instead of "nothing needs a person")."""
+    from rich.markup import escape
+
+    from amili_pipelines.demo import console
+
+    for step, why in outcome.failed_steps.items():
+        console.print(f"[red]failed:[/red] {escape(step)}: {escape(why)}", highlight=False)
+    console.print("[bold red]The run failed[/bold red]: fix the cause named above and run again; what was done is "
+                  "kept, nothing is sent twice.", highlight=False)
 
 
 @app.command()
@@ -172,8 +235,12 @@ def books(
     """Write the files for the creditors' books (ERP feedback, SIE / journal), the workbooks and the report.
 
     The daily and follow-up jobs do this at their end; run it to rebuild a day's files or to make a
-    period's workbook. Exit 0: written. 1: the run failed. 2: a bad day or period.
+    period's workbook. Exit 0: written. 3: written, but something needs a person (a payout held back).
+    1: the run failed. 2: a bad day or period.
     """
+    from rich.markup import escape
+
+    from amili_pipelines.alerts.attention import needs_attention
     from amili_pipelines.books.workbook import BadPeriod, period_bounds
     from amili_pipelines.demo import console, print_outcome
     from amili_pipelines.demo.books import print_books
@@ -181,17 +248,26 @@ def books(
     from amili_pipelines.settings import Settings
 
     Settings().creditors  # noqa: B018 - a broken creditors file is reported before anything runs
+    when = parse_day(day, "--day")
     try:
-        when = date.fromisoformat(day) if day else None
         for p in period or []:
             period_bounds(p)
-    except (ValueError, BadPeriod) as exc:
+    except BadPeriod as exc:
         console.print(f"[red]{exc}[/red]", highlight=False)
         return EXIT_CONFIG
     outcome = run_books_job(day=when, periods=list(period or []), say=console.print)
     print_outcome(outcome)
+    if outcome.interrupted:
+        console.print(f"[yellow]{INTERRUPTED}[/yellow]", highlight=False)
+        return EXIT_INTERRUPTED
+    if not outcome.success:
+        print_failure(outcome)
+        return EXIT_FAILED
     print_books(outcome)
-    return EXIT_OK if outcome.success else EXIT_FAILED
+    lines = needs_attention(outcome.metadata)
+    for line in lines:
+        console.print(f"[yellow]needs a person:[/yellow] {escape(line)}", highlight=False)
+    return EXIT_ATTENTION if lines else EXIT_OK
 
 
 @app.command()
@@ -237,7 +313,7 @@ def validate(
 
     return dry_run_command(
         target, creditors=load_creditors(creditors_file or Settings().creditors_file), creditor=creditor,
-        as_of=date.fromisoformat(as_of) if as_of else None, max_rows_shown=rows,
+        as_of=parse_day(as_of, "--as-of"), max_rows_shown=rows,
     )
 
 

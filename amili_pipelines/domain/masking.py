@@ -20,9 +20,17 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 _DIGITS = re.compile(r"\d")
+# What people (and word processors, spreadsheets, web pages) put between the date and the rest: a
+# hyphen, or the en dash / minus sign autocorrect makes of it; a space, or the no-break and thin
+# spaces of formatted text. Any of them leaves the number a person's.
+_SPACE = "[ \t\u00a0\u2009\u202f]"
+_DASH = "[-\u2010-\u2015\u2212]"
+_SPACES = re.compile(_SPACE)
+_DASHES = re.compile(_DASH)
 # Digits not glued to other digits (or to letters/digits that would make it another token).
-_SE_CANDIDATE = re.compile(r"(?<![0-9])(?:[0-9]{2})?[0-9]{6}(?: ?[-+] ?| )?[0-9]{4}(?![0-9])")
-_NO_CANDIDATE = re.compile(r"(?<![0-9])[0-9]{6}(?: |-)?[0-9]{5}(?![0-9])")
+_SE_CANDIDATE = re.compile(rf"(?<![0-9])(?:[0-9]{{2}})?[0-9]{{6}}(?:{_SPACE}?(?:{_DASH}|\+){_SPACE}?|{_SPACE})?[0-9]{{4}}"
+                           r"(?![0-9])")
+_NO_CANDIDATE = re.compile(rf"(?<![0-9])[0-9]{{6}}(?:{_SPACE}|{_DASH})?[0-9]{{5}}(?![0-9])")
 _MASKABLE = (None, "checksum")  # a real date in it: valid, or only the check digit is wrong
 # A UUID (a Dagster run id, an idempotency key) is one token: its last group can be twelve digits
 # that read as a personnummer with a real date, and masking it would break the run's link in an alert.
@@ -58,7 +66,7 @@ def _is_identity_number(candidate: str, *, norwegian: bool) -> bool:
         check_se_personnummer,
     )
 
-    compact = re.sub(r"[ ]", "", candidate)
+    compact = _DASHES.sub("-", _SPACES.sub("", candidate))
     if norwegian:
         digits = compact.replace("-", "")
         return check_no_fodselsnummer(digits) in _MASKABLE and _has_birth_date(digits)

@@ -19,6 +19,7 @@ from typing import Any
 import dagster as dg
 
 from amili_pipelines.defs.books.jobs import BOOKS_JOB
+from amili_pipelines.defs.operate.alerts import error_summary
 from amili_pipelines.defs.reconcile.jobs import FOLLOWUP_JOB
 from amili_pipelines.defs.register.jobs import EXTRACT_VALIDATE_REGISTER_JOB
 from amili_pipelines.defs.run_tags import own_tags
@@ -51,6 +52,8 @@ class RunOutcome:
     metadata: dict[str, dict] = field(default_factory=dict)  # asset key -> materialization metadata (plain values)
     failed_checks: list[str] = field(default_factory=list)
     recovered_runs: list[str] = field(default_factory=list)  # dead runs this run marked failed first
+    failed_steps: dict[str, str] = field(default_factory=dict)  # step key -> its error, one line
+    interrupted: bool = False  # stopped by Ctrl-C / SIGINT: not a failure of the pipeline
 
 
 def _set_up_key() -> tuple:
@@ -134,9 +137,13 @@ def run_job(
         metadata[mat.asset_key.to_user_string()] = {k: _plain(v) for k, v in mat.metadata.items()}
     failed = [f"{e.asset_key.to_user_string()}:{e.check_name}" for e in result.get_asset_check_evaluations()
               if not e.passed]
+    steps = {e.step_key: error_summary(e.step_failure_data.error) for e in result.all_events if e.is_step_failure}
+    errors = [getattr(e.event_specific_data, "error", None) for e in result.all_events
+              if e.is_step_failure or e.event_type == dg.DagsterEventType.RUN_FAILURE]
+    interrupted = any(getattr(err, "cls_name", None) == "DagsterExecutionInterruptedError" for err in errors)
     return RunOutcome(success=result.success, run_id=result.run_id, job=job_name,
                       partition=partition.isoformat() if partition else None, metadata=metadata, failed_checks=failed,
-                      recovered_runs=recovered)
+                      recovered_runs=recovered, failed_steps=steps, interrupted=interrupted)
 
 
 def run_daily_job(

@@ -52,6 +52,29 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return out
 
 
+def error_summary(error: Any) -> str:
+    """One line for a step's error: the user code's exception (Dagster wraps it), without the module
+    path and the stack, cut short; the alert and the console mask it."""
+    while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return "the step failed"
+    text = " ".join((error.message or "").split())
+    head, sep, rest = text.partition(": ")
+    if sep and "." in head and " " not in head:  # "package.module.ErrorClass: message"
+        text = f"{head.rsplit('.', 1)[-1]}: {rest}"
+    return text[:300] or error.cls_name or "the step failed"
+
+
+def step_failures(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
+    """Step key -> what made it fail, for every step that failed in this run."""
+    out: dict[str, str] = {}
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records:
+        event = record.event_log_entry.dagster_event
+        out[event.step_key] = error_summary(event.step_failure_data.error)
+    return out
+
+
 def _counts(metadata: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for meta in metadata.values():
@@ -84,6 +107,8 @@ def alert_on_failed_run(context: dg.RunFailureSensorContext, creditors: Creditor
     run = context.dagster_run
     metadata = run_metadata(context.instance, run.run_id)
     details = [f"error: {(context.failure_event.message or 'the run failed').splitlines()[0][:300]}"]
+    # The run's failure only names its steps; what a person acts on is each step's own error.
+    details += [f"step {step}: {why}" for step, why in step_failures(context.instance, run.run_id).items()]
     details += [f"failed check: {c}" for c in failed_checks(context.instance, run.run_id)]
     details += needs_attention(metadata)
     alert = Alert(title=f"Run of {run.job_name} failed", severity="error", details=details,
