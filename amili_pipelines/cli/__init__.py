@@ -106,7 +106,7 @@ def _loud(command: Callable[..., int]) -> Callable[..., None]:
             if os.environ.get(DEBUG_ENV, "0") not in ("", "0"):
                 raise
             # A person reads one line that says what and what next; the traceback is for a developer.
-            err.print(f"Failed: {_one_line(exc)}. Nothing was lost: fix the cause and run the command again "
+            err.print(f"Failed: {_one_line(exc)}. What was done is kept: fix the cause and run the command again "
                       f"({DEBUG_ENV}=1 shows the traceback).", style="red", markup=False, highlight=False)
             code = EXIT_FAILED
         raise typer.Exit(code)
