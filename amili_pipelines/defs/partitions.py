@@ -27,7 +27,33 @@ WRITER_POOL = writer_pool()
 
 
 def partition_dates(context: dg.AssetExecutionContext) -> list[date]:
-    """The partition days of this run: one for a normal run, several for a single-run backfill."""
+    """The partition days of this run: one for a normal run, several for a single-run backfill.
+
+    A range run (``dg launch --partition-range``, range tags in the launchpad) is not checked against
+    the partitions by Dagster, as a single key is: a day after today would hand over invoices that
+    are not overdue yet. Such a run is refused before anything is read or sent."""
     window = context.partition_time_window
     keys = daily_partitions.get_partition_keys_in_time_window(window) if window else []
+    refuse_days_outside_partitions(keys)
     return [date.fromisoformat(k) for k in keys]
+
+
+def refuse_days_outside_partitions(keys: list[str]) -> None:
+    first, last = daily_partitions.get_first_partition_key(), daily_partitions.get_last_partition_key()
+    future = [k for k in keys if last is None or k > last]
+    early = [k for k in keys if first is None or k < first]
+    if future or early:
+        why = []
+        if future:
+            why.append(f"{_days(future)} not begun yet (today is {last} in {daily_partitions.timezone})")
+        if early:
+            why.append(f"{_days(early)} before the first partition {first}")
+        raise dg.Failure(
+            description=f"Refused: partition day(s) {'; '.join(why)}. Nothing was read or sent for any day of this "
+                        "run; launch it again for days up to today.",
+            allow_retries=False,
+        )
+
+
+def _days(keys: list[str]) -> str:
+    return keys[0] if len(keys) == 1 else f"{keys[0]} … {keys[-1]} ({len(keys)} days)"

@@ -66,3 +66,8 @@ def reconciliation_warnings(warehouse: WarehouseResource) -> dg.AssetCheckResult
 
 
 CHECKS = [settlements_within_claimed, settlements_for_known_cases, no_invoice_with_two_cases, reconciliation_warnings]
+
+# The blocking ERROR checks. A job that writes the books (ERP feedback, ledger) without recomputing
+# the reconciliation runs them too: blocking gates only the run it is part of, so without them the
+# daily job would hand money figures to the creditor's ERP that the follow-up job just refused.
+MONEY_GATES = [settlements_within_claimed, settlements_for_known_cases, no_invoice_with_two_cases]

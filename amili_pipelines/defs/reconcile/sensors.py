@@ -16,6 +16,7 @@ batch list and case sweep a slower safety net; Sweden is polled as before.
 """
 
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ from amili_pipelines.defs.resources import (
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.reconciliation.polling import (
     Poll,
+    Trigger,
     dump_cursor,
     load_cursor,
     poll_cases,
@@ -89,9 +91,9 @@ def _result(context: dg.SensorEvaluationContext, poll: Poll, sources: int, runs:
     minimum_interval_seconds=MIN_INTERVAL_BATCHES,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description=(
-        "Watches Amili Norway's batches (newest first, down to the oldest still running). Each batch that has "
-        "finished (SUCCESS, PARTIAL, FAILED) starts one run recording its results. "
-        "run_key = no-batch:<batch id>:<status>."
+        "Watches Amili Norway's batches (newest first, down to the oldest still running). The batches that "
+        "finished (SUCCESS, PARTIAL, FAILED) since the last tick start one run recording their results. "
+        "run_key = no-batch:<batch id>:<status> for one batch, no-batch:<n> batches:<digest> for several."
     ),
 )
 def norway_batch_status_sensor(
@@ -104,15 +106,29 @@ def norway_batch_status_sensor(
     safety_net = Settings().no_safety_net_poll_seconds
     poll = _poll(context, creditors, amili_se, amili_no, lambda cursor, c: poll_norway_batches(
         cursor, no_client=c.no, organization_ids=orgs, safety_net_s=safety_net))
-    runs = [
-        dg.RunRequest(
-            run_key=t.run_key,
-            run_config={"ops": {BATCH_OP: {"config": t.run_config}}},
-            tags=t.tags,
-        )
-        for t in poll.triggers
-    ]
+    runs = [_one_run_for_batches(poll.triggers)] if poll.triggers else []
     return _result(context, poll, len(orgs), runs)
+
+
+def _one_run_for_batches(triggers: list[Trigger]) -> dg.RunRequest:
+    """Every batch finished since the last tick, in one run.
+
+    Each run also reconciles and republishes and waits for the single writer slot: one run per
+    batch would queue up to a tick's 500 full runs ahead of the daily registration. One batch keeps
+    its own run key; several get one naming their ids and statuses, so the same set seen again (a
+    lost cursor) is still never launched twice."""
+    if len(triggers) == 1:
+        t = triggers[0]
+        return dg.RunRequest(run_key=t.run_key, run_config={"ops": {BATCH_OP: {"config": t.run_config}}}, tags=t.tags)
+    keys = sorted(t.run_key for t in triggers)
+    digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
+    batches = [b for t in triggers for b in t.run_config["batches"]]
+    statuses = sorted({t.tags.get("amili/batch_status", "") for t in triggers})
+    return dg.RunRequest(
+        run_key=f"no-batch:{len(triggers)} batches:{digest}",
+        run_config={"ops": {BATCH_OP: {"config": {"batches": batches}}}},
+        tags={"amili/market": "NO", "amili/batches": str(len(triggers)), "amili/batch_status": ",".join(statuses)},
+    )
 
 
 @dg.sensor(

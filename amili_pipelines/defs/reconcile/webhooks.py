@@ -8,7 +8,9 @@ Each tick (every ``WEBHOOK_TICK_SECONDS``, the daemon's own loop time) the senso
    tick ended before Dagster stored its request) is asked for again under the same run key, which
    Dagster never launches twice;
 2. claims what arrived since (``MAX_EVENTS_PER_TICK`` at most) into one run per kind: finished
-   batches, new settlements, named cases (``reconciliation.webhooks.plan_runs``);
+   batches, new settlements, named cases (``reconciliation.webhooks.plan_runs``); a kind whose run
+   is still asked for, queued or running claims nothing: its events wait for the next run, so the
+   run queue holds at most one run per kind however fast events arrive;
 3. once an hour (the cursor holds when), forgets processed events older than the resource's
    ``keep_days``, so the inbox it counts at every tick stays the size of that window.
 
@@ -58,8 +60,10 @@ def _run_of(instance: dg.DagsterInstance, claim: Claim) -> dg.DagsterRun | None:
 
 
 def _settle(context: dg.SensorEvaluationContext, inbox: WebhookInbox, requests: list[dg.RunRequest],
-            notes: list[str]) -> None:
+            notes: list[str]) -> dict[str, str]:
+    """Settle the open claims; returns kind -> the claim whose run is still to come or going on."""
     now = utcnow()
+    in_flight: dict[str, str] = {}
     for claim in inbox.open_claims():
         run = _run_of(context.instance, claim)
         if run is None:
@@ -69,6 +73,7 @@ def _settle(context: dg.SensorEvaluationContext, inbox: WebhookInbox, requests: 
                              f"{(claim.failed_at + wait).isoformat(timespec='seconds')}Z")
             else:
                 requests.append(run_request(claim))
+                in_flight[claim.kind] = claim.claim_id
         elif run.status == dg.DagsterRunStatus.SUCCESS:
             inbox.complete(claim.claim_id)
             notes.append(f"{claim.claim_id}: run {run.run_id[:8]} succeeded, {len(claim.event_hashes)} event(s) processed")
@@ -78,6 +83,8 @@ def _settle(context: dg.SensorEvaluationContext, inbox: WebhookInbox, requests: 
                                 f"{len(claim.event_hashes)} event(s) stay in the inbox and are asked for again")
         else:
             notes.append(f"{claim.claim_id}: run {run.run_id[:8]} {run.status.value}")
+            in_flight[claim.kind] = claim.claim_id
+    return in_flight
 
 
 def _prune(cursor: str | None, inbox: WebhookInbox, keep_days: int, notes: list[str]) -> str:
@@ -113,9 +120,14 @@ def norway_webhook_sensor(
     inbox = webhook_inbox.open()
     requests: list[dg.RunRequest] = []
     notes: list[str] = []
-    _settle(context, inbox, requests, notes)
+    in_flight = _settle(context, inbox, requests, notes)
     orgs = {c.organization_id for c in creditors.load().in_market(Market.NO) if c.organization_id}
     for planned in plan_runs(inbox.new_events(limit=MAX_EVENTS_PER_TICK), organization_ids=orgs):
+        if planned.kind in in_flight:
+            # A second run of the kind would only queue behind the first (one writer at a time), and the
+            # sensor ticks faster than runs finish: the events stay new and go into the next run.
+            notes.append(f"{len(planned.event_hashes)} {planned.kind} event(s) wait for {in_flight[planned.kind]}")
+            continue
         claim = inbox.claim(Claim(claim_id=planned.claim_id, kind=planned.kind,
                                   event_hashes=tuple(planned.event_hashes), created_at=utcnow(),
                                   run_config=planned.config, description=planned.description()))
