@@ -7,6 +7,7 @@ this is a programming error, not a business outcome).
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import phonenumbers
@@ -36,6 +37,59 @@ def vat_percent_text(value: Decimal | None) -> str | None:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return f"{text}%"
+
+
+# ---------------------------------------------------------------------------------------------
+# Identifiers as they go on the wire. Sources write them in many shapes ("010101 12345",
+# "NO923609016MVA", "1234 5678 97") that validation accepts; Amili gets one canonical shape. A value
+# that does not reduce to the expected digits is sent as written (validation already reported it).
+# ---------------------------------------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+_SE_SEPARATORS = re.compile(r"[\s\-:]")
+
+
+def payment_reference_text(value: str | None, market: str) -> str | None:
+    """A Swedish OCR or Norwegian KID as the bank uses it: digits only (a KID may end in MOD11's ``-``).
+
+    "1234 5678 97" (grouped as printed on a giro) is the KID/OCR 1234567897; sent with its spaces it is not
+    a KID, and a payment that arrives with the digits would not match it. A reference that is not
+    an OCR/KID once its spaces are gone (``"REF002"``) is sent as written.
+    """
+    if not value:
+        return value
+    compact = (_SE_SEPARATORS if market == "SE" else _SPACES).sub("", value)
+    return compact if re.fullmatch(r"[0-9]+-?" if market == "NO" else r"[0-9]+", compact) else value
+
+
+def se_id_number_text(value: str | None, kind: CustomerKind | None) -> str | None:
+    """A Swedish personnummer or organisationsnummer in the documented shape: ``19900101-1234``,
+    ``900101-1234`` (``+`` kept: it says the person is 100 or older), ``556123-4567``.
+
+    Spaces go; a missing separator becomes ``-``; a company number written with the ``16`` prefix
+    (12 digits) loses it. Foreign customers' numbers are sent as written.
+    """
+    if not value or kind not in (CustomerKind.PERSON, CustomerKind.COMPANY):
+        return value
+    text = _SPACES.sub("", value)
+    m = re.fullmatch(r"([0-9]{6}|[0-9]{8})([-+]?)([0-9]{4})", text)
+    if m is None:
+        return value
+    head, sep, tail = m.groups()
+    if kind is CustomerKind.COMPANY and len(head) == 8 and head.startswith("16"):
+        head = head[2:]
+    return f"{head}{sep or '-'}{tail}"
+
+
+def no_id_number_text(value: str | None, digits: int) -> str | None:
+    """A Norwegian fødselsnummer (11 digits) or organisasjonsnummer (9 digits, without the ``NO``
+    prefix and ``MVA`` suffix of its VAT form) as digits only."""
+    if not value:
+        return value
+    text = re.sub(r"[\s.\-]", "", value).upper()
+    if digits == 9:
+        text = text.removeprefix("NO").removesuffix("MVA")
+    return text if re.fullmatch(rf"[0-9]{{{digits}}}", text) else value
 
 
 def _require(value: object, field: str, invoice: SourceInvoice) -> None:
@@ -72,7 +126,7 @@ def _se_customer(invoice: SourceInvoice) -> se.Customer:
     return se.Customer(
         name=name,
         customer_number=invoice.customer_number,
-        id_number=invoice.customer_id_number,
+        id_number=se_id_number_text(invoice.customer_id_number, kind),
         is_person=True if kind is CustomerKind.PERSON else None,
         is_company=True if kind is CustomerKind.COMPANY else None,
         is_foreign=True if kind is CustomerKind.FOREIGN else None,
@@ -94,8 +148,18 @@ def _se_matrix_item(line: InvoiceLine, invoice: SourceInvoice, index: int) -> se
         unit_price=line.unit_price,
         number_of_units=line.units,
         total_price_excluding_vat=total,
-        unit_vat_percent=vat_percent_text(line.vat_percent),
+        unit_vat_percent=vat_percent_text(line.vat_percent) or _no_vat_invoice(invoice),
     )
+
+
+def _no_vat_invoice(invoice: SourceInvoice) -> str | None:
+    """``"0%"`` for a line without a VAT rate on an invoice that says it carries no VAT.
+
+    A row without ``unit_vat_percent`` is taxed at Amili's default "25%" (A.6): the debtor would be
+    charged VAT the invoice does not have (and the adjustment row would call it "already paid").
+    Without any VAT information the row is left to Amili's default, as before.
+    """
+    return "0%" if invoice.vat_amount is not None and invoice.vat_amount == 0 else None
 
 
 def _se_single_line(invoice: SourceInvoice) -> se.MatrixItem:
@@ -178,7 +242,7 @@ def to_se_registration(
         customer=_se_customer(invoice),
         invoice_type="invoice",
         invoice_number=invoice.invoice_number,  # type: ignore[arg-type]  # checked by _require
-        reference_number=invoice.payment_reference,
+        reference_number=payment_reference_text(invoice.payment_reference, "SE"),
         invoice_date=invoice.invoice_date,  # type: ignore[arg-type]
         invoice_due_date=invoice.due_date,  # type: ignore[arg-type]
         invoice_delivery_date=invoice.delivery_date,
@@ -235,22 +299,41 @@ def _no_debtor(invoice: SourceInvoice) -> no.Debtor:
     }
     if kind is CustomerKind.COMPANY:
         _require(invoice.customer_name, "customer_name", invoice)
-        return no.Debtor(type="COMPANY", name=invoice.customer_name, organization_number=invoice.customer_id_number, **common)
+        return no.Debtor(type="COMPANY", name=invoice.customer_name,
+                         organization_number=no_id_number_text(invoice.customer_id_number, 9), **common)
     # Persons, and foreign debtors (the Norwegian API has no separate kind for them).
     first, last = invoice.customer_first_name, invoice.customer_last_name
-    if not (first or last) and invoice.customer_name:
-        head, _, tail = invoice.customer_name.strip().rpartition(" ")
-        first, last = (head, tail) if head else (None, tail)
-    name = invoice.customer_name or " ".join(p for p in (first, last) if p) or None
+    name = invoice.customer_name
+    if not (first or last) and name:
+        first, last, name = _split_person_name(name)
+    name = name or " ".join(p for p in (first, last) if p) or None
     _require(name, "customer_name", invoice)
     return no.Debtor(
         type="PRIVATE",
         firstname=first,
         lastname=last,
         name=name,
-        identification_number=invoice.customer_id_number,
+        # A foreign debtor's number is not a fødselsnummer: sent as written.
+        identification_number=(no_id_number_text(invoice.customer_id_number, 11) if kind is CustomerKind.PERSON
+                               else invoice.customer_id_number),
         **common,
     )
+
+
+def _split_person_name(full: str) -> tuple[str | None, str, str]:
+    """(firstname, lastname, name) of a person written as one field.
+
+    "Ola Nordmann" → first "Ola", last "Nordmann". Registers and ERPs often write the surname first
+    with a comma, "Nordmann, Ola": that is first "Ola", last "Nordmann" (and the name "Ola
+    Nordmann"), not first "Nordmann," and last "Ola".
+    """
+    text = " ".join(full.split())
+    surname, comma, given = text.partition(",")
+    if comma and surname.strip() and given.strip() and "," not in given:
+        surname, given = surname.strip(), given.strip()
+        return given, surname, f"{given} {surname}"
+    head, _, tail = text.rpartition(" ")
+    return (head or None), tail, full
 
 
 def to_no_invoice(
@@ -280,7 +363,7 @@ def to_no_invoice(
         currency=invoice.currency or "NOK",
         invoice_date=invoice.invoice_date,  # type: ignore[arg-type]
         due_date=invoice.due_date,  # type: ignore[arg-type]
-        ocr_reference_number=invoice.payment_reference,
+        ocr_reference_number=payment_reference_text(invoice.payment_reference, "NO"),
         unique_source_invoice_id=unique_source_invoice_id,
         description=invoice.description,
         debtors=[_no_debtor(invoice)],

@@ -201,6 +201,10 @@ def create_handler(engine: Any, kind: str) -> Callable:
         client_id, err = authorize(engine, request, org)
         if err:
             return err
+        if not json_media_type(request.headers.get("content-type", "")):
+            # "Body Params application/json Required" (seed CreateInvoices page): ASP.NET's [FromBody]
+            # answers any other declared type with 415 before reading the body.
+            return problem(415, "The request body must be sent as application/json.")
         body, ok = await read_json(request)
         if not ok:
             return problem(400, "The request body is not valid JSON.", errors={"$": ["Invalid JSON."]})
@@ -218,6 +222,13 @@ def create_handler(engine: Any, kind: str) -> Callable:
         return JSON({"summary": {"status": "SUCCESS"}, "data": ref}, status_code=202)
 
     return handler
+
+
+def json_media_type(content_type: str) -> bool:
+    """The JSON media types ASP.NET Core's JSON input formatter reads: application/json, text/json and
+    application/*+json (parameters such as charset allowed)."""
+    media = content_type.split(";")[0].strip().lower()
+    return media in ("application/json", "text/json") or (media.startswith("application/") and media.endswith("+json"))
 
 
 def batch_filter(d: dict[str, Any], q: dict[str, str]) -> bool:

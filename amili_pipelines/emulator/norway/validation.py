@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from ..dates import parse_date
@@ -26,6 +27,10 @@ PAYMENT_TYPES = ("DIRECT_PAYMENT",)
 DEFAULT_PAYMENT_TYPE = "DIRECT_PAYMENT"
 
 ItemError = dict[str, Any]
+
+# Norway's dates are ISO 8601 (B.4: "2024-01-15T00:00:00Z" or "yyyy-MM-dd"); a .NET JSON reader does not
+# take Sweden's RFC 1123 ("Mon, 15 Jan 2024 00:00:00 GMT"), so neither does the emulator.
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T|$)")
 
 
 class UnknownEnumValues(ValueError):
@@ -102,8 +107,8 @@ def _date(item: dict[str, Any], key: str, errors: list[ItemError], required: boo
         if required:
             errors.append(_err("REQUIRED", key, f"'{key}' is required"))
         return
-    if not isinstance(v, str) or parse_date(v) is None:
-        errors.append(_err("INVALID_VALUE", key, f"'{key}' is not a valid date"))
+    if not isinstance(v, str) or not _ISO_DATE.match(v) or parse_date(v) is None:
+        errors.append(_err("INVALID_VALUE", key, f"'{key}' is not a valid ISO 8601 date"))
 
 
 def _currency(item: dict[str, Any], errors: list[ItemError]) -> None:

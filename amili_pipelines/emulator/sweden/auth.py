@@ -22,7 +22,7 @@ from ..config import SwedenConfig
 from ..dates import UTC, rfc1123
 from ..responses import JSON, read_json
 from ..state import EmulatorState
-from .endpoints import unauthorized
+from .endpoints import json_payload, unauthorized
 
 
 def issue_token(state: EmulatorState, account: str) -> tuple[str, datetime]:
@@ -77,6 +77,10 @@ def routes(engine: Any) -> list[Route]:
         return JSON({"_status": "OK", "token": token, "expires": rfc1123(expires)})
 
     async def login_with_api_code(request: Request) -> Response:
+        if not json_payload(request):
+            # A.2: the code is POSTed as JSON (Content-Type: application/json). A body declared as
+            # anything else is not read, so the code is missing: 401, as F.1.2 says for a missing code.
+            return unauthorized()
         body, ok = await read_json(request)
         code = body.get("api_code") if ok and isinstance(body, dict) else None
         account = cfg.sweden.api_codes.get(code) if isinstance(code, str) else None

@@ -25,7 +25,7 @@ from ..money import from_minor
 from ..responses import JSON, read_json
 from ..state import EmulatorState
 from . import finance, schemas
-from .endpoints import account_of, bad_json, unauthorized
+from .endpoints import account_of, bad_json, json_payload, unauthorized, unknown_payload
 
 INITIALIZING = "initializing"
 SE_STATUS = {
@@ -218,6 +218,8 @@ def routes(engine: Any) -> list[Route]:
         account = account_of(engine, request)
         if account is None:
             return unauthorized()
+        if not json_payload(request):
+            return unknown_payload(request)
         body, ok = await read_json(request)
         if not ok:
             return bad_json()

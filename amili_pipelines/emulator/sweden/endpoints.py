@@ -36,12 +36,26 @@ def bad_json() -> JSON:
     return eve_error_response(400, "The browser (or proxy) sent a request that this server could not understand.")
 
 
+def json_payload(request: Request) -> bool:
+    """The body is declared JSON. Every Swedish write is documented with ``Content-Type: application/json``
+    (A.2, seed invoice-registration page); Eve reads the body by its declared type and refuses anything
+    else (``Unknown or no payload format``) rather than guessing."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
+
+
+def unknown_payload(request: Request) -> JSON:
+    declared = request.headers.get("content-type", "").split(";")[0].strip()
+    return eve_error_response(400, f"Unknown or no payload format: '{declared}'")
+
+
 def post_handler(engine: Any, write: Writer) -> Callable:
     """POST a document (201 + ``Location``) or a JSON list of them (Eve bulk insert)."""
     async def handler(request: Request) -> Response:
         account = account_of(engine, request)
         if account is None:
             return unauthorized()
+        if not json_payload(request):
+            return unknown_payload(request)
         body, ok = await read_json(request)
         if not ok:
             return bad_json()

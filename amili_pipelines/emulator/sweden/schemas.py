@@ -21,7 +21,7 @@ ADDRESS: Schema = {
     "address_line_3": S,
     "zip_code": S,
     "city": S,
-    "country": S,
+    "country": {"type": "string", "regex": "[A-Z]{2}"},  # "ISO 3166-1 alpha-2 format (e.g. \"SE\")" (seed table)
     "gln": S,
 }
 
@@ -144,7 +144,8 @@ CREDITOR_CREDITING: Schema = {
     "creditor_reference": S,
 }
 
-CREDITOR_CANCELLATION: Schema = dict(_ACTION_COMMON)
+# A.9.3: creditor, case | invoice_number, file_import_report, origin. "There is no amount and no account."
+CREDITOR_CANCELLATION: Schema = {k: v for k, v in _ACTION_COMMON.items() if k != "account"}
 
 RESPITE: Schema = {
     "respite_until": {"type": "datetime", "required": True},
