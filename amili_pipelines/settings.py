@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     ui_url: str = "http://127.0.0.1:3000"
     stale_registration_hours: float = 36.0
     stale_settlement_hours: float = 36.0
+    failing_sensor_minutes: float = 30.0  # a sensor failing on every tick this long is announced
 
     # Norway's webhooks: the receiver (`amili-pipelines webhooks`) verifies deliveries with the shared
     # secret (never printed) and keeps them in the inbox until the run they trigger has succeeded.

@@ -52,10 +52,15 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return out
 
 
+# What Dagster wraps the user code's own exception in (a step's, a sensor's evaluation).
+_WRAPPERS = frozenset({"DagsterExecutionStepExecutionError", "SensorExecutionError", "DagsterUserCodeExecutionError",
+                       "DagsterUserCodeProcessError"})
+
+
 def error_summary(error: Any) -> str:
     """One line for a step's error: the user code's exception (Dagster wraps it), without the module
     path and the stack, cut short; the alert and the console mask it."""
-    while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause is not None:
+    while error is not None and error.cls_name in _WRAPPERS and error.cause is not None:
         error = error.cause
     if error is None:
         return "the step failed"
