@@ -8,11 +8,13 @@ no setup; production points the same variables at the real Amili endpoints.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import yaml
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +28,21 @@ from amili_pipelines.domain.creditors import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def export_dotenv(path: Path = Path(".env")) -> None:
+    """A ``.env`` file sets every ``AMILI_*`` variable, also those a layer reads from the environment
+    itself (the store's lock timeout and memory limit, the writer-pool wait, the circuit thresholds,
+    extraction workers, the outbox lease): exported to the process environment, never over a value
+    the environment already has (the environment wins, as it does for :class:`Settings`)."""
+    if not path.is_file():
+        return
+    for key, value in dotenv_values(path).items():
+        if key.startswith("AMILI_") and value is not None:
+            os.environ.setdefault(key, value)
+
+
+export_dotenv()
 
 # The emulator's demo credentials (documented in the README). Never valid anywhere but the emulator.
 DEMO_SE_API_CODE = "demo-api-code"

@@ -301,7 +301,7 @@ def validate(
     creditor: str = typer.Option(None, help="Creditor key (needed for a file when several are configured)."),
     as_of: str = typer.Option(None, help="Judge 'overdue' as of this day (YYYY-MM-DD); default today."),
     rows: int = typer.Option(10, help="How many offending rows to show."),
-    creditors_file: Path = typer.Option(None, help="Creditors file; default AMILI_CREDITORS_FILE or ./creditors.yaml."),
+    creditors_file: Path = typer.Option(None, help="Creditors file; default AMILI_CREDITORS_FILE or creditors.yaml in the project folder."),
 ) -> int:
     """Dry-run a source or export: report what would be quarantined, touching neither Amili nor DuckDB.
 
@@ -323,7 +323,8 @@ def status() -> int:
     """Show where every invoice stands (read-only; never blocks or migrates the operational file).
 
     Exit 0: every invoice registered, quarantined or rejected. 3: invoices are pending, unclear or
-    waiting for a batch. 1: the file is locked by a writer for longer than the wait.
+    waiting for a batch, or the "nothing lost" accounting does not add up. 1: the file is locked by a
+    writer for longer than the wait.
     """
     from amili_pipelines.demo import print_status
     from amili_pipelines.settings import Settings
