@@ -83,10 +83,24 @@ def describe_lock_holder(message: str) -> str:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
         if raw:
-            command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)[:200]
+            command = _shown_command([part.decode(errors="replace") for part in raw.split(b"\0") if part])
     except OSError:
         pass
     return f"PID {pid} ({command})"
+
+
+# A process's arguments may carry a secret ("--password x", "postgresql://u:p@h"); this message is
+# printed and logged, so such an argument, and the one after it, is left out.
+_SECRETISH = re.compile(r"(?i)pass|secret|token|key|pwd|credential|://[^/\s]*@")
+
+
+def _shown_command(parts: list[str]) -> str:
+    shown, hide_next = [], False
+    for part in parts[:8]:
+        secret = bool(_SECRETISH.search(part))
+        shown.append("…" if secret or hide_next else part)
+        hide_next = secret and "=" not in part
+    return " ".join(shown)[:200]
 
 
 def _is_lock_error(exc: BaseException) -> bool:
