@@ -34,3 +34,9 @@ class SqlSession(Protocol):
               types: dict[str, str] | None = None) -> None:
         """A temporary table ``name`` holding ``data``, typed like table ``like`` or as ``types`` says
         (DuckDB takes Arrow's types and needs neither)."""
+
+
+def casefold(session: object, expr: str) -> str:
+    """SQL lowercasing ``expr`` for case-insensitive matching, Nordic letters included: a session
+    may say how (``casefold``: PostgreSQL's ``lower()`` folds only ASCII in a C-locale database)."""
+    return str(getattr(session, "casefold", "lower({})")).format(expr)

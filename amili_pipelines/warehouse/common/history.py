@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from amili_pipelines.warehouse.common import SqlSession
+from amili_pipelines.warehouse.common import SqlSession, casefold
 from amili_pipelines.warehouse.history import InvoiceHistory, Rows
 
 _LIMIT = 50  # rows per part: one screen, not an export
@@ -96,7 +96,8 @@ class SqlHistoryStore:
             return []
         rows = self.db.execute(
             "SELECT DISTINCT invoice_key FROM (SELECT invoice_key FROM extracted_invoices UNION ALL"
-            " SELECT invoice_key FROM registration_outbox) keys WHERE strpos(lower(invoice_key), lower(?)) > 0"
+            f" SELECT invoice_key FROM registration_outbox) keys WHERE strpos({casefold(self.db, 'invoice_key')},"
+            f" {casefold(self.db, 'CAST(? AS VARCHAR)')}) > 0"
             f" ORDER BY invoice_key LIMIT {int(limit)}", [text.strip()]).fetchall()
         return [r[0] for r in rows]
 

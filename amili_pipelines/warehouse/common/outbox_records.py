@@ -15,6 +15,7 @@ from typing import Any
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.operator import RetrySelection
 from amili_pipelines.domain.outbox import BatchItemRow, OutboxRecord, OutboxState, WaitingBatch
+from amili_pipelines.warehouse.common import casefold
 
 _RECORD_COLUMNS = ("market, invoice_key, creditor, invoice_number, state, attempts, claimed_amount, currency, batch_key,"
                    " batch_id, registration_id, case_id, amili_invoice_id, ocr_number,"
@@ -31,7 +32,8 @@ def _marks(n: int) -> str:
     return ", ".join("?" for _ in range(n))
 
 
-def retry_selection_where(states: Iterable[OutboxState], selection: RetrySelection) -> tuple[str, list]:
+def retry_selection_where(states: Iterable[OutboxState], selection: RetrySelection,
+                          session: object = None) -> tuple[str, list]:
     """(``WHERE ...`` over registration_outbox, its parameters) for rows in ``states`` matching ``selection``."""
     values = [s.value for s in states]
     where = f"WHERE state IN ({_marks(len(values))})"
@@ -44,8 +46,9 @@ def retry_selection_where(states: Iterable[OutboxState], selection: RetrySelecti
         where += " AND creditor = ?"
         params.append(selection.creditor)
     if selection.message:
-        where += (" AND (strpos(lower(coalesce(CAST(rejection_json AS VARCHAR), '')), lower(?)) > 0"
-                  " OR strpos(lower(coalesce(last_error, '')), lower(?)) > 0)")
+        answer, error = (casefold(session, f"coalesce({c}, '')") for c in ("CAST(rejection_json AS VARCHAR)", "last_error"))
+        asked = casefold(session, "CAST(? AS VARCHAR)")
+        where += f" AND (strpos({answer}, {asked}) > 0 OR strpos({error}, {asked}) > 0)"
         params += [selection.message, selection.message]
     if selection.answered_from:
         where += " AND CAST(updated_at AS DATE) >= ?"
@@ -74,7 +77,7 @@ class OutboxRecordReads:
 
     def select(self, states: Iterable[OutboxState], selection: RetrySelection) -> list[OutboxRecord]:
         """Rows in ``states`` that match an operator's selection, in market and key order."""
-        where, params = retry_selection_where(states, selection)
+        where, params = retry_selection_where(states, selection, self.db)
         sql = f"SELECT {_RECORD_COLUMNS} FROM registration_outbox {where} ORDER BY market, invoice_key"
         return [_record(r) for r in self.db.execute(sql, params).fetchall()]
 

@@ -197,7 +197,7 @@ class DuckDBInvoiceStore(ValidInvoiceReads, DuplicateNumberReads):
     def claim_history(self, *, before: date, days: int = 365) -> dict[str, ClaimHistory]:
         rows = self.db.execute(
             """
-            SELECT creditor, count(*), quantile_cont(open_balance, 0.95)::DECIMAL(18, 2)
+            SELECT creditor, count(*), quantile_cont(CAST(open_balance AS DOUBLE), 0.95)::DECIMAL(18, 2)
             FROM (SELECT creditor, invoice_key, max(open_balance) AS open_balance FROM extracted_invoices
                   WHERE partition_date < ? AND partition_date >= ? - to_days(?) AND is_valid
                     AND open_balance IS NOT NULL

@@ -215,7 +215,7 @@ class DuckDBOutboxStore(OutboxRecordReads):
             "registration_id": [o.registration_id for o in outcomes],
             "batch_id": [o.batch_id for o in outcomes],
             "batch_key": [o.batch_key for o in outcomes],
-            "rejection_json": [json.dumps(o.rejection, default=str) if o.rejection is not None else None
+            "rejection_json": [json.dumps(o.rejection, default=str, ensure_ascii=False) if o.rejection is not None else None
                                for o in outcomes],
             "last_error": [o.error for o in outcomes],
             "detail": [o.detail or o.error for o in outcomes],

@@ -64,7 +64,10 @@ class PgWarehouse:
         try:
             yield
         finally:
-            self.session.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", [name])
+            # A lost connection took the lock with it; unlocking would only replace the server's
+            # reason (the error being raised) with "the connection is closed".
+            if not self.session.conn.closed:
+                self.session.execute("SELECT pg_advisory_unlock(hashtextextended(?, 0))", [name])
 
 
 @contextmanager

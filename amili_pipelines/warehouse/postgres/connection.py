@@ -27,9 +27,31 @@ class WarehouseUnavailable(RuntimeError):
     """The PostgreSQL database cannot be reached; the message names it without its password."""
 
 
+# Greedy to the last '@': a password may hold an unencoded '@' (libpq splits there too).
+_USERINFO_PASSWORD = re.compile(r"://([^:/@]*):.*@")
+_QUERY_PASSWORD = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
+
+
 def describe(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+    """The URL without its password (in the user part or a ``password=`` parameter), for messages."""
+    return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"://\1:***@", url))
+
+
+def _passwords(url: str) -> list[str]:
+    userinfo = re.search(r"://[^:/@]*:(.*)@", url)
+    found = [userinfo.group(1)] if userinfo else []
+    found += [m.group(1) for m in re.finditer(r"[?&](?:ssl)?password=([^&#]*)", url, re.IGNORECASE)]
+    return [p for p in found if p]
+
+
+def _redact(text: str, url: str) -> str:
+    """The driver's message without any piece of the password (libpq quotes a host that a stray '@'
+    made of part of it)."""
+    for secret in _passwords(url):
+        for piece in {secret, *secret.split("@")}:
+            if len(piece) >= 3:
+                text = text.replace(piece, "***")
+    return text
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -85,7 +107,8 @@ def connect(url: str, *, read_only: bool = False, application: str = "amili-pipe
     try:
         conn = psycopg.connect(url, autocommit=True, application_name=application, connect_timeout=15)
     except psycopg.OperationalError as exc:
-        raise WarehouseUnavailable(f"{describe(url)} cannot be reached: {str(exc).splitlines()[0]}") from None
+        said = _redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, url)
+        raise WarehouseUnavailable(f"{describe(url)} cannot be reached: {said}") from None
     try:
         conn.execute("SET TIME ZONE 'UTC'")
         if read_only:
@@ -106,6 +129,10 @@ class PgSession:
     def __init__(self, conn: psycopg.Connection, *, read_only: bool = False) -> None:
         self.conn = conn
         self.read_only = read_only
+        # lower() follows the database's LC_CTYPE: under C (as initdb --locale=C makes it) 'FÄLT'
+        # lowers to 'fÄlt', where DuckDB gives 'fält'. ICU's root collation folds every letter.
+        icu = conn.execute("SELECT count(*) FROM pg_collation WHERE collname = 'und-x-icu'").fetchone()
+        self.casefold = 'lower(CAST({} AS TEXT) COLLATE "und-x-icu")' if icu and icu[0] else "lower({})"
 
     def table_exists(self, name: str) -> bool:
         return bool(self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = ?"

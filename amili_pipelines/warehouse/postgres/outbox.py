@@ -29,6 +29,9 @@ from amili_pipelines.warehouse.tables import outbox_entries_table
 
 _ROW_COLUMNS = ("market, invoice_key, creditor, invoice_number, idempotency_key, state, payload_json::text, attempts,"
                 " batch_key, batch_id, generation, payload_is_body")
+# The database's clock for leases: runs on several hosts compare each other's leases, and a host
+# whose clock ran ahead by more than the lease took a live run's invoices over and sent them again.
+_DB_NOW = "CAST(clock_timestamp() AT TIME ZONE 'UTC' AS TIMESTAMP)"
 _TEXT = "TEXT"
 _INCOMING_TYPES = {"market": _TEXT, "invoice_key": _TEXT, "creditor": _TEXT, "invoice_number": _TEXT,
                    "idempotency_key": _TEXT, "content_hash": _TEXT, "payload_json": "JSON",
@@ -98,7 +101,7 @@ class PgOutboxStore(OutboxRecordReads):
 
     def _select_rows(self, states: Iterable[OutboxState], *, market: Market, creditor: str | None,
                      limit: int | None, sent_since: datetime | None, max_sends: int | None,
-                     claimable_at: datetime | None, invoice_keys: Collection[str] | None = None) -> tuple[str, list]:
+                     claimable: bool, invoice_keys: Collection[str] | None = None) -> tuple[str, list]:
         sql = f"SELECT {_ROW_COLUMNS} FROM registration_outbox o WHERE market = ? AND state = ANY(?)"
         params: list = [market.value, [s.value for s in states]]
         if creditor:
@@ -107,9 +110,8 @@ class PgOutboxStore(OutboxRecordReads):
         if invoice_keys is not None:
             sql += " AND invoice_key = ANY(?)"
             params.append(sorted(invoice_keys))
-        if claimable_at is not None:
-            sql += " AND (lease_until IS NULL OR lease_until < ?)"
-            params.append(claimable_at)
+        if claimable:
+            sql += f" AND (lease_until IS NULL OR lease_until < {_DB_NOW})"
         if sent_since is not None and max_sends is not None:
             # The row's own counter (kept by mark_in_flight) counts only when its last send is in the window.
             sql += " AND (last_sent_at IS NULL OR last_sent_at < ? OR sends < ?)"
@@ -124,7 +126,7 @@ class PgOutboxStore(OutboxRecordReads):
         sent_since: datetime | None = None, max_sends: int | None = None, invoice_keys: Collection[str] | None = None,
     ) -> list[OutboxRow]:
         sql, params = self._select_rows(states, market=market, creditor=creditor, limit=limit, sent_since=sent_since,
-                                        max_sends=max_sends, claimable_at=None, invoice_keys=invoice_keys)
+                                        max_sends=max_sends, claimable=False, invoice_keys=invoice_keys)
         return [_row(r) for r in self.db.execute(sql, params).fetchall()]
 
     def claim(
@@ -132,18 +134,17 @@ class PgOutboxStore(OutboxRecordReads):
         sent_since: datetime | None = None, max_sends: int | None = None, invoice_keys: Collection[str] | None = None,
     ) -> list[OutboxRow]:
         """Rows no live run holds, locked past concurrent claimers and leased to ``run_id``."""
-        now = utcnow()
         sql, params = self._select_rows(states, market=market, creditor=creditor, limit=limit, sent_since=sent_since,
-                                        max_sends=max_sends, claimable_at=now, invoice_keys=invoice_keys)
+                                        max_sends=max_sends, claimable=True, invoice_keys=invoice_keys)
         with self.db.transaction():
             rows = [_row(r) for r in self.db.execute(sql + " FOR UPDATE SKIP LOCKED", params).fetchall()]
             if rows:
                 # A send counter from before the claimer's window started is history: the window counts from 0.
                 self.db.execute(
-                    "UPDATE registration_outbox SET claimed_by = ?, lease_until = ?,"
+                    f"UPDATE registration_outbox SET claimed_by = ?, lease_until = {_DB_NOW} + ?,"
                     " sends = CASE WHEN last_sent_at < CAST(? AS TIMESTAMP) THEN 0 ELSE sends END"
                     " WHERE market = ? AND invoice_key = ANY(?)",
-                    [run_id, now + self.lease, sent_since if max_sends is not None else None, market.value,
+                    [run_id, self.lease, sent_since if max_sends is not None else None, market.value,
                      [r.invoice_key for r in rows]])
         return rows
 
@@ -165,10 +166,10 @@ class PgOutboxStore(OutboxRecordReads):
             for market, keys in by_market.items():
                 self.db.execute(
                     "UPDATE registration_outbox SET state = 'in_flight', attempts = attempts + 1, batch_key = ?,"
-                    " updated_at = ?, claimed_by = coalesce(?, claimed_by), lease_until = ?,"
+                    f" updated_at = ?, claimed_by = coalesce(?, claimed_by), lease_until = {_DB_NOW} + ?,"
                     " sends = sends + 1, last_sent_at = ?"
                     " WHERE market = ? AND invoice_key = ANY(?)",
-                    [batch_key, now, run_id, now + self.lease, now, market.value, keys])
+                    [batch_key, now, run_id, self.lease, now, market.value, keys])
             self._log([(r.market, r.invoice_key) for r in rows], None, OutboxState.IN_FLIGHT,
                       f"batch {batch_key}" if batch_key else "sending", run_id, now)
 
@@ -186,7 +187,7 @@ class PgOutboxStore(OutboxRecordReads):
             "registration_id": [o.registration_id for o in outcomes],
             "batch_id": [o.batch_id for o in outcomes],
             "batch_key": [o.batch_key for o in outcomes],
-            "rejection_json": [json.dumps(o.rejection, default=str) if o.rejection is not None else None
+            "rejection_json": [json.dumps(o.rejection, default=str, ensure_ascii=False) if o.rejection is not None else None
                                for o in outcomes],
             "last_error": [o.error for o in outcomes],
             "detail": [o.detail or o.error for o in outcomes],
@@ -263,8 +264,7 @@ class PgOutboxStore(OutboxRecordReads):
             sql += " AND market = ?"
             params.append(market.value)
         if unclaimed:
-            sql += " AND (lease_until IS NULL OR lease_until < ?)"
-            params.append(utcnow())
+            sql += f" AND (lease_until IS NULL OR lease_until < {_DB_NOW})"
         counts = {s.value: 0 for s in OutboxState}
         counts.update({s: int(n) for s, n in self.db.execute(sql + " GROUP BY state", params).fetchall()})
         return counts
