@@ -188,16 +188,25 @@ def run(
             raise found from None
         raise
     print_outcome(outcome)
+    if (ended := ended_badly(outcome)) is not None:
+        return ended
+    print_accounting(settings)
+    print_attention(outcome)
+    print_where(settings)
+    return exit_status(outcome)
+
+
+def ended_badly(outcome: Any) -> int | None:
+    """The exit status of a run that was interrupted or failed, after saying so; None when it finished."""
+    from amili_pipelines.demo import console
+
     if outcome.interrupted:
         console.print(f"[yellow]{INTERRUPTED}[/yellow]", highlight=False)
         return EXIT_INTERRUPTED
     if not outcome.success:
         print_failure(outcome)
         return EXIT_FAILED
-    print_accounting(settings)
-    print_attention(outcome)
-    print_where(settings)
-    return exit_status(outcome)
+    return None
 
 
 def print_failure(outcome: Any) -> None:
@@ -257,12 +266,8 @@ def books(
         return EXIT_CONFIG
     outcome = run_books_job(day=when, periods=list(period or []), say=console.print)
     print_outcome(outcome)
-    if outcome.interrupted:
-        console.print(f"[yellow]{INTERRUPTED}[/yellow]", highlight=False)
-        return EXIT_INTERRUPTED
-    if not outcome.success:
-        print_failure(outcome)
-        return EXIT_FAILED
+    if (ended := ended_badly(outcome)) is not None:
+        return ended
     print_books(outcome)
     lines = needs_attention(outcome.metadata)
     for line in lines:
@@ -301,7 +306,8 @@ def validate(
     creditor: str = typer.Option(None, help="Creditor key (needed for a file when several are configured)."),
     as_of: str = typer.Option(None, help="Judge 'overdue' as of this day (YYYY-MM-DD); default today."),
     rows: int = typer.Option(10, help="How many offending rows to show."),
-    creditors_file: Path = typer.Option(None, help="Creditors file; default AMILI_CREDITORS_FILE or creditors.yaml in the project folder."),
+    creditors_file: Path = typer.Option(
+        None, help="Creditors file; default AMILI_CREDITORS_FILE or creditors.yaml in the project folder."),
 ) -> int:
     """Dry-run a source or export: report what would be quarantined, touching neither Amili nor DuckDB.
 

@@ -6,6 +6,7 @@ channels the environment configures. Identity numbers are masked in every alert;
 a credential. With no channel configured the sensors skip and say so in their tick history.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -101,6 +102,15 @@ def _send(context: Any, alert: Alert) -> dg.SkipReason | None:
         raise RuntimeError(f"the alert reached no channel: {'; '.join(result.failed)}")
     context.log.info("alert sent on %s: %s", ", ".join(result.sent), alert.title)
     return None
+
+
+def send_once_per_spell(context: Any, alert: Alert, reported: dict[str, float], new: dict[str, float]) -> dg.SkipReason | None:
+    """Send an alert about spells (stale data, a failing sensor) and, once delivered, remember them in
+    the cursor: a spell is reported once, not on every tick."""
+    skipped = _send(context, alert)
+    if skipped is None:
+        context.update_cursor(json.dumps({**reported, **new}))
+    return skipped
 
 
 @dg.run_failure_sensor(

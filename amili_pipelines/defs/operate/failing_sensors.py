@@ -17,7 +17,7 @@ import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from amili_pipelines.alerts.messages import Alert
-from amili_pipelines.defs.operate.alerts import _send, error_summary
+from amili_pipelines.defs.operate.alerts import error_summary, send_once_per_spell
 from amili_pipelines.defs.resources import CreditorsResource
 from amili_pipelines.settings import Settings
 
@@ -68,7 +68,4 @@ def alert_on_failing_sensors(context: dg.SensorEvaluationContext, creditors: Cre
                    "history in the UI has the whole error); it catches up by itself once it works")
     alert = Alert(title="A sensor keeps failing", severity="error", details=details,
                   creditors=[c.key for c in creditors.load().creditors])
-    skipped = _send(context, alert)
-    if skipped is None:  # delivered: this spell is reported
-        context.update_cursor(json.dumps({**alerted, **failing}))
-    return skipped
+    return send_once_per_spell(context, alert, alerted, failing)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from amili_pipelines.alerts.messages import Alert
-from amili_pipelines.defs.operate.alerts import _send
+from amili_pipelines.defs.operate.alerts import send_once_per_spell
 from amili_pipelines.defs.reconcile.assets import SETTLEMENT_LINES
 from amili_pipelines.defs.register.assets import NO_REGISTRATIONS, SE_REGISTRATIONS
 from amili_pipelines.defs.resources import CreditorsResource
@@ -85,7 +85,4 @@ def alert_on_stale_data(context: dg.SensorEvaluationContext, creditors: Creditor
         return dg.SkipReason("every watched asset is fresh, or its staleness was already reported")
     alert = Alert(title="Data is stale", severity="warning", details=details,
                   creditors=[c.key for c in creditors.load().creditors])
-    skipped = _send(context, alert)
-    if skipped is None:  # delivered: this spell is reported
-        context.update_cursor(json.dumps({**alerted, **stale}))
-    return skipped
+    return send_once_per_spell(context, alert, alerted, stale)
