@@ -85,3 +85,19 @@ def test_an_unreachable_or_refused_database_is_one_line_without_the_password(pos
     said = str(raised.value)
     assert "\n" not in said
     assert "s3cr" not in said and "tpw" not in said, said
+
+
+def test_a_held_exclusive_block_is_waited_for_within_a_bound_and_its_holder_named(pg_url, monkeypatch):
+    from amili_pipelines.warehouse import WarehouseLocked
+
+    monkeypatch.setenv("AMILI_EXCLUSIVE_WAIT_S", "1.5")
+    with open_warehouse(pg_url) as holder, open_warehouse(pg_url) as waiter:
+        with holder.exclusive("reconciliation"):
+            with pytest.raises(WarehouseLocked) as raised, waiter.exclusive("reconciliation"):
+                pass
+            with waiter.exclusive("books/demo-se"):  # another name is not held
+                pass
+        assert f"PID {holder.connection.info.backend_pid}" in str(raised.value)
+        assert "reconciliation" in str(raised.value) and "AMILI_EXCLUSIVE_WAIT_S" in str(raised.value)
+        with waiter.exclusive("reconciliation"):  # released with the block
+            pass
