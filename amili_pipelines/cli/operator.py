@@ -11,13 +11,12 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from datetime import date
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from amili_pipelines.cli import EXIT_ATTENTION, EXIT_OK, _loud, app
+from amili_pipelines.cli import EXIT_ATTENTION, EXIT_OK, _loud, app, parse_day
 from amili_pipelines.domain.masking import MaskedStream
 
 console = Console(width=max(Console().width, 120), file=MaskedStream(lambda: sys.stdout))
@@ -29,17 +28,6 @@ def os_user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return f"uid {os.getuid()}"
-
-
-def _day(value: str | None, option: str) -> date | None:
-    from amili_pipelines.domain.operator import OperatorInputError
-
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise OperatorInputError(f"{option} {value!r} is not a day (YYYY-MM-DD)") from None
 
 
 def _clients(settings):  # noqa: ANN001, ANN202 - Settings -> {Market: unopened client}
@@ -72,7 +60,7 @@ def retry(
 
     settings = Settings()
     selection = RetrySelection(invoice_keys=tuple(invoice_keys or ()), creditor=creditor, message=message,
-                               answered_from=_day(from_day, "--from"), answered_until=_day(to_day, "--to"),
+                               answered_from=parse_day(from_day, "--from"), answered_until=parse_day(to_day, "--to"),
                                everything=all_)
     if dry_run:
         with open_warehouse(settings.duckdb_path, read_only=True) as wh:
