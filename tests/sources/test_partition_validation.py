@@ -16,17 +16,9 @@ from amili_pipelines.domain.validation.cross import cross_invoice_issues
 from amili_pipelines.sources.extract import extract_source
 from amili_pipelines.sources.validate import validate_partition
 from tests.support import synthetic
-from tests.support.sources import creditors_with
+from tests.support.sources import ACME_HEAD, creditors_with
 
 AS_OF = date(2026, 11, 21)
-HEAD = """creditors:
-  - key: acme
-    name: Acme AB
-    market: SE
-    account_id: a1
-    creditor_id: c1
-    sources:
-"""
 SRC = """      - name: {name}
         kind: csv
         path: {path}
@@ -73,7 +65,7 @@ def test_partition_verdicts_equal_whole_partition_validation(tmp_path: Path, war
     # Two sources sharing invoice numbers: duplicates and conflicts across sources, plus planted defects.
     synthetic.write_se_csv(tmp_path / "a.csv", invoices=400, seed=11, invalid_share=0.3, encoding="utf-8")
     synthetic.write_se_csv(tmp_path / "b.csv", invoices=150, seed=12, invalid_share=0.3, encoding="utf-8")
-    creds = creditors_with(tmp_path, HEAD + SRC.format(name="a", path="a.csv", scheme="ocr-length")
+    creds = creditors_with(tmp_path, ACME_HEAD + SRC.format(name="a", path="a.csv", scheme="ocr-length")
                            + SRC.format(name="b", path="b.csv", scheme="ocr"))
     for name in ("a", "b"):
         extract_source(warehouse, creditors=creds, source_name=name, partition_date=AS_OF)

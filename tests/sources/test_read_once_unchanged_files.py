@@ -12,22 +12,10 @@ from amili_pipelines.registration.engine import enqueue_valid_invoices
 from amili_pipelines.sources.extract import extract_source
 from amili_pipelines.sources.validate import validate_partition
 from tests.hostile.cases import csv_bytes, se_record
-from tests.support.sources import creditors_with
+from tests.support.sources import creditors_with, one_source_yaml
 
 DAY1, DAY2 = date(2026, 11, 20), date(2026, 11, 21)
-_YAML = """creditors:
-  - key: acme
-    name: Acme AB
-    market: SE
-    account_id: a1
-    creditor_id: c1
-    sources:
-      - name: erp
-        kind: csv
-        path: exports/*.csv
-        column_preset: se-erp
-        thousands: ' '
-"""
+_YAML = one_source_yaml("csv", "exports/*.csv", name="erp")
 
 
 def test_an_unchanged_file_skipped_on_a_later_day_still_counts_as_unpaid_at_the_source(tmp_path, warehouse):

@@ -16,19 +16,23 @@ def creditors_with(tmp_path: Path, yaml_text: str) -> CreditorsFile:
     return load_creditors(p)
 
 
-def one_source_yaml(kind: str, path: str, extra: str = "", *, tabular: str = "column_preset: se-erp\n"
-                    "thousands: ' '\n") -> str:
-    """A creditors file of one Swedish creditor ``acme`` with one source ``src``; ``tabular`` holds
-    the source's reading options (empty for Peppol), ``extra`` more lines of the source."""
-    options = "".join(f"        {line}\n" for line in tabular.splitlines())
-    return f"""creditors:
+# One Swedish creditor ``acme``; its sources follow.
+ACME_HEAD = """creditors:
   - key: acme
     name: Acme AB
     market: SE
     account_id: a1
     creditor_id: c1
     sources:
-      - name: src
+"""
+
+
+def one_source_yaml(kind: str, path: str, extra: str = "", *, tabular: str = "column_preset: se-erp\n"
+                    "thousands: ' '\n", name: str = "src") -> str:
+    """A creditors file of one Swedish creditor ``acme`` with one source ``name``; ``tabular`` holds
+    the source's reading options (empty for Peppol), ``extra`` more lines of the source."""
+    options = "".join(f"        {line}\n" for line in tabular.splitlines())
+    return f"""{ACME_HEAD}      - name: {name}
         kind: {kind}
         path: "{path}"
 {options}{extra}"""
