@@ -29,7 +29,9 @@ def needs_attention(metadata: Mapping[str, Mapping[str, Any]]) -> list[str]:
         if _n(meta, "unplaced_in_batches"):
             lines.append(f"NO: {_n(meta, 'unplaced_in_batches')} invoice(s) in finished batches match none of the items "
                          "Amili reported and were not found at Amili by our key: they keep waiting (never sent "
-                         "again); check the batch at Amili (see the run's log for its id)")
+                         "again); check the batch at Amili (the run's log names it and the invoices); for one "
+                         "it does not hold, `amili-pipelines retry KEY --reason ...` checks the batch again and "
+                         "sends it once more")
         if _n(meta, "items_skipped"):
             lines.append(f"{_n(meta, 'items_skipped')} item(s) read from Amili could not be used and were skipped "
                          f"({meta.get('skipped') or 'see the run'}): check them at Amili; a Norwegian one is read "

@@ -44,14 +44,18 @@ def retry(
     message: str = typer.Option(None, help="Only invoices whose Amili answer contains this (a code, field or text)."),
     from_day: str = typer.Option(None, "--from", help="Only answers recorded on or after this day (YYYY-MM-DD)."),
     to_day: str = typer.Option(None, "--to", help="Only answers recorded on or before this day (YYYY-MM-DD)."),
-    all_: bool = typer.Option(False, "--all", help="Every rejected or unclear invoice (nothing narrower given)."),
+    all_: bool = typer.Option(False, "--all", help="Every rejected or unclear invoice (nothing narrower given; "
+                              "never one waiting for a Norwegian batch: name those by key)."),
     reason: str = typer.Option(None, help="Why (required unless --dry-run): kept in the audit."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be sent or looked up; change nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be sent, looked up or checked; change nothing."),
     wait_for_batches: float = typer.Option(60.0, help="Seconds to wait for Norway's batches to answer."),
 ) -> int:
     """Send rejected registrations again; settle unclear ones by a lookup at Amili first (never blindly).
 
     Select by invoice key, creditor, a part of Amili's answer or the day it was recorded, or --all.
+    A Norwegian invoice a finished batch left unplaced (the run said "check the batch at Amili") is
+    retried only when named by its key, after you checked the batch: the batch is fetched again
+    first, and the invoice is sent again only if the batch has finished without it.
     """
     from amili_pipelines.domain.operator import Actor, RetrySelection
     from amili_pipelines.registration.retry import plan_retry, retry_registrations
@@ -90,7 +94,7 @@ def retry(
     if open_items:
         console.print(f"[yellow]{len(open_items)} invoice(s) not registered yet[/yellow]: rejected again (see Amili's "
                       "answer), unclear (the next run looks them up) or waiting for a Norwegian batch (the batch "
-                      "sensor records it).")
+                      "sensor records it; one whose old batch has not finished was not sent: retry it later).")
         return EXIT_ATTENTION
     return EXIT_OK
 

@@ -102,3 +102,7 @@ class RetrySelection:
 # are only looked up at Amili (and sent only if the lookup proves Amili does not have them).
 RETRY_RESEND = (OutboxState.REJECTED,)
 RETRY_LOOK_UP = (OutboxState.UNKNOWN_OUTCOME, OutboxState.IN_FLIGHT)
+# Norway: an invoice its finished batch left unplaced waits for ever (absence is not proven). Only a
+# person who checked the batch at Amili can say it is not there, so these are retried only when named
+# by invoice key, and only after the batch is fetched again and proves finished.
+RETRY_CHECK_BATCH = (OutboxState.WAITING_FOR_BATCH,)

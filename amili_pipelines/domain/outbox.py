@@ -10,9 +10,10 @@
 the engine looks the invoice up at Amili and moves it to registered / waiting_for_batch, or back
 to pending when Amili has never seen it. Registered invoices are never sent again.
 
-A rejected invoice goes back to pending when its source row changes or an operator retries it;
-each such return starts a new *generation*, so Norway's batch ``IdempotencyKey`` differs from the
-one Amili already answered (a repeated key would only return the old, failed batch).
+A rejected invoice goes back to pending when its source row changes or an operator retries it, and
+a Norwegian one when its finished batch proves Amili lacks it; each such return starts a new
+*generation*, so Norway's batch ``IdempotencyKey`` differs from the one Amili already answered (a
+repeated key would only return the old batch).
 """
 
 from __future__ import annotations

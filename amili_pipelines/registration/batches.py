@@ -227,8 +227,13 @@ async def _look_up_unplaced(
     result.registered += len(settled)
     result.unplaced = len(todo) - len(settled)
     if result.unplaced:
+        # Named, so a person who checked the batch at Amili can retry the ones it does not hold.
+        found = {o.invoice_key for o in settled}
+        unplaced = [r.invoice_key for r in todo if r.invoice_key not in found]
         log.warning("NO batch %s: %d item(s) match none of our invoices and %d invoice(s) of the batch were not "
-                    "found at Amili by our key: they keep waiting", batch_id, result.unmatched, result.unplaced)
+                    "found at Amili by our key: they keep waiting (`amili-pipelines retry KEY --reason ...` once "
+                    "checked at Amili): %s", batch_id, result.unmatched, result.unplaced,
+                    mask_identity_numbers(", ".join(unplaced[:20]) + (" …" if len(unplaced) > 20 else "")))
     return settled
 
 

@@ -4,9 +4,11 @@ A rejected invoice (Amili said no, e.g. its creditor was inactive) goes back to 
 generation and is sent once more through the engine, which writes the intent before the request
 leaves. An invoice whose outcome is unclear (``unknown_outcome``, ``in_flight`` after a crash) is
 *not* queued: the engine looks it up at Amili first and sends it only if Amili proves not to have
-it, exactly as the next run would. Only the selected invoices take part (nothing else pending is
-sent along). Each invoice gets an audit entry before anything is sent, completed with what
-happened and Amili's answer.
+it, exactly as the next run would. A Norwegian invoice that waits for a batch is retried only when
+named by its key: its batch is checked at Amili first and the invoice is sent again only if the
+batch finished without it (see :mod:`amili_pipelines.registration.retry_batches`). Only the selected
+invoices take part (nothing else pending is sent along). Each invoice gets an audit entry before
+anything is sent, completed with what happened and Amili's answer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.masking import mask_identity_numbers
 from amili_pipelines.domain.operator import (
     REQUESTED,
+    RETRY_CHECK_BATCH,
     RETRY_LOOK_UP,
     RETRY_RESEND,
     Actor,
@@ -36,6 +39,7 @@ from amili_pipelines.domain.operator import (
 from amili_pipelines.domain.outbox import OutboxRecord, OutboxState
 from amili_pipelines.registration.batches import record_batch_results
 from amili_pipelines.registration.engine import Progress, register_pending
+from amili_pipelines.registration.retry_batches import check_batch_plan, release_checked
 from amili_pipelines.registration.summary import RegistrationSummary
 from amili_pipelines.warehouse import Warehouse
 
@@ -50,7 +54,8 @@ class RetryItem:
     state_before: str
     attempts: int
     answer_before: str | None  # Amili's earlier answer (masked)
-    plan: str  # SEND_AGAIN | LOOK_UP_FIRST
+    plan: str  # SEND_AGAIN | LOOK_UP_FIRST | check_batch_plan(batch_id)
+    batch_id: str | None = None  # the batch a waiting invoice is checked against (None: not waiting)
     state_after: str | None = None
     answer_after: str | None = None
     audit_id: str | None = None
@@ -101,6 +106,15 @@ def plan_retry(warehouse: Warehouse, selection: RetrySelection, *, creditors: Cr
         result.items.append(RetryItem(
             market=rec.market.value, invoice_key=rec.invoice_key, state_before=rec.state.value, attempts=rec.attempts,
             answer_before=_answer(rec), plan=SEND_AGAIN if rec.state in RETRY_RESEND else LOOK_UP_FIRST))
+    if selection.invoice_keys:
+        # Only a person naming the invoice has checked its batch at Amili: never by creditor, answer or --all.
+        for rec in warehouse.outbox.select(RETRY_CHECK_BATCH, selection):
+            if rec.market is Market.NO and rec.batch_id:
+                result.items.append(RetryItem(
+                    market=rec.market.value, invoice_key=rec.invoice_key, state_before=rec.state.value,
+                    attempts=rec.attempts, answer_before=_answer(rec), plan=check_batch_plan(rec.batch_id),
+                    batch_id=rec.batch_id))
+        result.items.sort(key=lambda i: (i.market, i.invoice_key))
     found = {i.invoice_key for i in result.items}
     for key in selection.invoice_keys:
         if key in found:
@@ -131,6 +145,7 @@ def retry_registrations(
     why = require_reason(reason)
     now = utcnow()
     request = f"retry {selection.describe()}"
+    detail = f"operator retry by {actor.name}: {why}"[:500]  # the outbox event of each invoice sent again
     with warehouse.transaction():
         for item in result.items:
             item.audit_id = str(uuid.uuid4())
@@ -141,24 +156,37 @@ def retry_registrations(
                 outcome=REQUESTED, answer=None))
         warehouse.outbox.requeue_rejected(
             [(Market(i.market), i.invoice_key) for i in result.items if i.plan == SEND_AGAIN],
-            detail=f"operator retry by {actor.name}: {why}"[:500], run_id=actor.run_id)
+            detail=detail, run_id=actor.run_id)
     result.summary = asyncio.run(_send(warehouse, result, creditors=creditors, clients=clients, run_id=actor.run_id,
-                                       wait_for_batches_s=wait_for_batches_s, progress=progress))
+                                       wait_for_batches_s=wait_for_batches_s, progress=progress,
+                                       detail=detail))
     for item in result.items:
         rec = warehouse.outbox.record(Market(item.market), item.invoice_key)
         assert rec is not None
-        item.state_after, item.answer_after = rec.state.value, _answer(rec)
+        # An invoice held back in its old batch says why (its batch has not finished, or could not be read).
+        held = item.answer_after if rec.state is OutboxState.WAITING_FOR_BATCH and rec.batch_id == item.batch_id else None
+        item.state_after, item.answer_after = rec.state.value, held or _answer(rec)
         warehouse.audit.record_outcome(item.audit_id, outcome=rec.state.value, answer=item.answer_after,
                                        case_id=rec.case_id)
     return result
 
 
 async def _send(warehouse: Warehouse, result: RetryResult, *, creditors: CreditorsFile, clients: Mapping[Market, Any],
-                run_id: str | None, wait_for_batches_s: float, progress: Progress | None) -> RegistrationSummary:
+                run_id: str | None, wait_for_batches_s: float, progress: Progress | None,
+                detail: str) -> RegistrationSummary:
     total = RegistrationSummary()
     for market in sorted({Market(i.market) for i in result.items}):
-        keys = {i.invoice_key for i in result.items if i.market == market.value}
+        items = [i for i in result.items if i.market == market.value]
+        keys = {i.invoice_key for i in items if i.batch_id is None}
         async with clients[market] as client:
+            waiting = [i for i in items if i.batch_id is not None]
+            if waiting:
+                # Sent only what its batch, fetched again now, proves finished without it; the rest is
+                # neither sent nor waited for (an unfinished old batch is the batch sensor's).
+                keys |= await release_checked(warehouse, waiting, creditors=creditors, no_client=client,
+                                              detail=detail, run_id=run_id, progress=progress)
+            if not keys:
+                continue
             kwargs = {"se_client": client} if market is Market.SE else {"no_client": client}
             total.add(await register_pending(warehouse, creditors=creditors, run_id=run_id, progress=progress,
                                              only=keys, **kwargs))

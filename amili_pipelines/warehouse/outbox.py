@@ -86,6 +86,13 @@ class OutboxStore(Protocol):
     def requeue_rejected(self, keys: Sequence[tuple[Market, str]], *, detail: str, run_id: str | None = None) -> int:
         """Rejected rows back to pending as a new generation, with an event; returns how many moved."""
 
+    def requeue_waiting(self, market: Market, invoice_key: str, *, batch_id: str, detail: str,
+                        run_id: str | None = None) -> bool:
+        """A row still waiting for the finished batch ``batch_id`` back to pending as a new generation,
+        with an event (an operator's word that the batch does not hold it). Conditional in one
+        statement: a row that meanwhile left that batch (registered, rejected, released and sent again
+        by someone else) is not touched and False is returned, so it is never sent twice."""
+
     def state_counts(self, *, market: Market | None = None, unclaimed: bool = False) -> dict[str, int]:
         """Rows per state; ``unclaimed``: only rows no live run holds (what is left for a person or
         the next run, not what a parallel run is working on right now)."""

@@ -109,15 +109,22 @@ def test_unmatched_items_are_settled_by_looking_our_invoices_up_not_by_sending_t
         assert needs_attention({"reconcile/norway_batch_results": summary.metadata()}) == []
 
 
-def test_what_the_lookup_cannot_find_keeps_waiting_and_the_run_asks_for_a_person(tmp_path, emulator, creditors):
+def test_what_the_lookup_cannot_find_keeps_waiting_and_the_run_asks_for_a_person(tmp_path, emulator, creditors,
+                                                                                     caplog):
     with open_warehouse(tmp_path / "amili.duckdb") as wh:
         keys = _send(wh, emulator, creditors, "UNPLACED")
-        summary, _ = _record(wh, emulator, creditors, finds=False)
+        [waiting] = wh.outbox.waiting_batches()
+        with caplog.at_level("WARNING", logger="amili_pipelines.registration.batches"):
+            summary, _ = _record(wh, emulator, creditors, finds=False)
 
         assert {wh.outbox.record(NO, k).state for k in keys} == {OutboxState.WAITING_FOR_BATCH}, "never pending"
         assert summary.unplaced_in_batches == 4 and summary.invoices_registered == 0
         [line] = needs_attention({"reconcile/norway_batch_results": summary.metadata()})
         assert "4 invoice(s) in finished batches" in line and "never sent again" in line
+        assert "`amili-pipelines retry KEY --reason ...`" in line, "the person is told what to do once checked"
+        # The log names the batch and the invoices, for the person to check and retry.
+        [logged] = [r.getMessage() for r in caplog.records if "keep waiting" in r.getMessage()]
+        assert waiting.batch_id in logged and all(k in logged for k in keys)
 
         later, _ = _record(wh, emulator, creditors, finds=True)  # Amili's answer settles them on a later pass
         assert (later.invoices_registered, later.unplaced_in_batches) == (4, 0)

@@ -105,3 +105,28 @@ def test_an_invoice_history_gathers_every_part(warehouse):
     assert warehouse.actions.in_states([ActionState.SENT], market="SE", keys={"other"}) == []
     assert not warehouse.history.invoice("demo-se/nope").known
     assert warehouse.history.similar_keys("3") == ["demo-se/3"]
+
+
+def test_an_unplaced_invoice_goes_back_to_pending_only_while_it_still_waits_for_that_batch(warehouse):
+    warehouse.outbox.enqueue([entry("5", market=NO, creditor="demo-no"), entry("6", market=NO, creditor="demo-no")])
+    warehouse.outbox.record_outcomes([
+        Outcome(NO, "demo-no/5", OutboxState.WAITING_FOR_BATCH, batch_id="b-1", batch_key="reg-1"),
+        Outcome(NO, "demo-no/6", OutboxState.REGISTERED, case_id="c-6", batch_id="b-1"),
+    ])
+    requeue = warehouse.outbox.requeue_waiting
+    assert not requeue(NO, "demo-no/5", batch_id="b-2", detail="x"), "it waits for another batch: not touched"
+    assert not requeue(NO, "demo-no/6", batch_id="b-1", detail="x"), "settled meanwhile: not touched"
+    assert not requeue(SE, "demo-no/5", batch_id="b-1", detail="x")
+    assert warehouse.outbox.record(NO, "demo-no/5").state is OutboxState.WAITING_FOR_BATCH
+
+    assert requeue(NO, "demo-no/5", batch_id="b-1", detail="operator retry by ops: not in the batch", run_id="r1")
+    record = warehouse.outbox.record(NO, "demo-no/5")
+    assert (record.state, record.generation, record.batch_id) == (OutboxState.PENDING, 1, "b-1")
+    [row] = warehouse.outbox.rows_in_state([OutboxState.PENDING], market=NO)
+    assert (row.invoice_key, row.generation) == ("demo-no/5", 1), "a new generation: a new batch IdempotencyKey"
+    last = warehouse.outbox.events(NO, "demo-no/5")[-1]
+    assert (last.from_state, last.to_state, last.detail, last.run_id) == (
+        "waiting_for_batch", "pending", "operator retry by ops: not in the batch", "r1")
+    assert not requeue(NO, "demo-no/5", batch_id="b-1", detail="twice"), "a second release finds it pending"
+    assert len(warehouse.outbox.events(NO, "demo-no/5")) == 3
+    assert warehouse.outbox.record(NO, "demo-no/6").state is OutboxState.REGISTERED

@@ -114,6 +114,17 @@ def test_norwegian_batches_are_tracked(warehouse):
     assert (counts["registered"], counts["waiting_for_batch"], counts["pending"]) == (1, 1, 0)
 
 
+def test_an_invoice_a_finished_batch_lacks_goes_back_as_a_new_generation(warehouse):
+    """Its resend needs a new batch IdempotencyKey (under the old one Amili returns the old batch);
+    nothing else that goes back to pending starts a generation."""
+    warehouse.outbox.enqueue([entry(n, market=NO, creditor="demo-no") for n in ("a", "b")])
+    warehouse.outbox.mark_in_flight(_pending(warehouse, NO), batch_key="reg-k")
+    warehouse.outbox.record_outcomes([Outcome(NO, "demo-no/a", OutboxState.WAITING_FOR_BATCH, batch_id="B1"),
+                                      Outcome(NO, "demo-no/b", OutboxState.PENDING, detail="not sent")])
+    warehouse.outbox.record_outcomes([Outcome(NO, "demo-no/a", OutboxState.PENDING, batch_id="B1")])
+    assert [(r.invoice_key, r.generation) for r in _pending(warehouse, NO)] == [("demo-no/a", 1), ("demo-no/b", 0)]
+
+
 def test_a_failed_transaction_leaves_nothing_behind(warehouse):
     with pytest.raises(RuntimeError), warehouse.transaction():
         warehouse.outbox.enqueue([entry("1")])

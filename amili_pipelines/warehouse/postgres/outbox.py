@@ -213,6 +213,10 @@ class PgOutboxStore(OutboxRecordReads):
                     batch_id = coalesce(t.batch_id, o.batch_id),
                     batch_key = coalesce(t.batch_key, o.batch_key),
                     rejection_json = CASE WHEN t.state = 'rejected' THEN t.rejection_json ELSE o.rejection_json END,
+                    -- A finished batch that lacks the invoice sends it again as a new generation: under the
+                    -- old batch IdempotencyKey Amili would answer with that old batch, for ever.
+                    generation = CASE WHEN o.state = 'waiting_for_batch' AND t.state = 'pending'
+                                      THEN o.generation + 1 ELSE o.generation END,
                     last_error = t.last_error,
                     registered_at = CASE WHEN t.state = 'registered' THEN coalesce(o.registered_at, ?)
                                          ELSE o.registered_at END,
@@ -251,6 +255,22 @@ class PgOutboxStore(OutboxRecordReads):
                     [now, market.value, [k for m, k in keys if m == market]]).fetchall()
             self._log([(Market(m), k) for m, k in moved], OutboxState.REJECTED, OutboxState.PENDING, detail, run_id, now)
         return len(moved)
+
+    def requeue_waiting(self, market: Market, invoice_key: str, *, batch_id: str, detail: str,
+                        run_id: str | None = None) -> bool:
+        """As the DuckDB store. The WHERE is re-checked on the locked row, so of two runs releasing the
+        same row at once only one moves it; the other gets False and sends nothing."""
+        now = utcnow()
+        with self.db.transaction():
+            moved = self.db.execute(
+                "UPDATE registration_outbox SET state = 'pending', last_error = NULL, generation = generation + 1,"
+                " updated_at = ?, claimed_by = NULL, lease_until = NULL"
+                " WHERE market = ? AND invoice_key = ? AND state = 'waiting_for_batch' AND batch_id = ?"
+                " RETURNING 1", [now, market.value, invoice_key, batch_id]).fetchall()
+            if moved:
+                self._log([(market, invoice_key)], OutboxState.WAITING_FOR_BATCH, OutboxState.PENDING, detail,
+                          run_id, now)
+        return bool(moved)
 
     def events(self, market: Market, invoice_key: str) -> list[OutboxEvent]:
         rows = self.db.execute(
