@@ -3,7 +3,8 @@ of the file failed and it reports no items) proves Amili never took them: they a
 resend must go out under a new batch IdempotencyKey: under the old one Amili answers with the old,
 finished, empty batch, and the invoices would go round that loop for ever, never registered.
 
-The real client against the real emulator; only the first batch is reported as finished and empty.
+The real client against the real emulator. The emulator fails every item of the first batch (so Amili
+really holds none of them), and that batch is reported finished without items, as such a server would.
 """
 
 from __future__ import annotations
@@ -51,13 +52,19 @@ def test_invoices_a_finished_batch_lacks_are_sent_again_in_a_new_batch(tmp_path,
     with open_warehouse(tmp_path / "amili.duckdb") as wh:
         sent = make_invoices(NO, invoices, prefix=prefix)
         enqueue_valid_invoices(wh, sent, creditors=creditors)
+        emu.admin.set_faults(batch_item_failure_rate=1.0)
 
         async def passes() -> list[str]:
             async with _no_client(emu) as no:
                 server = _FirstBatchEmpty(no)
                 await register_pending(wh, creditors=creditors, no_client=no)
                 first = {wh.outbox.record(NO, i.invoice_key).batch_id for i in sent}
-                await record_finished_batches(wh, no_client=server, creditors=creditors)  # empty: all absent
+                for _ in range(100):  # the first batch finishes (every item failed), reported empty: all absent
+                    await record_finished_batches(wh, no_client=server, creditors=creditors)
+                    if not wh.outbox.waiting_batches():
+                        break
+                    await asyncio.sleep(0.05)
+                emu.admin.clear_faults()
                 assert {wh.outbox.record(NO, i.invoice_key).state for i in sent} == {OutboxState.PENDING}
                 await register_pending(wh, creditors=creditors, no_client=no)  # sent again
                 second = {wh.outbox.record(NO, i.invoice_key).batch_id for i in sent}
@@ -74,3 +81,6 @@ def test_invoices_a_finished_batch_lacks_are_sent_again_in_a_new_batch(tmp_path,
             rec = wh.outbox.record(NO, inv.invoice_key)
             assert rec.state is OutboxState.REGISTERED, rec
             assert rec.case_id
+        at_amili = [i for i in _amili_invoices(emu, creditors, prefix)]
+        assert sorted(i.unique_source_invoice_id for i in at_amili) == sorted(i.invoice_key for i in sent), \
+            "each invoice is at Amili once"
