@@ -137,7 +137,8 @@ _TAGS = {"amili/stage": "operate", "amili/operator_action": "true"}
 
 
 @dg.job(name="retry_invoices", tags=_TAGS,
-        description="Operator: send rejected registrations again (unclear ones are looked up at Amili first). "
+        description="Operator: send rejected registrations again (unclear ones are looked up at Amili first; a "
+                    "Norwegian one its finished batch left unplaced, named by key, once its batch is checked again). "
                     "Dry run lists what would happen. Audited: who, why, Amili's answer.")
 def retry_invoices() -> None:
     retry_invoices_op()
