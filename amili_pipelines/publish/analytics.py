@@ -36,9 +36,14 @@ def publish_analytics(warehouse: Warehouse, *, analytics_path: str | Path, as_of
     """Rebuild the analysts' file from the operational store and swap it into place atomically."""
     started = time.perf_counter()
     target = Path(analytics_path)
-    summary = PublishSummary(path=str(target), published_at=utcnow().isoformat(timespec="seconds"))
-    summary.tables = warehouse.analytics.publish(analytics_path=target, as_of=as_of or utcnow().date(),
-                                                 published_at=summary.published_at)
+    summary = PublishSummary(path=str(target))
+    # One publish of this file at a time, each reading the store only once it has its turn: in the
+    # production profile runs write in parallel and each ends here, and a publish that read the
+    # store earlier but finished later would rename an older copy over a newer one.
+    with warehouse.exclusive(f"publish analytics {target.resolve()}"):
+        summary.published_at = utcnow().isoformat(timespec="seconds")
+        summary.tables = warehouse.analytics.publish(analytics_path=target, as_of=as_of or utcnow().date(),
+                                                     published_at=summary.published_at)
     summary.bytes = target.stat().st_size
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

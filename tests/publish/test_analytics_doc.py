@@ -66,3 +66,13 @@ def test_every_sql_block_in_the_analytics_doc_runs(followup, monkeypatch):
         assert "rejected by Amili" in {r[0] for r in con.execute(sql_blocks()[-1]).fetchall()}
     finally:
         con.close()
+
+
+def test_every_example_that_adds_money_keeps_the_currencies_apart():
+    """The doc's own rule ("never add amounts of different currencies: group by currency"), kept
+    by its examples: an analyst copies them."""
+    adding = [block for block in sql_blocks() if re.search(r"\bsum\((?!cases\b)", block)]
+    assert adding
+    for block in adding:
+        assert re.search(r"GROUP BY ALL", block) and re.search(r"\bcurrency\b", block.split("FROM")[0]), \
+            f"sums money without selecting (and so grouping by) currency:\n{block}"

@@ -120,3 +120,17 @@ def test_a_source_read_before_the_case_closed_is_no_discrepancy(warehouse):
     _closed_on(warehouse, date(2026, 5, 25), date(2026, 5, 20))
     warehouse.reconciliation.rebuild(as_of=AS_OF)
     assert warehouse.reconciliation.totals().discrepancies == {}
+
+
+def test_an_invoice_number_with_slashes_is_named_whole(warehouse):
+    """The discrepancy list and the books report name the invoice by its number: ``2026/0042``, not ``2026``."""
+    number = "2026/0042/B"
+    warehouse.outbox.enqueue([entry(number, amount="100.00")])
+    warehouse.outbox.record_outcomes([Outcome(Market.SE, f"demo-se/{number}", OutboxState.REGISTERED, case_id="c-S")])
+    warehouse.cases.upsert_cases([case("c-S", number, claimed="100.00")])
+    warehouse.settlements.upsert_lines([line("l-S", "c-S", "500.00", number=number)])
+    warehouse.reconciliation.rebuild(as_of=AS_OF)
+    [found] = warehouse.reconciliation.discrepancies(["paid_out_exceeds_claimed"])
+    assert found.invoice_number == number
+    assert [r["invoice_number"] for r in warehouse.reports.discrepancies()
+            if r["reason"] == "paid_out_exceeds_claimed"] == [number]

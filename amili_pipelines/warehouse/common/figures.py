@@ -1,4 +1,5 @@
-"""SQL for figures several tables share (both databases): ageing buckets and fees passed on to the creditor."""
+"""SQL for figures several tables share (both databases): ageing buckets, fees passed on to the creditor,
+the invoice number of an invoice key."""
 
 from __future__ import annotations
 
@@ -22,3 +23,9 @@ def fees_passed_on(alias: str = "") -> str:
     t = f"{alias}." if alias else ""
     return (f"({t}payout_amount - {t}principal_amount - {t}interest_amount + {t}commission_amount"
             f" + {t}vat_amount)")
+
+
+def invoice_number_of(key: str = "invoice_key") -> str:
+    """The invoice number of an invoice key ``<creditor>/<number>``: everything after the first slash
+    (a creditor key has none; an invoice number may have several, ``2026/0042``)."""
+    return f"substr({key}, strpos({key}, '/') + 1)"

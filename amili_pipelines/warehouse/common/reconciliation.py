@@ -24,6 +24,7 @@ from typing import Any
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.warehouse.common import SqlSession
 from amili_pipelines.warehouse.common import reconcile_changes as changes
+from amili_pipelines.warehouse.common.figures import invoice_number_of
 from amili_pipelines.warehouse.common.reconcile_sql import (
     CASE_COLUMNS,
     CLOSED_BUT_SOURCE_UNPAID,
@@ -176,7 +177,7 @@ class SqlReconciliationStore:
         """The current discrepancies with these reasons, ordered for a person to read."""
         marks = ", ".join("?" for _ in reasons)
         rows = self.db.execute(
-            f"""SELECT reason, market, coalesce(split_part(invoice_key, '/', 2), ''), coalesce(case_id, ''),
+            f"""SELECT reason, market, coalesce({invoice_number_of()}, ''), coalesce(case_id, ''),
                        coalesce(line_id, ''), amount, detail
                 FROM reconciliation_findings WHERE reason IN ({marks})
                 ORDER BY reason, market, invoice_key, line_id""",

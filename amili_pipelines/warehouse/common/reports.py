@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from amili_pipelines.warehouse.common import SqlSession
-from amili_pipelines.warehouse.common.figures import bucket_sql, fees_passed_on
+from amili_pipelines.warehouse.common.figures import bucket_sql, fees_passed_on, invoice_number_of
 
 _BUCKET, _BUCKET_ORDER = bucket_sql("days_overdue")
 _FEES_PASSED_ON = fees_passed_on()
@@ -112,7 +112,7 @@ class SqlReportStore:
 
     def discrepancies(self, *, creditor: str | None = None) -> list[dict[str, Any]]:
         return self._rows(
-            """SELECT severity, reason, market, creditor, split_part(invoice_key, '/', 2) AS invoice_number, case_id,
+            f"""SELECT severity, reason, market, creditor, {invoice_number_of()} AS invoice_number, case_id,
                       line_id, amount, detail
                FROM reconciliation_discrepancies WHERE CAST(? AS VARCHAR) IS NULL OR creditor = ?
                ORDER BY severity, reason, market, creditor, invoice_key, line_id""", [creditor, creditor])

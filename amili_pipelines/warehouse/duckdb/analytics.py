@@ -25,10 +25,11 @@ import duckdb
 import pyarrow as pa
 
 from amili_pipelines.domain.masking import mask_identity_numbers
-from amili_pipelines.warehouse.common.figures import bucket_sql
+from amili_pipelines.warehouse.common.figures import bucket_sql, invoice_number_of
 from amili_pipelines.warehouse.duckdb.connection import Session
 
 _BUCKET, _BUCKET_ORDER = bucket_sql("d")
+_INVOICE_NUMBER = invoice_number_of("invoice_key")
 
 # Tables in the published file, in order, with the SQL that builds each from the operational file.
 # ``{as_of}`` is the publish date (for days overdue); ``mask_pin(x)`` masks a personal identity number.
@@ -73,13 +74,13 @@ PUBLISHED: dict[str, str] = {
                vat, paid_out
         FROM src.reconciliation_by_creditor_period ORDER BY period, market, creditor
     """,
-    "discrepancies": """
-        SELECT as_of, market, creditor, split_part(invoice_key, '/', 2) AS invoice_number, case_id, line_id,
+    "discrepancies": f"""
+        SELECT as_of, market, creditor, {_INVOICE_NUMBER} AS invoice_number, case_id, line_id,
                reason, severity, amount, detail
         FROM src.reconciliation_discrepancies ORDER BY severity, reason, market, creditor
     """,
-    "quarantine": """
-        SELECT split_part(invoice_key, '/', 1) AS creditor, split_part(invoice_key, '/', 2) AS invoice_number,
+    "quarantine": f"""
+        SELECT split_part(invoice_key, '/', 1) AS creditor, {_INVOICE_NUMBER} AS invoice_number,
                source, partition_date AS extracted_for, rule, field,
                CASE WHEN field ILIKE '%id_number%' OR rule ILIKE '%id_number%' OR rule ILIKE '%pin%'
                     THEN mask_pin(value) ELSE value END AS value,
@@ -149,6 +150,11 @@ def _mask_text_columns(conn: duckdb.DuckDBPyConnection, table: str) -> None:
             conn.unregister(view)
 
 
+def _quoted(text: str) -> str:
+    """``text`` inside a SQL string literal (a folder may be called "O'Brien")."""
+    return text.replace("'", "''")
+
+
 class DuckDBAnalyticsStore:
     def __init__(self, session: Session) -> None:
         self.db = session
@@ -165,7 +171,7 @@ class DuckDBAnalyticsStore:
         counts: dict[str, int] = {}
         attached = False
         try:
-            conn.execute(f"ATTACH '{tmp.as_posix()}' AS pub")
+            conn.execute(f"ATTACH '{_quoted(tmp.as_posix())}' AS pub")
             attached = True
             for name, sql in PUBLISHED.items():
                 body = (
@@ -183,6 +189,10 @@ class DuckDBAnalyticsStore:
             conn.execute("CHECKPOINT pub")
             conn.execute("DETACH pub")
             attached = False
+            # A write-ahead log next to the published file belongs to the copy being replaced (a tool
+            # that opened it read-write wrote it, or died leaving it): next to the new copy DuckDB
+            # would refuse to open the file at all ("WAL does not match"), for every reader.
+            target.with_name(target.name + ".wal").unlink(missing_ok=True)
             os.replace(tmp, target)  # atomic on POSIX and Windows (same directory)
         finally:
             if attached:

@@ -22,30 +22,43 @@ from amili_pipelines.warehouse.duckdb.connection import Session
 from amili_pipelines.warehouse.postgres.connection import PgSession
 
 _SOURCES = sorted({m.group(1) for sql in PUBLISHED.values() for m in re.finditer(r"\bsrc\.(\w+)", sql)})
-_DUCK_TYPES = {"text": "VARCHAR", "character varying": "VARCHAR", "numeric": "DECIMAL(38, 2)", "date": "DATE",
+_DUCK_TYPES = {"text": "VARCHAR", "character varying": "VARCHAR", "date": "DATE",
                "timestamp without time zone": "TIMESTAMP", "boolean": "BOOLEAN", "integer": "INTEGER",
                "bigint": "BIGINT", "json": "VARCHAR", "jsonb": "VARCHAR", "double precision": "DOUBLE"}
+
+
+def _duck_type(data_type: str, precision: int | None, scale: int | None) -> str:
+    """The DuckDB type of a PostgreSQL column, so the file has the types the embedded profile gives.
+
+    A money column keeps its declared NUMERIC(p, s) (the embedded profile's DECIMAL(18, 2)); an
+    unconstrained NUMERIC is a view's sum of such columns, DECIMAL(38, 2) as DuckDB's own sum is.
+    """
+    if data_type == "numeric":
+        return f"DECIMAL({precision}, {scale})" if precision is not None and scale is not None else "DECIMAL(38, 2)"
+    return _DUCK_TYPES.get(data_type, "VARCHAR")
 
 
 class PgAnalyticsStore:
     def __init__(self, session: PgSession) -> None:
         self.db = session
 
-    def _columns(self, relation: str) -> list[tuple[str, str]]:
-        return self.db.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema()"
-            " AND table_name = ? ORDER BY ordinal_position", [relation]).fetchall()
+    def _columns(self, relation: str) -> list[tuple[str, str, str]]:
+        """(name, PostgreSQL type, DuckDB type) of each column of ``relation``."""
+        rows = self.db.execute(
+            "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position", [relation]).fetchall()
+        return [(c, t, _duck_type(t, p, s)) for c, t, p, s in rows]
 
     def _copy_out(self, relation: str, target: duckdb.DuckDBPyConnection, scratch: Path) -> None:
         columns = self._columns(relation)
-        select = ", ".join(f"{c}::text" if t in ("json", "jsonb") else c for c, t in columns)
+        select = ", ".join(f"{c}::text" if t in ("json", "jsonb") else c for c, t, _ in columns)
         csv_path = scratch / f"{relation}.csv"
         with open(csv_path, "wb") as out, self.db.conn.cursor().copy(
             f"COPY (SELECT {select} FROM {relation}) TO STDOUT WITH (FORMAT csv)"  # type: ignore[arg-type]
         ) as copy:
             for block in copy:
                 out.write(block)
-        types = ", ".join(f"'{c}': '{_DUCK_TYPES.get(t, 'VARCHAR')}'" for c, t in columns)
+        types = ", ".join(f"'{c}': '{duck}'" for c, _, duck in columns)
         # A quoted empty field is an empty string, an unquoted one NULL: as PostgreSQL wrote them.
         target.execute(f"CREATE TABLE {relation} AS SELECT * FROM read_csv('{csv_path.as_posix()}', header = false,"
                        f" columns = {{{types}}}, allow_quoted_nulls = false, auto_detect = false)")
