@@ -179,13 +179,28 @@ def alert_channels(settings: Settings) -> list[Channel]:
     return channels
 
 
+class _CreditorsLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a date that is no day (``closed_through: 2026-02-30``) stays
+    text: the safe loader raises a bare ValueError for it that names neither the file nor the key;
+    as text, the model's check names the creditor and the key."""
+
+    def _timestamp(self, node: yaml.Node) -> object:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_CreditorsLoader.add_constructor("tag:yaml.org,2002:timestamp", _CreditorsLoader._timestamp)
+
+
 def load_creditors(path: str | Path) -> CreditorsFile:
     """Read and validate a creditors file; every problem is a :class:`CreditorsFileError` naming the file."""
     path = Path(path)
     if not path.exists():
         raise CreditorsFileError(f"creditors file not found: {path} (set AMILI_CREDITORS_FILE to its path)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_CreditorsLoader) or {}  # a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -40,6 +40,11 @@ def needs_attention(metadata: Mapping[str, Mapping[str, Any]]) -> list[str]:
             lines.append(f"books: {_n(meta, 'payouts_held')} Amili payout(s) not booked as Amili reports them "
                          f"({meta.get('held') or 'see the run'}): check them at Amili; the next run books them "
                          "once their lines agree with the transfer")
+        if key.startswith("books/") and _n(meta, "verifications_moved"):
+            # Booked, nothing to redo; but the money is missing from its own period's figures: the accountant must know why.
+            lines.append(f"books: {_n(meta, 'verifications_moved')} verification(s) of a closed period dated the first "
+                         f"open day instead ({meta.get('moved') or 'see the run'}): their texts say so; tell the "
+                         "creditor's accountant")
     return lines
 
 

@@ -20,7 +20,9 @@ VAT) and is checked before it is stored. The books store keeps what each verific
 each line, and a verification is stored as booked: its file is rebuilt byte for byte. When Amili
 changes a booked payout (a late line, a line corrected or moved), the difference is booked in a
 follow-up verification dated the day it is booked (the payout's period may be closed); the bank
-is debited with Amili's transfer once, a change of the transfer only by the change. A Swedish
+is debited with Amili's transfer once, a change of the transfer only by the change. A
+verification that would fall in a period the creditor has closed (``books.closed_through``) is
+dated the first open day and says so (``verifications_moved``, a line for a person). A Swedish
 payout whose lines differ from its transfer by more than rounding (``ROUNDING_LIMIT``), or a line
 in another currency than the ledger's, is not booked: the run names it (``payouts_held``, which
 ``alerts.attention`` turns into a line for a person). Sweden gets SIE 4I (``sie.py``); Norway the
@@ -40,7 +42,7 @@ from typing import Any
 from amili_pipelines.books.erp import may_assign
 from amili_pipelines.books.files import Manifest, Sheet, csv_bytes, write_atomically, xlsx_bytes
 from amili_pipelines.books.sie import sie_bytes
-from amili_pipelines.domain.books import ROUNDING_LIMIT
+from amili_pipelines.domain.books import ROUNDING_LIMIT, first_open_day
 from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.money import ZERO
@@ -61,6 +63,7 @@ class LedgerSummary:
     verifications: dict[str, int] = field(default_factory=dict)  # creditor -> new verifications
     booked: dict[str, str] = field(default_factory=dict)  # creditor -> paid out booked now (bank debit)
     held: list[str] = field(default_factory=list)  # payouts that cannot be booked as Amili reports them
+    moved: list[str] = field(default_factory=list)  # verifications dated after the creditor's closed periods
     files_written: int = 0
     files_unchanged: int = 0
     files_rewritten: int = 0
@@ -69,11 +72,14 @@ class LedgerSummary:
     seconds: float = 0.0
 
     def metadata(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k not in ("verifications", "booked", "held")}
+        out = {k: v for k, v in asdict(self).items() if k not in ("verifications", "booked", "held", "moved")}
         out["folders"] = ", ".join(self.folders)
         out["payouts_held"] = len(self.held)
         if self.held:
             out["held"] = "; ".join(self.held)
+        out["verifications_moved"] = len(self.moved)
+        if self.moved:
+            out["moved"] = "; ".join(self.moved)
         for creditor, n in sorted(self.verifications.items()):
             out[f"new_verifications_{creditor.replace('-', '_')}"] = n
         for creditor, amount in sorted(self.booked.items()):
@@ -89,6 +95,9 @@ def verification(creditor: CreditorConfig, lines: list[LedgerLine], *, bank: Dec
     ``booked_on`` marks a follow-up of a payout booked before (a late line, or Amili corrected a
     booked line): it books the difference, dated the day it is booked, because the period of the
     payout may be closed and a ledger is corrected by a new verification, never by changing one.
+    A verification whose own date is in a period the creditor closed (``books.closed_through``) is
+    dated the first open day; its text says so and names the payout's date, and the stored row keeps
+    its own date (``natural_date``): the accountant must see why it is not where its payout is.
     """
     chart = creditor.books.ledger.chart(creditor.market.value)
     first = lines[0]
@@ -104,17 +113,25 @@ def verification(creditor: CreditorConfig, lines: list[LedgerLine], *, bank: Dec
     transactions = [[chart[role][0], f"{amount:.2f}"] for role, amount in rows if amount != ZERO]
     if sum((Decimal(a) for _, a in transactions), ZERO) != ZERO:
         raise UnbalancedVerification(f"payout {first.payout_key} of {creditor.key} does not balance: {transactions}")
+    natural = first.payout_date if booked_on is None else booked_on
+    day = first_open_day(natural, creditor.books.closed_through)
+    moved = day != natural
     if creditor.market.value == "SE":
         text = f"Amili utbetalning {first.payout_reference or first.payout_key}"
+        if booked_on is not None or moved:  # the date the verification no longer carries
+            text += f" {first.payout_date.isoformat()}"
+        text += ", ändring" if booked_on is not None else ""
+        text += ", bokförd i öppen period" if moved else ""
     else:
         text = f"Amili oppgjør {first.payout_date.isoformat()}"
-    day = first.payout_date
-    if booked_on is not None:
-        text += (f" {first.payout_date.isoformat()}, ändring" if creditor.market.value == "SE" else ", endring")
-        day = booked_on
-    return {"date": day.isoformat(), "text": text, "reference": first.payout_reference or "",
-            "currency": first.currency or "", "lines": len(lines), "bank": f"{bank:.2f}",
-            "transactions": transactions}
+        text += ", endring" if booked_on is not None else ""
+        text += ", bokført i åpen periode" if moved else ""
+    row = {"date": day.isoformat(), "text": text, "reference": first.payout_reference or "",
+           "currency": first.currency or "", "lines": len(lines), "bank": f"{bank:.2f}",
+           "transactions": transactions}
+    if moved:  # only then: rows stored before this setting existed stay byte for byte what they were
+        row["natural_date"] = natural.isoformat()
+    return row
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,7 @@ class Booking:
     verifications: int
     bank: Decimal
     held: list[str]  # payouts not booked, each with why
+    moved: list[str] = field(default_factory=list)  # verifications dated after the closed periods, each with its own date
 
 
 def book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date) -> Booking:
@@ -143,7 +161,7 @@ def _book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date)
         for e in warehouse.books.exported(creditor.key):
             if e.kind == "verification":
                 booked_bank[e.item_key.split("#")[0]] += Decimal(e.row["bank"])
-    new, held = [], []
+    new, held, moved = [], [], []
     bank = ZERO
     for payout_key, lines in groups.items():
         key = f"SE:{payout_key}" if market == "SE" else f"NO:{creditor.key}:{payout_key}"
@@ -169,8 +187,11 @@ def _book_new_payouts(warehouse: Warehouse, creditor: CreditorConfig, day: date)
         v = verification(creditor, lines, bank=paid, booked_on=day if follow_up else None)
         bank += Decimal(v["bank"])
         new.append((key, v, lines))
+        if "natural_date" in v:
+            moved.append(f"{first.payout_reference or payout_key} of {v['natural_date']} dated {v['date']} "
+                         f"(closed through {creditor.books.closed_through})")
     warehouse.books.record_verifications(creditor.key, market, day, new)
-    return Booking(len(new), bank, held)
+    return Booking(len(new), bank, held, moved)
 
 
 def _journal_sheet(creditor: CreditorConfig, verifications: list[dict[str, Any]]) -> tuple[list[str], list[list]]:
@@ -220,6 +241,7 @@ def write_ledger(warehouse: Warehouse, *, creditors: CreditorsFile, books_dir: s
             summary.verifications[creditor.key] = booking.verifications
             summary.booked[creditor.key] = f"{booking.bank:.2f}"
         summary.held.extend(f"{creditor.key} {why}" for why in booking.held)
+        summary.moved.extend(f"{creditor.key} {what}" for what in booking.moved)
         batches: dict[tuple[date, int], list[dict[str, Any]]] = defaultdict(list)
         for e in warehouse.books.exported(creditor.key):
             if e.kind == "verification":

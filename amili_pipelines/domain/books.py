@@ -15,10 +15,12 @@ Pure models and constants only; writing files is the ``books`` use case's job.
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # ---------------------------------------------------------------------------------------------
 # Ageing of open claims: days past due -> bucket. Collection works in months, not in 30-day steps,
@@ -199,10 +201,40 @@ class LedgerConfig(BaseModel):
 DEFAULT_CLOSED_UNPAID_GRACE_DAYS = 14
 
 
+_ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def first_open_day(natural: date, closed_through: date | None) -> date:
+    """The day a verification whose own date is ``natural`` is dated: its own, unless the creditor's
+    accountant has closed that period; then the first day after the closed periods (a closed period's
+    figures are already reported, and a ledger refuses, or worse accepts, a verification in it)."""
+    if closed_through is None or natural > closed_through:
+        return natural
+    return closed_through + timedelta(days=1)
+
+
 class BooksConfig(BaseModel):
-    """Per creditor: the ERP's import format and the ledger's accounts."""
+    """Per creditor: the ERP's import format, the ledger's accounts and how far its books are closed."""
 
     model_config = ConfigDict(extra="forbid")
 
     erp_feedback: ErpFeedbackConfig = Field(default_factory=ErpFeedbackConfig)
     ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    # The last day of the periods the creditor's accountant has closed (a month's or a year's end):
+    # a verification booked from now on that would be dated on or before it is dated the day after,
+    # and says so in its text. Verifications already written keep their dates (they are history).
+    closed_through: date | None = None
+
+    @field_validator("closed_through", mode="before")
+    @classmethod
+    def _a_day(cls, value: Any) -> Any:
+        # Strict: pydantic would also take a number (seconds since 1970) or a date with a time, and a
+        # typo must not silently close the wrong periods.
+        if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+            return value
+        if isinstance(value, str) and _ISO_DAY.match(value.strip()):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value.strip()} is not a day in the calendar") from None
+        raise ValueError("expected the last closed day as YYYY-MM-DD, e.g. 2026-10-31")
