@@ -27,7 +27,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from amili_pipelines.books.files import Manifest, Sheet, csv_bytes, masked, write_atomically, xlsx_bytes
+from amili_pipelines.books.files import (
+    Manifest,
+    Sheet,
+    csv_bytes,
+    masked,
+    remove_leftovers,
+    write_atomically,
+    xlsx_bytes,
+)
 from amili_pipelines.domain.books import (
     AMOUNT_FIELDS,
     DATE_FIELDS,
@@ -133,6 +141,7 @@ def _totals(kind: str, rows: list[dict[str, Any]]) -> dict[str, str]:
 def write_files(creditor: CreditorConfig, exported: list[ExportedRow], folder: Path, *, day: date,
                 summary: FeedbackSummary, label: str = "erp") -> Manifest:
     """(Re)write every batch's files that are missing, differ, or belong to ``day``; update the manifest."""
+    remove_leftovers(folder)
     manifest = Manifest(folder)
     batches: dict[tuple[str, date, int], list[dict[str, Any]]] = defaultdict(list)
     for e in exported:
@@ -141,6 +150,7 @@ def write_files(creditor: CreditorConfig, exported: list[ExportedRow], folder: P
         for ext in creditor.books.erp_feedback.formats:
             path = folder / file_name(creditor.key, kind, export_day, batch, ext)
             summary.files_total += 1
+            manifest.check_same_rows(path, rows=len(rows), totals=_totals(kind, rows))
             if export_day != day and manifest.knows(path):
                 summary.files_unchanged += 1
                 continue
@@ -168,10 +178,14 @@ def write_erp_feedback(warehouse: Warehouse, *, creditors: CreditorsFile, books_
         counts = export_new_facts(warehouse, creditor.key, day, FEEDBACK_KINDS)
         for kind, n in counts.items():
             summary.new_rows[f"{creditor.key}/{kind}"] = n
-        exported = [e for e in warehouse.books.exported(creditor.key) if e.kind in FEEDBACK_KINDS]
         folder = erp_folder(Path(books_dir), creditor.key)
-        if exported:
-            write_files(creditor, exported, folder, day=day, summary=summary)
-            summary.folders.append(str(folder))
+        # One run at a time reads what was exported and writes the folder's files and manifest: a run
+        # that read the exports before another run's news must not save its older manifest last (the
+        # news's files would be on disk, unlisted, until some later run).
+        with warehouse.exclusive(f"books/{creditor.key}/erp-files"):
+            exported = [e for e in warehouse.books.exported(creditor.key) if e.kind in FEEDBACK_KINDS]
+            if exported:
+                write_files(creditor, exported, folder, day=day, summary=summary)
+                summary.folders.append(str(folder))
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

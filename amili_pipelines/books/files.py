@@ -4,7 +4,8 @@ A file is written to a temporary name in its folder and renamed over the target 
 so a reader (an ERP's import job, a spreadsheet program) sees the old file or the new one, never
 half of one. A file whose bytes would not change is not touched at all, so re-running a day
 changes nothing on disk. Excel files carry no clock: their timestamps are the business day's, so
-the same rows give the same bytes.
+the same rows give the same bytes. A temporary copy a killed run left behind is removed by a later
+run (``remove_leftovers``): it never lies next to the files for ever, half-written perhaps.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import json
 import os
 import re
+import time
 import uuid
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -59,6 +61,24 @@ def write_atomically(path: Path, data: bytes) -> Written:
     finally:
         tmp.unlink(missing_ok=True)
     return Written(path, digest, len(data), changed=True)
+
+
+# A run renames its temporary copy within moments; one this old was left by a killed run. Younger
+# ones are left alone: they may be another run's (production runs in parallel), about to be renamed.
+LEFTOVER_AFTER_S = 15 * 60
+
+
+def remove_leftovers(folder: Path, *, older_than_s: float = LEFTOVER_AFTER_S) -> int:
+    """Remove the temporary copies (``write_atomically``'s) in ``folder`` that no run will rename."""
+    removed = 0
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > older_than_s:
+                tmp.unlink()
+                removed += 1
+        except FileNotFoundError:  # another run removed it first
+            pass
+    return removed
 
 
 def masked(value: Any) -> Any:
@@ -166,6 +186,10 @@ def json_bytes(value: Any) -> bytes:
     return (json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str) + "\n").encode("utf-8")
 
 
+class FolderDisagrees(RuntimeError):
+    """The books store would give a file the folder already lists other rows."""
+
+
 class Manifest:
     """``manifest.json`` of a folder: every file in it with its kind, day, rows, checksum and totals."""
 
@@ -182,6 +206,27 @@ class Manifest:
         """The file exists and is byte for byte what the manifest lists (nothing to render)."""
         entry = self.files.get(path.name)
         return bool(entry and path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"])
+
+    def check_same_rows(self, path: Path, *, rows: int, totals: dict[str, str]) -> None:
+        """Refuse to give a listed name other rows than it was listed with.
+
+        A name the manifest lists may be in the consumer's books already (an ERP remembers the names
+        it imported): other rows under it would be never imported, or imported on top of the old
+        ones. It happens when the books store no longer remembers what it exported (restored to an
+        earlier point, or replaced) while the folder does; only a person can tell what the ERP holds.
+        """
+        entry = self.files.get(path.name)
+        if entry is None or "rows" not in entry or "totals" not in entry:
+            return  # a name not listed yet, or listed without what it held (nothing to compare)
+        listed = entry["totals"] if isinstance(entry["totals"], dict) else {}
+        # Only the totals both name are compared: a later version may list a total an older one did not.
+        if entry["rows"] != rows or any(listed[k] != v for k, v in totals.items() if k in listed):
+            raise FolderDisagrees(
+                f"{path}: listed in {self.path} with {entry.get('rows')} rows ({entry.get('totals')}), the books "
+                f"store now has {rows} ({totals}) for it: the store does not remember what it exported (restored "
+                "to an earlier point or replaced?) and facts it exports again may be in the ERP's books already. "
+                "Nothing was overwritten; check the ERP's books against the folder, move the folder's files "
+                "aside, then run again.")
 
     def add(self, written: Written, **about: Any) -> None:
         self.files[written.path.name] = {"file": written.path.name, "sha256": written.sha256,

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from amili_pipelines.books.erp import may_assign
-from amili_pipelines.books.files import Manifest, Sheet, csv_bytes, write_atomically, xlsx_bytes
+from amili_pipelines.books.files import Manifest, Sheet, csv_bytes, remove_leftovers, write_atomically, xlsx_bytes
 from amili_pipelines.books.sie import sie_bytes
 from amili_pipelines.domain.books import ROUNDING_LIMIT, first_open_day
 from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
@@ -242,35 +242,44 @@ def write_ledger(warehouse: Warehouse, *, creditors: CreditorsFile, books_dir: s
             summary.booked[creditor.key] = f"{booking.bank:.2f}"
         summary.held.extend(f"{creditor.key} {why}" for why in booking.held)
         summary.moved.extend(f"{creditor.key} {what}" for what in booking.moved)
-        batches: dict[tuple[date, int], list[dict[str, Any]]] = defaultdict(list)
-        for e in warehouse.books.exported(creditor.key):
-            if e.kind == "verification":
-                batches[(e.export_day, e.batch)].append(e.row)
-        if not batches:
-            continue
         folder = Path(books_dir) / creditor.key / "ledger"
-        manifest = Manifest(folder)
-        stem = "amili" if creditor.market.value == "SE" else "journal"
-        for (export_day, batch), verifications in sorted(batches.items()):
-            for ext in ledger_formats(creditor):
-                path = folder / f"{creditor.key}_{stem}_{export_day.isoformat()}_{batch}.{ext}"
-                summary.files_total += 1
-                if export_day != day and manifest.knows(path):
-                    summary.files_unchanged += 1
-                    continue
-                existed = path.exists()
-                written = write_atomically(path, render(creditor, verifications, ext=ext, day=export_day,
-                                                        batch=batch))
-                if not written.changed:
-                    summary.files_unchanged += 1
-                elif existed:
-                    summary.files_rewritten += 1
-                else:
-                    summary.files_written += 1
-                paid_out = sum((Decimal(v["bank"]) for v in verifications), ZERO)
-                manifest.add(written, kind="verifications", day=export_day.isoformat(), batch=batch, format=ext,
-                             rows=len(verifications), totals={"bank": f"{paid_out:.2f}"}, of="ledger")
-        manifest.save()
-        summary.folders.append(str(folder))
+        # One run at a time reads the booked verifications and writes the folder's files and manifest:
+        # a run that read them before another run booked more must not save its older manifest last.
+        with warehouse.exclusive(f"books/{creditor.key}/ledger-files"):
+            batches: dict[tuple[date, int], list[dict[str, Any]]] = defaultdict(list)
+            for e in warehouse.books.exported(creditor.key):
+                if e.kind == "verification":
+                    batches[(e.export_day, e.batch)].append(e.row)
+            if batches:
+                _write_journal_files(creditor, batches, folder, day=day, summary=summary)
+                summary.folders.append(str(folder))
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _write_journal_files(creditor: CreditorConfig, batches: dict[tuple[date, int], list[dict[str, Any]]],
+                         folder: Path, *, day: date, summary: LedgerSummary) -> None:
+    """(Re)write every batch's files that are missing, differ, or belong to ``day``; update the manifest."""
+    remove_leftovers(folder)
+    manifest = Manifest(folder)
+    stem = "amili" if creditor.market.value == "SE" else "journal"
+    for (export_day, batch), verifications in sorted(batches.items()):
+        for ext in ledger_formats(creditor):
+            path = folder / f"{creditor.key}_{stem}_{export_day.isoformat()}_{batch}.{ext}"
+            summary.files_total += 1
+            totals = {"bank": f"{sum((Decimal(v['bank']) for v in verifications), ZERO):.2f}"}
+            manifest.check_same_rows(path, rows=len(verifications), totals=totals)
+            if export_day != day and manifest.knows(path):
+                summary.files_unchanged += 1
+                continue
+            existed = path.exists()
+            written = write_atomically(path, render(creditor, verifications, ext=ext, day=export_day, batch=batch))
+            if not written.changed:
+                summary.files_unchanged += 1
+            elif existed:
+                summary.files_rewritten += 1
+            else:
+                summary.files_written += 1
+            manifest.add(written, kind="verifications", day=export_day.isoformat(), batch=batch, format=ext,
+                         rows=len(verifications), totals=totals, of="ledger")
+    manifest.save()
