@@ -10,7 +10,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 
 from amili_pipelines.domain.invoice import SourceInvoice
+from amili_pipelines.domain.issues import Issue
 from amili_pipelines.domain.validated import ValidatedInvoice
+from amili_pipelines.domain.validation.bulk import single_invoice_issues
 from amili_pipelines.domain.validation.catalogue import RULES, Rule, severity_of
 from amili_pipelines.domain.validation.cross import cross_invoice_issues
 from amili_pipelines.domain.validation.rules import validate_invoice
@@ -33,18 +35,19 @@ def validate_invoices(
     """Validate a set of invoices (a whole partition, for the cross-invoice rules).
 
     ``reference_schemes`` maps source name -> payment reference scheme (ocr, ocr-length, kid,
-    kid-mod10, kid-mod11, none); unset sources use the market default.
+    kid-mod10, kid-mod11, none); unset sources use the market default. Each invoice gets what
+    ``validate_invoice`` gives it, then its cross-invoice issues (with ``cross``); the single-invoice
+    rules run over the whole list at once (bulk.py), so a chunk of invoices is best passed in one call.
     """
-    schemes = reference_schemes or {}
-    extra = cross_invoice_issues(invoices) if cross else {}
-    out = []
-    for i, inv in enumerate(invoices):
-        issues = validate_invoice(inv, reference_scheme=schemes.get(inv.source))
-        more = extra.get(i)
-        if more:
-            issues.extend(more)
-        out.append(ValidatedInvoice(inv, tuple(issues)))
-    return out
+    found = single_invoice_issues(invoices, reference_schemes or {})
+    if cross:
+        for i, more in cross_invoice_issues(invoices).items():
+            found.setdefault(i, []).extend(more)
+    issues: list[tuple[Issue, ...]] = [()] * len(invoices)
+    for i, own in found.items():
+        issues[i] = tuple(own)
+    return list(map(ValidatedInvoice, invoices, issues))
 
 
-__all__ = ["CROSS_RULES", "RULES", "RULES_VERSION", "Rule", "severity_of", "validate_invoice", "validate_invoices", "cross_invoice_issues"]
+__all__ = ["CROSS_RULES", "RULES", "RULES_VERSION", "Rule", "severity_of", "validate_invoice", "validate_invoices",
+           "cross_invoice_issues"]

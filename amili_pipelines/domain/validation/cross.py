@@ -12,6 +12,7 @@ from amili_pipelines.domain.validation.rules import issue
 
 
 _number_key = attrgetter("creditor", "invoice_number")
+_number = attrgetter("invoice_number")
 
 
 def _same(a: SourceInvoice, b: SourceInvoice) -> bool:
@@ -21,14 +22,16 @@ def _same(a: SourceInvoice, b: SourceInvoice) -> bool:
 
 def cross_invoice_issues(invoices: Sequence[SourceInvoice]) -> dict[int, list[Issue]]:
     """Index into ``invoices`` -> the cross-invoice issues of that invoice."""
-    # Counted in C first: numbers that occur twice are rare, and only those are grouped.
-    keys = list(map(_number_key, invoices))
-    repeated = {k for k, n in Counter(keys).items() if n > 1 and k[1]}
+    # Counted in C first, by number alone (no key object per invoice): numbers that occur twice are
+    # rare, and only the invoices carrying one are keyed by creditor and number, and grouped.
+    numbers = list(map(_number, invoices))
+    twice = {n for n, count in Counter(numbers).items() if count > 1 and n}
+    candidates = [(i, _number_key(invoices[i])) for i, n in enumerate(numbers) if n in twice] if twice else []
+    repeated = {k for k, n in Counter(k for _, k in candidates).items() if n > 1}
     by_number: dict[tuple[str, str], list[int]] = defaultdict(list)
-    if repeated:
-        for i, k in enumerate(keys):
-            if k in repeated:
-                by_number[k].append(i)
+    for i, k in candidates:
+        if k in repeated:
+            by_number[k].append(i)
     out: dict[int, list[Issue]] = defaultdict(list)
     for (_, number), idxs in by_number.items():
         if len(idxs) < 2:
