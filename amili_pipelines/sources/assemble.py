@@ -9,8 +9,9 @@ issue naming location, row, field, source column and the (masked) raw value.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -33,6 +34,11 @@ from amili_pipelines.sources.columns import (
 from amili_pipelines.sources.parsing import ParseError, ValueParser, masked_cut, nfc, text
 from amili_pipelines.sources.readers import RECORD_ERROR, snippet
 
+if TYPE_CHECKING:
+    from amili_pipelines.sources.columnar import ColumnarBatch
+
+# Invoices assembled per batch on the columnar path: big enough that per-column work dominates.
+_BATCH_GROUPS = 2_000
 _ADDRESS = {"address_line1": "line1", "address_line2": "line2", "address_line3": "line3",
             "zip_code": "zip_code", "city": "city", "country": "country"}
 _LINE = {"line_description": "description", "line_article_number": "article_number",
@@ -74,6 +80,7 @@ class InvoiceAssembler:
         columns: Mapping[str, str] | None = None,
         defaults: Mapping[str, str] | None = None,
         totals_are_open_balances: bool = False,
+        record_fields: Sequence[str] | None = None,
     ) -> None:
         self.source = source
         self.creditor = creditor
@@ -82,6 +89,15 @@ class InvoiceAssembler:
         self.columns = dict(columns or {})
         self.defaults = dict(defaults or {})
         self.totals_are_open_balances = totals_are_open_balances
+        # The keys, in order, of every record the reader produced whole with text cells (CSV):
+        # such records are assembled in batches, column by column (see columnar.py).
+        self.record_fields = tuple(record_fields) if record_fields else None
+        self._columnar: ColumnarBatch | None = None
+
+    def __getstate__(self) -> dict[str, object]:  # pickled for worker processes: the batch builder is rebuilt there
+        state = dict(self.__dict__)
+        state["_columnar"] = None
+        return state
 
     # -- issues -----------------------------------------------------------------------------
     def _issue(self, rule: str, field: str, raw: object, why: str, location: str, row: int) -> Issue:
@@ -114,6 +130,9 @@ class InvoiceAssembler:
     # -- grouping ---------------------------------------------------------------------------
     def invoices(self, records: Iterable[tuple[int, Mapping[str, object]]], *, location: str) -> Iterator[SourceInvoice]:
         """``records`` yields (1-based row number, record) in file order."""
+        if self.record_fields is not None:
+            yield from self._batched(records, location=location)
+            return
         group: list[tuple[int, Mapping[str, object]]] = []
         current: str | None = None
         for row, rec in records:
@@ -129,6 +148,48 @@ class InvoiceAssembler:
                 current = None
         if group:
             yield self.build_or_report(group, location=location)
+
+    def _batched(self, records: Iterable[tuple[int, Mapping[str, object]]], *, location: str) -> Iterator[SourceInvoice]:
+        """:meth:`invoices` (same grouping) with whole records built a batch at a time."""
+        batch: list[list[tuple[int, Mapping[str, object]]]] = []
+        group: list[tuple[int, Mapping[str, object]]] = []
+        current: str | None = None
+        try:
+            for row, rec in records:
+                number = text(rec.get("invoice_number"))
+                if group and (number is None or number != current):
+                    batch.append(group)
+                    group = []
+                    if len(batch) >= _BATCH_GROUPS:
+                        done, batch = batch, []  # emptied first: the except below builds only unbuilt groups
+                        yield from self._build_batch(done, location)
+                group.append((row, rec))
+                current = number
+                if number is None:  # no number: an invoice of its own
+                    batch.append(group)
+                    group = []
+                    current = None
+        except Exception:
+            # The reader failed: the invoices completed before it are kept, as record by record.
+            yield from self._build_batch(batch, location)
+            raise
+        if group:
+            batch.append(group)
+        yield from self._build_batch(batch, location)
+
+    def _build_batch(self, batch: list[list[tuple[int, Mapping[str, object]]]], location: str) -> list[SourceInvoice]:
+        if not batch:
+            return []
+        columnar = self._columnar
+        if columnar is None:
+            from amili_pipelines.sources.columnar import ColumnarBatch  # noqa: PLC0415 - it builds on this module
+
+            columnar = self._columnar = ColumnarBatch(self, self.record_fields or ())
+        whole = [columnar.eligible(g) for g in batch]
+        if all(whole):
+            return columnar.build(batch, location=location)
+        built = iter(columnar.build([g for g, ok in zip(batch, whole) if ok], location=location))
+        return [next(built) if ok else self.build_or_report(g, location=location) for g, ok in zip(batch, whole)]
 
     def build_or_report(self, group: list[tuple[int, Mapping[str, object]]], *, location: str) -> SourceInvoice:
         """:meth:`build`, or, when one record breaks it, an invoice carrying that as its issue: the

@@ -26,8 +26,7 @@ from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
 from amili_pipelines.domain.invoice import SourceInvoice
 from amili_pipelines.domain.masking import mask_identity_numbers
 from amili_pipelines.domain.source_specs import PeppolSource
-from amili_pipelines.domain.validated import ValidatedInvoice
-from amili_pipelines.domain.validation import RULES_VERSION, validate_invoice
+from amili_pipelines.domain.validation import RULES_VERSION, validate_invoices
 from amili_pipelines.sources.assemble import InvoiceAssembler
 from amili_pipelines.sources.parsing import text
 from amili_pipelines.sources.readers import snippet
@@ -155,9 +154,9 @@ def _process(job: _Job, invoices: Iterable[SourceInvoice], location: str) -> _Ch
 
 def _process_gc_paused(job: _Job, invoices: Iterable[SourceInvoice], location: str) -> _Chunk:
     out = _Chunk()
-    validated: list[ValidatedInvoice] = []
+    unpaid: list[SourceInvoice] = []
     balances: list[tuple] = []
-    partition_date, grace_days, scheme = job.partition_date, job.grace_days, job.scheme
+    partition_date, grace_days = job.partition_date, job.grace_days
     source, creditor, extracted_at = job.source, job.creditor, job.extracted_at
     try:
         for inv in invoices:
@@ -167,9 +166,7 @@ def _process_gc_paused(job: _Job, invoices: Iterable[SourceInvoice], location: s
             status = unpaid_status(inv, partition_date=partition_date, grace_days=grace_days)
             if status is UNPAID:
                 out.extracted += 1
-                # The single-invoice rules run here, while the invoice is in hand; validate_partition
-                # adds the cross-invoice rules and sets the final verdict.
-                validated.append(ValidatedInvoice(inv, tuple(validate_invoice(inv, reference_scheme=scheme))))
+                unpaid.append(inv)
             elif status is PAID:
                 out.skipped_paid += 1
             else:
@@ -187,6 +184,9 @@ def _process_gc_paused(job: _Job, invoices: Iterable[SourceInvoice], location: s
         out.error = _unreadable(location, exc)
         log.warning("source %s: %s", source, out.error)
         log.debug("source %s: reading %s failed", source, location, exc_info=True)
+    # The single-invoice rules run here, for the chunk at once (the rules work column-wise);
+    # validate_partition adds the cross-invoice rules and sets the final verdict.
+    validated = validate_invoices(unpaid, reference_schemes={source: job.scheme}, cross=False) if unpaid else []
     out.invoices, out.issues = extraction_tables(partition_date=partition_date, source=source, validated=validated,
                                                  extracted_at=extracted_at)
     out.balances = balances_table(balances)

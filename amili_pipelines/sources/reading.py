@@ -107,7 +107,8 @@ def open_records(spec: AnySpec, unit: Unit, *, creditor: str, market: Market) ->
     present = {f: c for f, c in columns.items() if f not in set(stream.missing_columns)}
     assembler = InvoiceAssembler(source=spec.name, creditor=creditor, market=market, parser=_parser(spec),
                                  columns=present, defaults=spec.defaults,
-                                 totals_are_open_balances=spec.totals_are_open_balances)
+                                 totals_are_open_balances=spec.totals_are_open_balances,
+                                 record_fields=stream.whole_record_fields)
     return stream, assembler
 
 

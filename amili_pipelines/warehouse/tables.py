@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -22,6 +23,8 @@ from amili_pipelines.domain.issues import Issue
 from amili_pipelines.domain.money import money
 from amili_pipelines.domain.outbox import OutboxEntry
 from amili_pipelines.domain.validated import ValidatedInvoice
+
+_vars = attrgetter("__dict__")
 
 INVOICE_COLUMNS = (
     "partition_date", "source", "invoice_key", "creditor", "market", "location", "row_number",
@@ -45,45 +48,54 @@ def _dec(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
+# The invoice attributes copied into columns, read from each invoice's __dict__ in one C call.
+_INVOICE_FIELDS = ("creditor", "market", "location", "row", "invoice_number", "invoice_date", "due_date", "currency",
+                   "total_amount", "open_balance", "customer_kind", "customer_name", "customer_id_number",
+                   "payment_reference", "lines", "content_hash")
+_invoice_fields = itemgetter(*_INVOICE_FIELDS)
+
+
 def extraction_tables(
     *, partition_date: date, source: str, validated: Sequence[ValidatedInvoice], extracted_at: datetime | None = None,
 ) -> tuple[pa.Table | None, pa.Table | None]:
-    """(extracted invoices, their issues) of one chunk, in the schema's column order."""
+    """(extracted invoices, their issues) of one chunk, in the schema's column order.
+
+    Built column by column (a comprehension or ``map`` per column, not 19 appends per invoice:
+    that loop was half the cost of this function)."""
     if not validated:
         return None, None
     extracted_at = extracted_at or utcnow()
-    cols: dict[str, list] = {c: [] for c in INVOICE_COLUMNS}
-    (c_key, c_cred, c_market, c_loc, c_row, c_num, c_idate, c_due, c_cur, c_total, c_bal, c_kind, c_name,
-     c_id, c_ref, c_lines, c_hash, c_valid, c_json) = (cols[c] for c in INVOICE_COLUMNS[2:-1])
-    issues: list[tuple[str, Issue]] = []
-    for v in validated:
-        inv = v.invoice
-        key = inv.invoice_key
-        c_key.append(key)
-        c_cred.append(inv.creditor)
-        c_market.append(inv.market.value)
-        c_loc.append(inv.location)
-        c_row.append(inv.row)
-        c_num.append(inv.invoice_number)
-        c_idate.append(inv.invoice_date)
-        c_due.append(inv.due_date)
-        c_cur.append(inv.currency)
-        c_total.append(_dec(inv.total_amount))
-        c_bal.append(_dec(inv.open_balance))
-        c_kind.append(inv.customer_kind.value if inv.customer_kind else None)
-        c_name.append(inv.customer_name)
-        c_id.append(inv.customer_id_number)
-        c_ref.append(inv.payment_reference)
-        c_lines.append(len(inv.lines))
-        c_hash.append(inv.content_hash)
-        c_valid.append(v.is_valid)
-        c_json.append(inv.model_dump_json())
-        if v.issues:
-            issues.extend((key, i) for i in v.issues)
+    invoices = [v.invoice for v in validated]
+    (creditor, market, location, row, number, invoice_date, due_date, currency, total, balance, kind, name,
+     id_number, reference, lines, content_hash) = zip(*map(_invoice_fields, map(_vars, invoices)))
+    keys = [inv.invoice_key for inv in invoices]
     n = len(validated)
-    cols["partition_date"] = [partition_date] * n
-    cols["source"] = [source] * n
-    cols["extracted_at"] = [extracted_at] * n
+    cols: dict[str, list] = {
+        "partition_date": [partition_date] * n,
+        "source": [source] * n,
+        "invoice_key": keys,
+        "creditor": list(creditor),
+        "market": [m.value for m in market],
+        "location": list(location),
+        "row_number": list(row),
+        "invoice_number": list(number),
+        "invoice_date": list(invoice_date),
+        "due_date": list(due_date),
+        "currency": list(currency),
+        "total_amount": [None if v is None else format(v, "f") for v in total],
+        "open_balance": [None if v is None else format(v, "f") for v in balance],
+        "customer_kind": [k.value if k else None for k in kind],
+        "customer_name": list(name),
+        "customer_id_number": list(id_number),
+        "payment_reference": list(reference),
+        "line_count": list(map(len, lines)),
+        "content_hash": list(content_hash),
+        "is_valid": [v.is_valid for v in validated],
+        "invoice_json": [inv.model_dump_json() for inv in invoices],
+        "extracted_at": [extracted_at] * n,
+    }
+    assert tuple(cols) == INVOICE_COLUMNS
+    issues = [(key, i) for key, v in zip(keys, validated) if v.issues for i in v.issues]
     return pa.table(cols), issues_table(partition_date=partition_date, source=source, issues=issues)
 
 

@@ -30,6 +30,9 @@ class RecordStream:
     records: Iterator[tuple[int, Mapping[str, object]]]
     missing_columns: list[str] = field(default_factory=list)  # canonical fields the source lacks
     close: Callable[[], None] = lambda: None  # release the file when the stream is not read
+    # Set by a reader whose records, when read whole, all have exactly these keys in this order and
+    # text values (CSV); a record that is not whole differs in its keys (it carries RECORD_ERROR).
+    whole_record_fields: tuple[str, ...] | None = None
 
 
 def snippet(raw: object, limit: int = 60) -> str:

@@ -13,6 +13,7 @@ import csv
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 from amili_pipelines.sources.readers import (
@@ -85,6 +86,9 @@ def read_csv(path: Path, *, columns: Mapping[str, str], delimiter: str, encoding
             fh.close()
             raise
     nul_columns = [(f, i, columns[f]) for f, i in found] if scan.nul else []
+    fields = tuple(f for f, _ in found)
+    # A whole row's record in one C call (a dict comprehension per row was a tenth of extraction).
+    cells = itemgetter(*(i for _, i in found)) if len(found) > 1 else (lambda values: (values[found[0][1]],))
 
     def records() -> Iterator[tuple[int, Mapping[str, object]]]:
         row = 0
@@ -102,6 +106,9 @@ def read_csv(path: Path, *, columns: Mapping[str, str], delimiter: str, encoding
                     continue  # blank line: not a record
                 row += 1
                 n = len(values)
+                if n == width and not nul_columns:
+                    yield row, dict(zip(fields, cells(values)))
+                    continue
                 rec: dict[str, object] = {f: values[i] for f, i in found if i < n}
                 if nul_columns or n != width:
                     problems = _nul_problems(rec, values, nul_columns) if nul_columns else []
@@ -113,7 +120,7 @@ def read_csv(path: Path, *, columns: Mapping[str, str], delimiter: str, encoding
         finally:
             fh.close()
 
-    return RecordStream(records=records(), missing_columns=missing, close=fh.close)
+    return RecordStream(records=records(), missing_columns=missing, close=fh.close, whole_record_fields=fields)
 
 
 def _is_blank(values: list[str]) -> bool:
