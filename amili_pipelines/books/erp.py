@@ -33,7 +33,7 @@ from amili_pipelines.books.files import (
     csv_bytes,
     masked,
     remove_leftovers,
-    write_atomically,
+    write_counted,
     xlsx_bytes,
 )
 from amili_pipelines.domain.books import (
@@ -154,14 +154,7 @@ def write_files(creditor: CreditorConfig, exported: list[ExportedRow], folder: P
             if export_day != day and manifest.knows(path):
                 summary.files_unchanged += 1
                 continue
-            existed = path.exists()
-            written = write_atomically(path, render(creditor, kind, rows, ext=ext, day=export_day))
-            if not written.changed:
-                summary.files_unchanged += 1
-            elif existed:
-                summary.files_rewritten += 1
-            else:
-                summary.files_written += 1
+            written = write_counted(path, render(creditor, kind, rows, ext=ext, day=export_day), summary)
             manifest.add(written, kind=kind, day=export_day.isoformat(), batch=batch, format=ext, rows=len(rows),
                          totals=_totals(kind, rows), of=label)
     manifest.save()

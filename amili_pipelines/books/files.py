@@ -63,6 +63,20 @@ def write_atomically(path: Path, data: bytes) -> Written:
     return Written(path, digest, len(data), changed=True)
 
 
+def write_counted(path: Path, data: bytes, summary: Any) -> Written:
+    """:func:`write_atomically`, counted in ``summary`` (``files_written``, ``files_rewritten`` or
+    ``files_unchanged``): what a books run tells about its folder."""
+    existed = path.exists()
+    written = write_atomically(path, data)
+    if not written.changed:
+        summary.files_unchanged += 1
+    elif existed:
+        summary.files_rewritten += 1
+    else:
+        summary.files_written += 1
+    return written
+
+
 # A run renames its temporary copy within moments; one this old was left by a killed run. Younger
 # ones are left alone: they may be another run's (production runs in parallel), about to be renamed.
 LEFTOVER_AFTER_S = 15 * 60

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from amili_pipelines.books.erp import may_assign
-from amili_pipelines.books.files import Manifest, Sheet, csv_bytes, remove_leftovers, write_atomically, xlsx_bytes
+from amili_pipelines.books.files import Manifest, Sheet, csv_bytes, remove_leftovers, write_counted, xlsx_bytes
 from amili_pipelines.books.sie import sie_bytes
 from amili_pipelines.domain.books import ROUNDING_LIMIT, first_open_day
 from amili_pipelines.domain.creditors import CreditorConfig, CreditorsFile
@@ -272,14 +272,7 @@ def _write_journal_files(creditor: CreditorConfig, batches: dict[tuple[date, int
             if export_day != day and manifest.knows(path):
                 summary.files_unchanged += 1
                 continue
-            existed = path.exists()
-            written = write_atomically(path, render(creditor, verifications, ext=ext, day=export_day, batch=batch))
-            if not written.changed:
-                summary.files_unchanged += 1
-            elif existed:
-                summary.files_rewritten += 1
-            else:
-                summary.files_written += 1
+            written = write_counted(path, render(creditor, verifications, ext=ext, day=export_day, batch=batch), summary)
             manifest.add(written, kind="verifications", day=export_day.isoformat(), batch=batch, format=ext,
                          rows=len(verifications), totals=totals, of="ledger")
     manifest.save()
