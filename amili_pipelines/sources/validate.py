@@ -12,7 +12,7 @@ from amili_pipelines.domain.validation import (
     RULES,
     RULES_VERSION,
     cross_invoice_issues,
-    validate_invoice,
+    validate_invoices,
 )
 from amili_pipelines.domain.validation.plausibility import (
     PLAUSIBILITY_RULES,
@@ -77,9 +77,11 @@ def _revalidate_source(warehouse: Warehouse, *, partition_date: date, source: st
     store = warehouse.invoices
     store.delete_issues(partition_date=partition_date, source=source)
     for invoices in store.iter_invoices(partition_date=partition_date, source=source):
+        # The chunk at once, every invoice under this source's scheme (as stored, whatever it names).
+        checked = validate_invoices(invoices, reference_schemes=dict.fromkeys({i.source for i in invoices}, scheme),
+                                    cross=False)
         store.append_issues(partition_date=partition_date, source=source,
-                            issues=[(inv.invoice_key, i) for inv in invoices
-                                    for i in validate_invoice(inv, reference_scheme=scheme)])
+                            issues=[(v.invoice.invoice_key, i) for v in checked for i in v.issues])
     store.record_rule_check(partition_date=partition_date, source=source, rules_version=RULES_VERSION,
                             reference_scheme=scheme)
 
