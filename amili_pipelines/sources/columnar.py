@@ -168,6 +168,8 @@ class ColumnarBatch:
 
     def build(self, groups: list[Group], *, location: str) -> list[SourceInvoice]:
         """The invoices of ``groups`` (each eligible), in order."""
+        if not groups:
+            return []
         try:
             return self._build(groups, location)
         except Exception:  # noqa: BLE001 - anything unexpected: the per-invoice path decides, as before
@@ -255,11 +257,13 @@ class ColumnarBatch:
             return [()] * len(groups)
         cells = list(map(self.line_getter, (rec for g in groups for _, rec in g)))
         cache, unreadable = self._line_cache, self._unreadable_lines
-        new = list(set(cells).difference(cache))
+        distinct = set(cells)
+        new = list(distinct.difference(cache))
         if new:
             if len(cache) + len(new) > _LINE_CACHE_MAX:
                 cache.clear()
                 unreadable.clear()
+                new = list(distinct)  # this batch's lines that were cached are gone too: read them again
             cache.update(zip(new, self._read_lines(new, unreadable)))
         made = list(map(cache.__getitem__, cells))
         if unreadable and not unreadable.isdisjoint(cells):  # the per-invoice path writes the parse issue

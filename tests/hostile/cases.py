@@ -248,6 +248,10 @@ def csv_cases() -> list[Case]:
         # Units and unit prices are quantities, not money: more than two decimals are real.
         c("csv", "units-and-unit-price-with-more-decimals", csv_bytes(
             [se_record(**{"Antal": "3,125", "À-pris": "608,0000"})]), accepted()),
+        # Units times unit price beyond Decimal's 28 digits: quarantined with its row; the invoices around it kept.
+        c("csv", "units-times-price-beyond-28-digits", csv_bytes(
+            [se_record(), se_record(Fakturanr="100002", Antal="99 999 999 999 999", **{"À-pris": "99 999 999 999 999"}),
+             se_record(Fakturanr="100003")]), quarantined("line.total.consistent", 2, valid=2)),
         c("csv", "line-total-with-three-decimals", csv_bytes([se_record(**{"Belopp": "1 900,005"})]),
           quarantined("parse.amount", 1)),
         c("csv", "later-line-leaves-header-blank", csv_bytes(two_lines(Valuta="", Kundnamn="", Restbelopp="")),

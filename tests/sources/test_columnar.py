@@ -180,3 +180,27 @@ def test_records_with_other_keys_than_announced_are_built_record_by_record():
     columnar = list(asm.invoices(records, location="x.csv"))
     asm.record_fields = None
     _assert_same(columnar, list(asm.invoices(records, location="x.csv")))
+
+
+def test_a_batch_that_clears_the_line_cache_is_still_built_column_by_column(monkeypatch):
+    """The cache of distinct lines is cleared when a batch's new lines would overfill it: the batch's
+    lines that were cached before must be read again (not a KeyError that sends the whole batch to
+    the per-invoice path, silently: same invoices, the speed lost on every such batch)."""
+    from amili_pipelines.domain.invoice import Market
+    from amili_pipelines.sources.parsing import ValueParser
+
+    monkeypatch.setattr(assemble, "_BATCH_GROUPS", 2)
+    monkeypatch.setattr(columnar_path, "_LINE_CACHE_MAX", 3)
+    made = []
+    make = columnar_path._make_invoice
+    monkeypatch.setattr(columnar_path, "_make_invoice", lambda values, fields_set: made.append(1) or make(values, fields_set))
+    fields = ("invoice_number", "customer_name", "line_article_number", "line_units")
+    asm = assemble.InvoiceAssembler(source="s", creditor="c", market=Market.SE, parser=ValueParser(decimal=","),
+                                    record_fields=fields)
+    # batches of two invoices: (A, B), (A, C) fill the cache; (A, D) clears it while A is cached
+    records = [(k + 1, {"invoice_number": str(k + 1), "customer_name": "Anna", "line_article_number": article,
+                        "line_units": "1"}) for k, article in enumerate("ABACADAE")]
+    columnar = list(asm.invoices(records, location="x.csv"))
+    assert len(made) == len(records)  # every invoice built column by column
+    asm.record_fields = None
+    _assert_same(columnar, list(asm.invoices(records, location="x.csv")))

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from decimal import Decimal
+from decimal import Context, Decimal
 from operator import attrgetter
 
 from amili_pipelines.domain.invoice import CustomerKind, Market, SourceInvoice
@@ -36,6 +36,14 @@ VAT_RATES = {
 }
 DEFAULT_REFERENCE_SCHEME = {Market.SE: "ocr", Market.NO: "kid"}
 _CENT = Decimal("0.01")
+
+
+def _cents(value: Decimal) -> Decimal:
+    """``value`` to öre/øre for a message. Quantized in a context as wide as the value: a parsed unit
+    price times units may need more than the default 28 digits, and raising here lost the chunk."""
+    if not value.is_finite():
+        return value
+    return value.quantize(_CENT, context=Context(prec=max(28, value.adjusted() + 3)))
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 _ZERO = Decimal(0)
@@ -239,7 +247,7 @@ def _line_rules(inv: SourceInvoice, parsed_fields: AbstractSet[str], scheme: str
             if abs(price * units - lt) > _CENT:
                 out.append(issue("line.total.consistent", inv, f"lines[{idx}].total_excl_vat", lt,
                                  f"line total differs from unit price {price} x units {units} = "
-                                 f"{(price * units).quantize(_CENT)}"))
+                                 f"{_cents(price * units)}"))
         if units is not None and units <= _ZERO:
             out.append(issue("line.units.positive", inv, f"lines[{idx}].units", units, "units must be > 0"))
         if vat is not None and vat not in rates:
@@ -253,7 +261,7 @@ def _line_rules(inv: SourceInvoice, parsed_fields: AbstractSet[str], scheme: str
                 gross += lt * (_ONE + (vat or _ZERO) / _HUNDRED)
     if gross_known and abs(gross - total) > _ONE:  # type: ignore[operator]
         out.append(issue("invoice.total.consistent_with_lines", inv, "total_amount", total,
-                         f"lines plus VAT add up to {gross.quantize(_CENT)}"))
+                         f"lines plus VAT add up to {_cents(gross)}"))
 
 
 def _customer_rules(inv: SourceInvoice, parsed_fields: AbstractSet[str], scheme: str, out: list[Issue]) -> None:
