@@ -22,7 +22,7 @@ from amili_pipelines.domain.outbox import OutboxState
 from amili_pipelines.registration.batches import record_finished_batches
 from amili_pipelines.registration.retry import plan_retry, retry_registrations
 from amili_pipelines.warehouse import open_warehouse
-from tests.registration.test_unmatched_batch_items import _amili_invoices, _no_client, _send
+from tests.registration.test_unmatched_batch_items import _amili_invoices, _no_client, _send, finds_nothing
 from tests.support.operator import OPS
 
 pytestmark = pytest.mark.integration
@@ -68,13 +68,7 @@ class _UnplacingServer:
                        for i in batch.failed or []]})
 
     def iter_invoices(self, **kwargs: Any) -> AsyncIterator[InvoiceRecord]:
-        if self._finds:
-            return self._client.iter_invoices(**kwargs)
-
-        async def nothing() -> AsyncIterator[InvoiceRecord]:
-            return
-            yield
-        return nothing()
+        return self._client.iter_invoices(**kwargs) if self._finds else finds_nothing()
 
 
 def _unplace(wh, emu, creditors, prefix: str) -> tuple[list[str], str]:

@@ -38,6 +38,12 @@ def _no_client(emu) -> AmiliNoClient:
                          max_retries=2, backoff_base=0.01, backoff_cap=0.05)
 
 
+async def finds_nothing() -> AsyncIterator[InvoiceRecord]:
+    """A lookup at a server that does not have the invoice."""
+    return
+    yield
+
+
 class _OtherServer:
     """The real client, but batch items carry neither our key nor our number as we wrote it."""
 
@@ -54,13 +60,7 @@ class _OtherServer:
 
     def iter_invoices(self, **kwargs) -> AsyncIterator[InvoiceRecord]:
         self.lookups += 1
-        if self._finds:
-            return self._client.iter_invoices(**kwargs)
-
-        async def nothing() -> AsyncIterator[InvoiceRecord]:
-            return
-            yield
-        return nothing()
+        return self._client.iter_invoices(**kwargs) if self._finds else finds_nothing()
 
 
 def _send(wh, emu, creditors, prefix: str) -> list[str]:

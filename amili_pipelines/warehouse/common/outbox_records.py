@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from amili_pipelines.domain.dates import utcnow
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.operator import RetrySelection
 from amili_pipelines.domain.outbox import BatchItemRow, OutboxRecord, OutboxState, WaitingBatch
@@ -60,7 +61,8 @@ def retry_selection_where(states: Iterable[OutboxState], selection: RetrySelecti
 
 
 class OutboxRecordReads:
-    """``record``, ``records`` and ``select`` of both outbox stores (they set ``self.db``)."""
+    """``record``, ``records`` and ``select`` of both outbox stores (they set ``self.db`` and ``_log``),
+    and the operator's one conditional write both run as written (``requeue_waiting``)."""
 
     db: Any
 
@@ -102,3 +104,22 @@ class OutboxRecordReads:
         return {r[0] for r in self.db.execute(
             "SELECT DISTINCT batch_id FROM registration_outbox WHERE market = 'NO' AND batch_id IS NOT NULL"
         ).fetchall()}
+
+    def requeue_waiting(self, market: Market, invoice_key: str, *, batch_id: str, detail: str,
+                        run_id: str | None = None) -> bool:
+        """A row still waiting for ``batch_id`` back to pending as a new generation (an operator's retry
+        of an invoice its finished batch left unplaced). A new generation gives the resend a new batch
+        ``IdempotencyKey``: under the old one Amili would answer with the old batch again. One
+        conditional statement (PostgreSQL re-checks it on the locked row): of two releasing the same
+        row at once only one moves it; the other gets False and sends nothing."""
+        now = utcnow()
+        with self.db.transaction():
+            moved = self.db.execute(
+                "UPDATE registration_outbox SET state = 'pending', last_error = NULL,"
+                " generation = coalesce(generation, 0) + 1, updated_at = ?, claimed_by = NULL, lease_until = NULL"
+                " WHERE market = ? AND invoice_key = ? AND state = 'waiting_for_batch' AND batch_id = ?"
+                " RETURNING 1", [now, market.value, invoice_key, batch_id]).fetchall()
+            if moved:
+                self._log([(market, invoice_key)], OutboxState.WAITING_FOR_BATCH, OutboxState.PENDING,  # type: ignore[attr-defined]
+                          detail, run_id, now)
+        return bool(moved)

@@ -298,23 +298,6 @@ class DuckDBOutboxStore(OutboxRecordReads):
             self._log([(Market(m), k) for m, k in moved], OutboxState.REJECTED, OutboxState.PENDING, detail, run_id, now)
         return len(moved)
 
-    def requeue_waiting(self, market: Market, invoice_key: str, *, batch_id: str, detail: str,
-                        run_id: str | None = None) -> bool:
-        """A row still waiting for ``batch_id`` back to pending as a new generation (an operator's retry
-        of an invoice its finished batch left unplaced). A new generation gives the resend a new batch
-        ``IdempotencyKey``: under the old one Amili would answer with the old batch again."""
-        now = utcnow()
-        with self.db.transaction():
-            moved = self.db.execute(
-                "UPDATE registration_outbox SET state = 'pending', last_error = NULL,"
-                " generation = coalesce(generation, 0) + 1, updated_at = ?, claimed_by = NULL, lease_until = NULL"
-                " WHERE market = ? AND invoice_key = ? AND state = 'waiting_for_batch' AND batch_id = ?"
-                " RETURNING 1", [now, market.value, invoice_key, batch_id]).fetchall()
-            if moved:
-                self._log([(market, invoice_key)], OutboxState.WAITING_FOR_BATCH, OutboxState.PENDING, detail,
-                          run_id, now)
-        return bool(moved)
-
     def events(self, market: Market, invoice_key: str) -> list[OutboxEvent]:
         rows = self.db.execute(
             "SELECT occurred_at, run_id, from_state, to_state, detail FROM registration_events"
