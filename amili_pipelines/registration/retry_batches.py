@@ -25,7 +25,7 @@ from amili_pipelines.domain.creditors import CreditorsFile
 from amili_pipelines.domain.invoice import Market
 from amili_pipelines.domain.masking import mask_identity_numbers
 from amili_pipelines.domain.outbox import OutboxState
-from amili_pipelines.registration.batches import record_batch_results
+from amili_pipelines.registration.batches import BatchOutcome, record_batch_results
 from amili_pipelines.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -45,19 +45,24 @@ async def release_checked(
     """Check each item's batch at Amili; return the keys to send now (back to pending). An item held
     back gets ``answer_after`` saying why (the table and the audit show it)."""
     release: set[str] = set()
+    fetched: dict[str, BatchOutcome | str] = {}  # batch id -> what it says now, or why it could not be read
     for item in items:
         rec = warehouse.outbox.record(Market.NO, item.invoice_key)
         if rec is None or rec.state is not OutboxState.WAITING_FOR_BATCH or rec.batch_id != item.batch_id:
             continue  # settled or sent by someone else since the plan: its state now is shown, nothing sent
-        organization_id = creditors.creditor(rec.creditor).organization_id or ""
-        try:
-            checked = await record_batch_results(warehouse, no_client=no_client, organization_id=organization_id,
-                                                 batch_id=item.batch_id, run_id=run_id)
-        except AuthenticationFailed:
-            raise
-        except AmiliError as exc:
-            text = mask_identity_numbers(f"{type(exc).__name__}: {exc}".splitlines()[0])[:200]
-            item.answer_after = (f"batch {item.batch_id} could not be read at Amili ({text}): nothing sent; "
+        checked = fetched.get(item.batch_id)
+        if checked is None:  # each batch once, however many of its invoices were named
+            organization_id = creditors.creditor(rec.creditor).organization_id or ""
+            try:
+                checked = await record_batch_results(warehouse, no_client=no_client, organization_id=organization_id,
+                                                     batch_id=item.batch_id, run_id=run_id)
+            except AuthenticationFailed:
+                raise
+            except AmiliError as exc:
+                checked = mask_identity_numbers(f"{type(exc).__name__}: {exc}".splitlines()[0])[:200]
+            fetched[item.batch_id] = checked
+        if isinstance(checked, str):
+            item.answer_after = (f"batch {item.batch_id} could not be read at Amili ({checked}): nothing sent; "
                                  "it keeps waiting (retry again later)")
             continue
         if not checked.finished:
